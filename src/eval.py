@@ -1,0 +1,17 @@
+"""Score a checkpoint: `python src/eval.py ckpt_path=... dataset=camvid`."""
+
+import hydra
+from omegaconf import DictConfig
+
+from segbench.pipeline import evaluate
+from segbench.utils import exit_on_user_error
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

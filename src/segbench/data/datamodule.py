@@ -1,0 +1,130 @@
+"""The Lightning data module: CamVid-layout folders in, uint8 batches out (DESIGN: the data's path)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from segbench.data.camvid import SPLITS, load_split, resolve_root
+
+
+class LabelledImages(Dataset):
+    """Decoded uint8 arrays served as (image CHW uint8, label HW uint8); float conversion happens on the device."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, names: Sequence[str]) -> None:
+        self.images, self.labels, self.names = images, labels, list(names)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self.images[index]).permute(2, 0, 1), torch.from_numpy(self.labels[index])
+
+
+class SegmentationDataModule(pl.LightningDataModule):
+    """Train/val/test splits of a folder in the CamVid layout.
+
+    Args:
+        root: data set folder; None means $CAMVID_ROOT, then `default_root`.
+        resolution: [H, W] to resize to (bilinear images, nearest labels), None for native size.
+        generator: optional callable writing the folder first (the synthetic road scenes).
+        cache_dir: where decoded arrays and class weights are cached; None disables caching.
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        default_root: str = "data/camvid",
+        resolution: Sequence[int] | None = None,
+        batch_size: int = 12,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        num_classes: int = 11,
+        ignore_index: int = 11,
+        class_names: Sequence[str] = (),
+        cache_dir: str | None = None,
+        generator: Callable[[Path], object] | None = None,
+        progress: bool = True,
+    ) -> None:
+        super().__init__()
+        self.root, self.default_root = root, default_root
+        self.resolution = tuple(resolution) if resolution is not None else None
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+        self.class_names = list(class_names)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.generator = generator
+        self.progress = progress
+        self.splits: dict[str, LabelledImages] = {}
+
+    @property
+    def data_root(self) -> Path:
+        if self.generator is not None:
+            return Path(self.root or self.default_root)
+        return resolve_root(self.root, self.default_root)
+
+    def prepare_data(self) -> None:
+        if self.generator is not None:
+            self.generator(self.data_root)
+
+    def split(self, name: str) -> LabelledImages:
+        if name not in self.splits:
+            images, labels, names = load_split(
+                self.data_root, name, max_label=self.ignore_index, resolution=self.resolution,
+                cache_dir=self.cache_dir, progress=self.progress,
+            )
+            self.splits[name] = LabelledImages(images, labels, names)
+        return self.splits[name]
+
+    def setup(self, stage: str | None = None) -> None:
+        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        for name in needed.get(stage, SPLITS):
+            self.split(name)
+
+    def class_weights(self, balancing: Callable[..., torch.Tensor]) -> torch.Tensor:
+        """Loss weights from the training labels, cached beside the decoded arrays.
+
+        The cache is keyed by a hash of the label arrays themselves, so it can never be stale.
+        """
+        labels = self.split("train").labels
+        cache_file = None
+        if self.cache_dir is not None:
+            digest = hashlib.sha1(labels.tobytes())
+            digest.update(f"{getattr(balancing, 'name', balancing)}/{self.num_classes}/{self.ignore_index}".encode())
+            cache_file = self.cache_dir / f"class-weights-{digest.hexdigest()[:16]}.json"
+            if cache_file.is_file():
+                return torch.tensor(json.loads(cache_file.read_text()))
+        weights = balancing(labels, self.num_classes, self.ignore_index)
+        if cache_file is not None:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            cache_file.write_text(json.dumps(weights.tolist()))
+        return weights
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.split(split), batch_size=batch_size, shuffle=shuffle, num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        # Sec. 3.2: shuffle before each epoch, then take mini-batches in order (each image once).
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+    def train_eval_dataloader(self) -> DataLoader:
+        """The training split in fixed order, for scoring a checkpoint on it (Table 1's Train columns)."""
+        return self._loader("train", self.eval_batch_size, shuffle=False)
+

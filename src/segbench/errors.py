@@ -1,0 +1,9 @@
+"""Errors that mean "your input or config is wrong", reported as one line by the entry points."""
+
+
+class SegbenchError(Exception):
+    """A user-facing problem: the message names the file or option at fault and how to fix it."""
+
+
+class DatasetError(SegbenchError, ValueError):
+    """A data set folder or file that cannot be used as it is."""

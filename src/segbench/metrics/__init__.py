@@ -1,0 +1,3 @@
+from segbench.metrics.collection import segmentation_metrics
+
+__all__ = ["segmentation_metrics"]

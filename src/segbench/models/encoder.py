@@ -1,0 +1,62 @@
+"""SegNet-Basic's encoder (Sec. 3.1): four blocks of 7x7 conv, batch norm, ReLU, 2x2 max-pool.
+
+Every block remembers what a decoder may reuse: the pooled map, the pooling indices and the
+size before pooling. Which of these a decoder keeps is the decoder's business (Table 1's
+storage column); the encoder just offers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class EncoderLevel:
+    """What one encoder block hands to the decoder stage of the same depth."""
+
+    pooled: torch.Tensor  # output of max-pooling: the "encoder feature map" of Fig. 3
+    indices: torch.Tensor  # argmax position of each pooling window (flat index into `size`)
+    size: torch.Size  # spatial size before pooling, which the decoder must restore exactly
+
+
+def conv_bn(in_channels: int, out_channels: int, kernel_size: int, groups: int = 1) -> list[nn.Module]:
+    """Convolution without bias followed by batch norm, as every SegNet layer (Sec. 3.1)."""
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False, groups=groups),
+        nn.BatchNorm2d(out_channels),
+    ]
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.features = nn.Sequential(*conv_bn(in_channels, out_channels, kernel_size), nn.ReLU(inplace=True))
+
+    def forward(self, x: torch.Tensor) -> EncoderLevel:
+        x = self.features(x)
+        # Caffe pools with ceil mode, so 45x60 pools to 23x30 (not 22x30) at 360x480.
+        pooled, indices = F.max_pool2d(x, kernel_size=2, stride=2, ceil_mode=True, return_indices=True)
+        return EncoderLevel(pooled=pooled, indices=indices, size=x.shape[-2:])
+
+
+class BasicEncoder(nn.Module):
+    """The encoder shared by every Table 1 variant: `depth` blocks of `channels` 7x7 filters."""
+
+    def __init__(self, in_channels: int = 3, channels: int = 64, depth: int = 4, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.out_channels = channels
+        self.blocks = nn.ModuleList(
+            EncoderBlock(in_channels if i == 0 else channels, channels, kernel_size) for i in range(depth)
+        )
+
+    def forward(self, x: torch.Tensor) -> list[EncoderLevel]:
+        levels = []
+        for block in self.blocks:
+            level = block(x)
+            levels.append(level)
+            x = level.pooled
+        return levels

@@ -1,0 +1,45 @@
+"""Numbers copied from the SegNet paper (Badrinarayanan et al., TPAMI 2017) and the CamVid set.
+
+The single home of reference values: tests and reports read them from here.
+"""
+
+from __future__ import annotations
+
+# CamVid in the SegNet split (shared/data/README.md): 11 classes plus void.
+CAMVID_CLASSES: tuple[str, ...] = (
+    "Sky", "Building", "Pole", "Road", "Pavement", "Tree",
+    "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist",
+)
+CAMVID_NUM_CLASSES = len(CAMVID_CLASSES)
+CAMVID_VOID_INDEX = 11
+CAMVID_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0),
+    (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192),
+    (0, 0, 0),  # void
+)
+CAMVID_SPLIT_SIZES = {"train": 367, "val": 101, "test": 233}
+CAMVID_NATIVE_RESOLUTION = (360, 480)
+
+# Table 1: Params (M), storage multiplier, inference time (ms, Titan GPU, 360x480, batch 1) and
+# median-frequency-balanced test/train G, C, mIoU (+ test BF). Keyed by our `model=` names.
+TABLE1 = {
+    "bilinear_interpolation": dict(paper_name="Bilinear-Interpolation", params_m=0.625, storage_multiplier=0, infer_ms=24.2,
+                                   test=dict(G=77.9, C=61.1, mIoU=43.3, BF=20.83), train=dict(G=89.1, C=90.2, mIoU=82.7)),
+    "segnet_basic": dict(paper_name="SegNet-Basic", params_m=1.425, storage_multiplier=1, infer_ms=52.6,
+                         test=dict(G=82.7, C=62.0, mIoU=47.7, BF=35.78), train=dict(G=94.7, C=96.2, mIoU=92.7)),
+    "segnet_basic_encoder_addition": dict(paper_name="SegNet-Basic-EncoderAddition", params_m=1.425, storage_multiplier=64, infer_ms=53.0,
+                                          test=dict(G=83.4, C=63.6, mIoU=48.5, BF=35.92), train=dict(G=94.3, C=95.8, mIoU=92.0)),
+    "segnet_basic_single_channel_decoder": dict(paper_name="SegNet-Basic-SingleChannelDecoder", params_m=0.625, storage_multiplier=1, infer_ms=33.1,
+                                                test=dict(G=81.2, C=60.7, mIoU=46.1, BF=31.62), train=dict(G=93.2, C=94.8, mIoU=90.3)),
+    "fcn_basic": dict(paper_name="FCN-Basic", params_m=0.65, storage_multiplier=11, infer_ms=24.2,
+                      test=dict(G=81.7, C=62.4, mIoU=47.3, BF=38.11), train=dict(G=92.8, C=93.6, mIoU=88.1)),
+    "fcn_basic_no_addition": dict(paper_name="FCN-Basic-NoAddition", params_m=0.65, storage_multiplier=None, infer_ms=23.8,
+                                  test=dict(G=80.5, C=58.6, mIoU=44.1, BF=31.96), train=dict(G=92.5, C=93.0, mIoU=87.2)),
+    "fcn_basic_no_dim_reduction": dict(paper_name="FCN-Basic-NoDimReduction", params_m=1.625, storage_multiplier=64, infer_ms=44.8,
+                                       test=dict(G=84.1, C=63.4, mIoU=50.1, BF=37.37), train=dict(G=95.1, C=96.5, mIoU=93.2)),
+    "fcn_basic_no_addition_no_dim_reduction": dict(paper_name="FCN-Basic-NoAddition-NoDimReduction", params_m=1.625, storage_multiplier=0, infer_ms=43.9,
+                                                   test=dict(G=80.5, C=61.6, mIoU=45.9, BF=30.47), train=dict(G=92.5, C=94.6, mIoU=89.9)),
+}
+
+# Section 3.3: BF tolerance as a fraction of the image diagonal.
+BF_TOLERANCE = 0.0075

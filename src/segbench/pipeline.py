@@ -1,0 +1,121 @@
+"""Train and evaluate from a composed config: everything the thin entry points do, importable and tested."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from segbench.errors import SegbenchError
+from segbench.models import count_parameters
+from segbench.task import SegmentationTask
+from segbench.utils import instantiate_group
+
+log = logging.getLogger(__name__)
+
+
+def _config_choices() -> dict[str, str | None]:
+    """Which option of each config group made this run (model, dataset, balancing, ...)."""
+    if not HydraConfig.initialized():
+        return {}
+    return {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra/")}
+
+
+def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTask]:
+    """Data module and LightningModule wired from the config; class weights need the training labels."""
+    datamodule = instantiate(cfg.dataset)
+    datamodule.prepare_data()
+    class_weights = datamodule.class_weights(instantiate(cfg.balancing))
+    log.info("class weights (%s): %s", cfg.balancing._target_.rsplit(".", 1)[-1], [round(w, 4) for w in class_weights.tolist()])
+    net = instantiate(cfg.model)
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    task = instantiate(cfg.task, net=net, class_weights=class_weights, model_config=model_config)
+    return datamodule, task
+
+
+def _scores(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def _finish_loggers(trainer: pl.Trainer) -> None:
+    # One W&B run per job, so that multirun jobs never share a run.
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger":
+            import wandb
+
+            wandb.finish()
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit, select the checkpoint with the best validation G (Sec. 3.3), score it, write results.json."""
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    datamodule, task = build_task(cfg)
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=instantiate_group(cfg.get("logger")) or False
+    )
+    try:
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        ckpt = best or None  # fast_dev_run keeps no checkpoint: score the weights in memory
+        results = {
+            "choices": _config_choices(),
+            "params": count_parameters(task.net),
+            "best_checkpoint": best,
+            "epochs_trained": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "val": _scores(trainer.validate(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0]),
+            "test": _scores(trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0]),
+        }
+        if trainer.is_global_zero:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+            log.info("results: %s", output_dir / "results.json")
+        for logger in trainer.loggers:
+            logger.log_metrics({f"selected/{k}": v for split in ("val", "test") for k, v in results[split].items()})
+        return results
+    finally:
+        _finish_loggers(trainer)
+
+
+def load_task(ckpt_path: str | Path) -> SegmentationTask:
+    """Rebuild the network from the config stored in a checkpoint, then load its weights."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise SegbenchError(f"ckpt_path={path} is not a file; pass ckpt_path=/path/to/run/checkpoints/<name>.ckpt")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    model_config = checkpoint.get("hyper_parameters", {}).get("model_config")
+    if model_config is None:
+        raise SegbenchError(f"{path} holds no model_config: it was not written by segbench's train.py")
+    return SegmentationTask.load_from_checkpoint(path, map_location="cpu", weights_only=False, net=instantiate(model_config))
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Score a checkpoint on the test split of `dataset`; print a table and write eval.json."""
+    if not cfg.get("ckpt_path"):
+        raise SegbenchError("ckpt_path is required: python src/eval.py ckpt_path=/path/to/checkpoint.ckpt")
+    task = load_task(cfg.ckpt_path)
+    datamodule = instantiate(cfg.dataset)
+    datamodule.prepare_data()
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=instantiate_group(cfg.get("logger")) or False)
+    try:
+        scores = _scores(trainer.test(task, datamodule=datamodule, verbose=False)[0])
+    finally:
+        _finish_loggers(trainer)
+    from segbench.reporting import print_scores
+
+    print_scores(scores, title=f"{cfg.ckpt_path} on {datamodule.data_root}")
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "eval.json").write_text(json.dumps({"ckpt_path": str(cfg.ckpt_path), "dataset": str(datamodule.data_root), **scores}, indent=2))
+    return scores

@@ -1,0 +1,82 @@
+"""The LightningModule: one network, its loss, its optimiser and G/C/mIoU per stage (Sec. 3.2-3.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from segbench.losses import PixelCrossEntropy
+from segbench.metrics import segmentation_metrics
+
+
+class SegmentationTask(pl.LightningModule):
+    """Trains a ready network (injected, as in lightning-hydra-template) with SGD by default.
+
+    Args:
+        net: the segmentation network, logits (N, K, H, W) from images (N, 3, H, W).
+        optimizer: partial optimiser (Hydra `_partial_`); the paper: SGD lr 0.1, momentum 0.9.
+        scheduler: optional partial LR scheduler; the paper keeps the rate fixed.
+        class_weights: loss weight per class (median frequency or natural balancing).
+        channels_last: run convolutions in channels-last memory format (fast bf16 on CPUs with AMX).
+        model_config: the network's resolved config, stored in checkpoints so eval can rebuild it.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        class_weights: torch.Tensor | Sequence[float] | None = None,
+        num_classes: int = 11,
+        ignore_index: int = 11,
+        channels_last: bool = True,
+        class_names: Sequence[str] = (),
+        model_config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net"])
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.net = net.to(memory_format=self.memory_format)
+        self.criterion = PixelCrossEntropy(class_weights, ignore_index)
+        self.train_metrics = segmentation_metrics(num_classes, ignore_index, prefix="train/")
+        self.val_metrics = segmentation_metrics(num_classes, ignore_index, prefix="val/")
+        self.test_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test/")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def on_after_batch_transfer(self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # Batches travel as uint8 (4x less to copy); the float image is made on the device.
+        images, labels = batch
+        return images.float().contiguous(memory_format=self.memory_format), labels.long()
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics, stage: str) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = self.criterion(logits, labels)
+        metrics.update(logits.argmax(dim=1), labels)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=stage == "train", batch_size=len(images))
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, self.train_metrics, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, self.val_metrics, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, self.test_metrics, "test")
+
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self(batch[0]).argmax(dim=1)
+
+    def configure_optimizers(self) -> dict:
+        optimizer = self.hparams.optimizer(params=self.parameters())
+        if self.hparams.scheduler is None:
+            return {"optimizer": optimizer}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.hparams.scheduler(optimizer=optimizer), "interval": "epoch"}}
