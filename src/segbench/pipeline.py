@@ -20,6 +20,9 @@ from segbench.utils import instantiate_group
 
 log = logging.getLogger(__name__)
 
+# Our checkpoints hold the Hydra partials of the optimiser config, which torch's weights-only
+# unpickler refuses; they are trusted files this project wrote, so they load with weights_only=False.
+
 
 def _config_choices() -> dict[str, str | None]:
     """Which option of each config group made this run (model, dataset, balancing, ...)."""
@@ -65,7 +68,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         ckpt = best or None  # fast_dev_run keeps no checkpoint: score the weights in memory
         results = {
@@ -74,8 +77,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "best_checkpoint": best,
             "epochs_trained": trainer.current_epoch,
             "global_step": trainer.global_step,
-            "val": _scores(trainer.validate(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0]),
-            "test": _scores(trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0]),
+            "val": _scores(trainer.validate(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=False)[0]),
+            "test": _scores(trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=False)[0]),
         }
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from segbench.errors import DatasetError
 from segbench.paper import CAMVID_CLASSES, CAMVID_COLOURS, CAMVID_VOID_INDEX
 
 __all__ = [
@@ -94,7 +95,7 @@ class _Region:
         """(n, m, 3) colour: ``base`` modulated by the canvas' low/mid/high frequency noise."""
         base = np.asarray(base, dtype=np.float32)
         gain = 1.0 + low * self.noise("n_low") + mid * self.noise("n_mid")
-        col = base * gain[..., None] if base.ndim == 1 else base * gain[..., None]
+        col = base * gain[..., None]
         if hi:
             col = col + hi * self.noise("n_hi")[..., None]
         return col
@@ -223,13 +224,13 @@ class _Scene:
         self.rng, self.h, self.w = rng, h, w
         self.cv = _Canvas(rng, h, w)
         self.f = w * rng.uniform(0.55, 0.8)          # focal length, pixels
-        self.yh = h * rng.uniform(0.40, 0.52)          # horizon row
+        self.yh = h * rng.uniform(0.43, 0.56)          # horizon row
         self.xv = w * (0.5 + rng.uniform(-0.1, 0.1))   # vanishing point column
         self.ch = rng.uniform(1.3, 1.8)                # camera height, metres
-        self.road_l = -rng.uniform(1.8, 4.5)           # road edges (world X, metres)
-        self.road_r = rng.uniform(2.5, 6.5)
-        self.pav_l = rng.uniform(2.0, 5.0)             # pavement widths
-        self.pav_r = rng.uniform(2.0, 5.0)
+        self.road_l = -rng.uniform(1.6, 4.0)           # road edges (world X, metres)
+        self.road_r = rng.uniform(2.3, 6.0)
+        self.pav_l = rng.uniform(2.5, 6.0)             # pavement widths
+        self.pav_r = rng.uniform(2.5, 6.0)
         self.wall_l = self.road_l - self.pav_l          # facade planes
         self.wall_r = self.road_r + self.pav_r
         self.dusk = rng.random() < 0.25
@@ -287,7 +288,7 @@ class _Scene:
         while x < self.w:
             wd = self.w * rng.uniform(0.03, 0.12)
             top = self.yh - band * rng.uniform(0.3, 1.6)
-            label = int(rng.choice([BUILDING, TREE, VOID], p=[0.5, 0.25, 0.25]))
+            label = int(rng.choice([BUILDING, TREE, VOID], p=[0.45, 0.25, 0.3]))
             if label == BUILDING:
                 col = _flat(_pick(rng, _FACADES, 20) * 0.9, 0.06, 0.05, 3)
             elif label == TREE:
@@ -308,9 +309,9 @@ class _Scene:
             edges.append(edges[-1] + rng.uniform(7, 30))
         edges = np.array(edges, np.float32)
         n = len(edges) - 1
-        is_bld = rng.random(n) < 0.86
+        is_bld = rng.random(n) < 0.8
         is_bld[0] = is_bld[0] or rng.random() < 0.5
-        height = rng.uniform(5, 24, n).astype(np.float32)
+        height = rng.uniform(4.5, 23, n).astype(np.float32)
         base = np.stack([_pick(rng, _FACADES, 18) for _ in range(n)])
         light = 1.0 if self.shadow_side != side else self.shadow_k + 0.1
         base *= light * rng.uniform(0.85, 1.1, (n, 1))
@@ -415,7 +416,7 @@ class _Scene:
         """A fence strip in a vertical plane along the facade line (drawn before everything in the street)."""
         rng = self.rng
         X = self.wall(side) - side * rng.uniform(0.0, 0.3)
-        height = rng.uniform(0.9, 1.8)
+        height = rng.uniform(1.0, 2.2)
         xa, xb = self.px(X, z0), self.px(X, z1)
         r = self.cv.region(min(xa, xb), max(xa, xb), self.py(height, z0), self.py(0, z0))
         if r is None:
@@ -432,10 +433,7 @@ class _Scene:
         slat = np.mod(Y / rng.uniform(0.15, 0.35), 1.0) < 0.3
         post = np.mod(Z / rng.uniform(1.5, 3.0), 1.0) < 0.08
         k = (1.0 + 0.08 * r.noise("n_mid") - 0.3 * slat + 0.15 * post)[..., None]
-        self.cv_paint(r, m, FENCE, base * k + 4 * r.noise("n_hi")[..., None])
-
-    def cv_paint(self, r: _Region, m, label, col) -> None:
-        r.paint(m, label, col)
+        r.paint(m, FENCE, base * k + 4 * r.noise("n_hi")[..., None])
 
     def tree(self, X: float, Z: float, big: bool = False) -> None:
         rng, cv, s = self.rng, self.cv, self.scale(Z)
@@ -466,7 +464,7 @@ class _Scene:
     def pole(self, X: float, Z: float) -> None:
         rng, cv, s = self.rng, self.cv, self.scale(Z)
         height = rng.uniform(3.5, 9.0)
-        wd = rng.uniform(0.12, 0.3)
+        wd = rng.uniform(0.1, 0.25)
         col = _flat(_grey(rng, 90, 170, 8) if rng.random() < 0.6 else _grey(rng, 25, 65, 8), 0.05, 0.1, 3)
         x = self.px(X, Z)
         cv.rect(x - wd * s / 2, x + wd * s / 2, self.py(height, Z), self.py(0, Z), POLE, col)
@@ -496,7 +494,7 @@ class _Scene:
                 cv.ellipse(x, y0 + bh * (0.18 + 0.32 * k), bw * 0.3, bw * 0.3, SIGN, _flat(cc, 0.02))
 
     def car(self, X: float, Z: float) -> None:
-        rng, cv, s = self.rng, self.cv, self.scale(Z)
+        rng, cv = self.rng, self.cv
         wd, ht, ln = rng.uniform(1.65, 1.95), rng.uniform(1.35, 1.75), rng.uniform(3.8, 4.8)
         paint = _pick(rng, _CAR_PAINT, 15)
         glass = _grey(rng, 20, 70, 10)
@@ -618,9 +616,9 @@ class _Scene:
             for z0, z1 in self.gaps[side]:
                 if rng.random() < 0.7:
                     self.fence(side, z0, z1)
-            if rng.random() < 0.5:
-                z0 = rng.uniform(4, 40)
-                self.fence(side, z0, z0 + rng.uniform(5, 40))
+            if rng.random() < 0.7:
+                z0 = rng.uniform(3, 40)
+                self.fence(side, z0, z0 + rng.uniform(5, 50))
             if rng.random() < 0.25:    # fence past the end of the street
                 self.fence(side, self.ends[side], self.ends[side] + rng.uniform(15, 60))
 
@@ -635,31 +633,31 @@ class _Scene:
         for side in (-1, 1):
             X_wall, X_edge = self.wall(side), self.road_edge(side)
             pav = abs(X_wall - X_edge)
-            for _ in range(int(rng.poisson(2.0))):                       # trees along the facade line
+            for _ in range(int(rng.poisson(1.7))):                       # trees along the facade line
                 Z = depth(6, 70)
                 add(Z, self.tree, X_wall - side * rng.uniform(0.4, 1.2), Z)
             for z0, z1 in self.gaps[side]:                                # bigger trees in the gaps
                 if rng.random() < 0.6:
                     Z = rng.uniform(z0, z1)
                     add(Z, self.tree, X_wall + side * rng.uniform(0.0, 2.0), Z, True)
-            for _ in range(int(rng.poisson(1.5))):                       # poles at the kerb or by the wall
+            for _ in range(int(rng.poisson(1.3))):                       # poles at the kerb or by the wall
                 Z = depth(5, 80)
                 X = X_edge + side * rng.uniform(0.3, 0.6) if rng.random() < 0.7 else X_wall - side * 0.4
                 add(Z, self.pole, X, Z)
             for _ in range(int(rng.poisson(1.5))):                       # pedestrians on the pavement
                 Z = depth(4, 40)
                 add(Z, self.pedestrian, X_edge + side * rng.uniform(0.3, max(0.4, pav - 0.3)), Z)
-            for _ in range(int(rng.poisson(1.0))):                       # parked cars along the kerb
+            for _ in range(int(rng.poisson(0.6))):                       # parked cars along the kerb
                 Z = depth(4, 50)
                 add(Z, self.car, X_edge - side * 1.1, Z)
-            if rng.random() < 0.45:                                      # bicyclist near the kerb
+            if rng.random() < 0.35:                                      # bicyclist near the kerb
                 Z = depth(4, 30)
                 add(Z, self.bicyclist, X_edge - side * rng.uniform(0.5, 1.3), Z)
-            for _ in range(int(rng.poisson(0.5))):                       # clutter on the pavement
+            for _ in range(int(rng.poisson(1.3))):                       # clutter on the pavement
                 Z = depth(4, 50)
                 add(Z, self.clutter, X_edge + side * rng.uniform(0.3, max(0.4, pav - 0.3)), Z)
         lanes = np.linspace(self.road_l + 1.5, self.road_r - 1.5, 3)
-        for _ in range(int(rng.poisson(1.5))):                           # moving traffic
+        for _ in range(int(rng.poisson(1.0))):                           # moving traffic
             Z = depth(6, 60)
             add(Z, self.car, float(rng.choice(lanes)) + rng.uniform(-0.3, 0.3), Z)
         if rng.random() < 0.12:                                          # pedestrian crossing the road
@@ -668,7 +666,7 @@ class _Scene:
 
         for _, draw in sorted(objs, key=lambda o: -o[0]):
             draw()
-        if rng.random() < 0.2:
+        if rng.random() < 0.3:
             self.bonnet()
         return self._finish(), self.cv.lab
 
@@ -756,7 +754,7 @@ def generate_synthetic_camvid(root: str | Path, split_sizes: Mapping[str, int] =
     If ``root/synthetic.json`` matches the arguments (and ``GENERATOR_VERSION``) nothing is touched.
     Otherwise the set is generated into ``<root>.tmp-<pid>`` and renamed into place, replacing an
     outdated synthetic set. A non-empty ``root`` without a manifest (e.g. the real CamVid) is never
-    overwritten: that raises ``FileExistsError``.
+    overwritten: that raises ``DatasetError``.
     """
     root = Path(root)
     if any(int(v) < 0 for v in split_sizes.values()):
@@ -765,7 +763,7 @@ def generate_synthetic_camvid(root: str | Path, split_sizes: Mapping[str, int] =
     if _read_manifest(root) == manifest:
         return root
     if root.exists() and not (root / MANIFEST_NAME).exists() and (not root.is_dir() or any(root.iterdir())):
-        raise FileExistsError(f"{root} exists and is not a synthetic CamVid set (no {MANIFEST_NAME}); refusing to overwrite")
+        raise DatasetError(f"{root} exists and is not a synthetic CamVid set (no {MANIFEST_NAME}); refusing to overwrite it: choose another dataset.root")
 
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f"{root.name}.tmp-{os.getpid()}"

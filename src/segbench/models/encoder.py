@@ -31,16 +31,20 @@ def conv_bn(in_channels: int, out_channels: int, kernel_size: int, groups: int =
     ]
 
 
+def max_pool_keeping_indices(x: torch.Tensor) -> EncoderLevel:
+    """2x2 max-pool, stride 2, remembering each window's argmax (Sec. 3)."""
+    # Caffe pools with ceil mode, so 45x60 pools to 23x30 (not 22x30) at 360x480.
+    pooled, indices = F.max_pool2d(x, kernel_size=2, stride=2, ceil_mode=True, return_indices=True)
+    return EncoderLevel(pooled=pooled, indices=indices, size=x.shape[-2:])
+
+
 class EncoderBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 7) -> None:
         super().__init__()
         self.features = nn.Sequential(*conv_bn(in_channels, out_channels, kernel_size), nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> EncoderLevel:
-        x = self.features(x)
-        # Caffe pools with ceil mode, so 45x60 pools to 23x30 (not 22x30) at 360x480.
-        pooled, indices = F.max_pool2d(x, kernel_size=2, stride=2, ceil_mode=True, return_indices=True)
-        return EncoderLevel(pooled=pooled, indices=indices, size=x.shape[-2:])
+        return max_pool_keeping_indices(self.features(x))
 
 
 class BasicEncoder(nn.Module):

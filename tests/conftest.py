@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny CamVid-layout folders made by the tests themselves (nothing downloaded)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_camvid_layout(root: Path, split_sizes: dict[str, int], height: int = 12, width: int = 16, seed: int = 0) -> Path:
+    """Random RGB images and label maps (values 0..11) in the CamVid folder layout."""
+    rng = np.random.default_rng(seed)
+    for split, count in split_sizes.items():
+        (root / split).mkdir(parents=True, exist_ok=True)
+        (root / f"{split}annot").mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            name = f"{split}_{index:03d}.png"
+            Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(root / split / name)
+            Image.fromarray(rng.integers(0, 12, (height, width), dtype=np.uint8), mode="L").save(root / f"{split}annot" / name)
+    return root
+
+
+@pytest.fixture
+def tiny_camvid(tmp_path: Path) -> Path:
+    return write_camvid_layout(tmp_path / "camvid", {"train": 3, "val": 2, "test": 2})
+
+
+@pytest.fixture
+def real_camvid_root() -> Path:
+    root = os.environ.get("CAMVID_ROOT")
+    if not root or not Path(root, "testannot").is_dir():
+        pytest.skip("real CamVid not available (set CAMVID_ROOT)")
+    return Path(root)
