@@ -38,7 +38,8 @@ def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTas
     class_weights = datamodule.class_weights(instantiate(cfg.balancing))
     log.info("class weights (%s): %s", cfg.balancing._target_.rsplit(".", 1)[-1], [round(w, 4) for w in class_weights.tolist()])
     net = instantiate(cfg.model)
-    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    # YAML text, not a dict: instantiate() would otherwise build a second network from it.
+    model_config = OmegaConf.to_yaml(cfg.model, resolve=True)
     task = instantiate(cfg.task, net=net, class_weights=class_weights, model_config=model_config)
     return datamodule, task
 
@@ -100,7 +101,7 @@ def load_task(ckpt_path: str | Path) -> SegmentationTask:
     model_config = checkpoint.get("hyper_parameters", {}).get("model_config")
     if model_config is None:
         raise SegbenchError(f"{path} holds no model_config: it was not written by segbench's train.py")
-    return SegmentationTask.load_from_checkpoint(path, map_location="cpu", weights_only=False, net=instantiate(model_config))
+    return SegmentationTask.load_from_checkpoint(path, map_location="cpu", weights_only=False, net=instantiate(OmegaConf.create(model_config)))
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:

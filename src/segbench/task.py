@@ -22,7 +22,7 @@ class SegmentationTask(pl.LightningModule):
         scheduler: optional partial LR scheduler; the paper keeps the rate fixed.
         class_weights: loss weight per class (median frequency or natural balancing).
         channels_last: run convolutions in channels-last memory format (fast bf16 on CPUs with AMX).
-        model_config: the network's resolved config, stored in checkpoints so eval can rebuild it.
+        model_config: the network's resolved config as YAML, stored in checkpoints so eval can rebuild it.
     """
 
     def __init__(
@@ -35,7 +35,7 @@ class SegmentationTask(pl.LightningModule):
         ignore_index: int = 11,
         channels_last: bool = True,
         class_names: Sequence[str] = (),
-        model_config: dict | None = None,
+        model_config: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net"])

@@ -10,8 +10,9 @@ the ground-truth contours, the paper's complement to the region measures G, C an
 * **One-to-one matching.** Predicted and ground-truth boundary pixels of a class are put in
   one-to-one correspondence when no further apart than ``tolerance`` times the image diagonal
   (Euclidean distance ``<= tol``; 0.75% -> 4.5 px at 360x480). The number of matched pixels is the
-  size of a *maximum* bipartite matching of the radius graph, computed exactly (see
-  :func:`maximum_bipartite_matching`).
+  size of a *maximum* bipartite matching of the radius graph, computed exactly: a vectorised
+  greedy start, then a unit-capacity max flow (scipy's compiled Dinic) on the connected
+  components where the start can still grow (see :func:`maximum_bipartite_matching`).
 * **Per class:** precision = matched / predicted boundary px, recall = matched / GT boundary px,
   F1 = 2PR / (P + R) (0 when P + R = 0).
 * **Per image:** the mean F1 over the counted classes (``class_rule``); **dataset BF** = mean over
@@ -49,7 +50,7 @@ _MATCHINGS = ("exact", "approximate")
 # Squared integer pixel distances are compared with tol_px**2 plus this slack, so that float
 # rounding of ``tolerance * diagonal`` (0.0075 * 600 = 4.4999999...) cannot drop a lattice offset.
 _TOL_SLACK = 1e-9
-# Rounds of the vectorised greedy start before Hopcroft-Karp takes over.
+# Rounds of the generic vectorised greedy start before the exact solver takes over.
 _GREEDY_ROUNDS = 6
 
 
@@ -86,7 +87,7 @@ def _greedy_rounds(eu: np.ndarray, ev: np.ndarray, ed: np.ndarray, n_left: int, 
     its ends (key: distance, then the other end's index). Edges must be sorted by (u, d, v).
 
     Each round matches at least the globally smallest free edge, so the result grows every
-    round; it need not be maximal or maximum — Hopcroft-Karp finishes the job.
+    round; it need not be maximal or maximum — :func:`_finish_matching` completes it exactly.
     """
     ml = np.full(n_left, -1, dtype=np.int64)
     mr = np.full(n_right, -1, dtype=np.int64)
@@ -113,7 +114,8 @@ def _hopcroft_karp(adj: list[list[int]], n_right: int, ml: list[int], mr: list[i
     """Hopcroft-Karp augmentation in place from the matching (ml, mr); -1 marks a free vertex.
 
     Every phase does a BFS from all free left vertices over alternating paths and then an
-    iterative DFS that augments along vertex-disjoint shortest paths. It stops when the BFS
+    iterative DFS that augments along shortest augmenting paths of that layered graph (each
+    checked against the current matching, so every augmentation is valid). It stops when the BFS
     reaches no free right vertex, i.e. no augmenting path exists, which by Berge's theorem means
     the matching is maximum.
     """
@@ -372,8 +374,8 @@ def boundary_match_counts(pred_bdry: np.ndarray, gt_bdry: np.ndarray, tol_px: fl
     oy, ox, od2 = _offsets(tol_px)
     r = int(max(np.abs(oy).max(), np.abs(ox).max()))
     h, w = pb.shape
-    idx = np.full((h + 2 * r, w + 2 * r), -1, dtype=np.int64)
-    idx[gy + r, gx + r] = np.arange(n_g)
+    idx = np.full((h + 2 * r, w + 2 * r), -1, dtype=np.int32)
+    idx[gy + r, gx + r] = np.arange(n_g, dtype=np.int32)
     # cand[i, k]: index of the GT boundary pixel at pred pixel i + offset k (or -1).
     cand = idx[(py + r)[:, None] + oy[None, :], (px + r)[:, None] + ox[None, :]]
     hit = cand >= 0
@@ -386,7 +388,7 @@ def boundary_match_counts(pred_bdry: np.ndarray, gt_bdry: np.ndarray, tol_px: fl
     mr = np.full(n_g, -1, dtype=np.int64)
     mr[ml[ml >= 0]] = np.flatnonzero(ml >= 0)
     eu = np.repeat(np.arange(n_p, dtype=np.int64), hit.sum(axis=1))
-    ml, _ = _finish_matching(eu, cand[hit], n_p, n_g, ml, mr, "dinic")
+    ml, _ = _finish_matching(eu, cand[hit].astype(np.int64), n_p, n_g, ml, mr, "dinic")
     m = int((ml >= 0).sum())
     return n_p, n_g, m, m
 
@@ -407,7 +409,7 @@ def _lattice_greedy(cand: np.ndarray, od2: np.ndarray, n_right: int) -> np.ndarr
             break
         col = cand[:, k]
         u = np.flatnonzero((col >= 0) & (ml < 0))
-        v = col[u]
+        v = col[u].astype(np.int64)
         ok = ~matched_r[v]
         ml[u[ok]] = v[ok]
         matched_r[v[ok]] = True
