@@ -42,8 +42,13 @@ def test_train_fast_dev_run_writes_results(tmp_path):
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["choices"]["model"] == "segnet_basic" and results["choices"]["dataset"] == "synthetic"
     assert results["params"] == 1_416_075
-    assert set(results["test"]) >= {"test/G", "test/C", "test/mIoU", "test/loss"}
-    assert 0.0 <= results["test"]["test/G"] <= 1.0
+    assert set(results["test"]) >= {"test/G", "test/C", "test/mIoU", "test/BF", "test/loss", "test/IoU/Road"}
+    assert set(results["train"]) >= {"train/G", "train/C", "train/mIoU"}
+    assert all(0.0 <= results[split][f"{split}/G"] <= 1.0 for split in ("train", "val", "test"))
+    confusion = results["test_per_class"]["confusion"]
+    assert len(confusion) == 11 and all(len(row) == 11 for row in confusion)
+    # every labelled test pixel is counted once: 2 images of 48x64 minus void
+    assert 0 < sum(map(sum, confusion)) <= 2 * 48 * 64
     assert (tmp_path / "run" / ".hydra" / "config.yaml").is_file()
 
 

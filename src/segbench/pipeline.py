@@ -79,14 +79,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "epochs_trained": trainer.current_epoch,
             "global_step": trainer.global_step,
             "val": _scores(trainer.validate(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=False)[0]),
+            # Table 1's Train columns: the selected checkpoint scored on the training images.
+            "train": _scores(
+                {k.replace("val/", "train/"): v for k, v in trainer.validate(task, dataloaders=datamodule.train_eval_dataloader(), ckpt_path=ckpt, verbose=False, weights_only=False)[0].items()}
+            ),
             "test": _scores(trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=False)[0]),
         }
+        results["test_per_class"] = task.test_report
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / "results.json").write_text(json.dumps(results, indent=2))
             log.info("results: %s", output_dir / "results.json")
         for logger in trainer.loggers:
-            logger.log_metrics({f"selected/{k}": v for split in ("val", "test") for k, v in results[split].items()})
+            logger.log_metrics({f"selected/{k}": v for split in ("train", "val", "test") for k, v in results[split].items()})
         return results
     finally:
         _finish_loggers(trainer)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from segbench.losses import PixelCrossEntropy
-from segbench.metrics import segmentation_metrics
+from segbench.metrics import per_class_metrics, segmentation_metrics
 
 
 class SegmentationTask(pl.LightningModule):
@@ -23,6 +23,7 @@ class SegmentationTask(pl.LightningModule):
         class_weights: loss weight per class (median frequency or natural balancing).
         channels_last: run convolutions in channels-last memory format (fast bf16 on CPUs with AMX).
         model_config: the network's resolved config as YAML, stored in checkpoints so eval can rebuild it.
+        val_boundary: BF on validation too: None, "approximate" (cheap) or "exact". Test always reports exact BF.
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class SegmentationTask(pl.LightningModule):
         channels_last: bool = True,
         class_names: Sequence[str] = (),
         model_config: str | None = None,
+        val_boundary: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net"])
@@ -43,8 +45,10 @@ class SegmentationTask(pl.LightningModule):
         self.net = net.to(memory_format=self.memory_format)
         self.criterion = PixelCrossEntropy(class_weights, ignore_index)
         self.train_metrics = segmentation_metrics(num_classes, ignore_index, prefix="train/")
-        self.val_metrics = segmentation_metrics(num_classes, ignore_index, prefix="val/")
-        self.test_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test/")
+        self.val_metrics = segmentation_metrics(num_classes, ignore_index, prefix="val/", boundary=val_boundary)
+        self.test_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test/", boundary="exact")
+        self.test_per_class = per_class_metrics(num_classes, ignore_index)
+        self.test_report: dict[str, object] = {}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -54,23 +58,35 @@ class SegmentationTask(pl.LightningModule):
         images, labels = batch
         return images.float().contiguous(memory_format=self.memory_format), labels.long()
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics, stage: str) -> torch.Tensor:
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss and metric update for one batch; returns the loss and the predicted label map."""
         images, labels = batch
         logits = self(images)
         loss = self.criterion(logits, labels)
-        metrics.update(logits.argmax(dim=1), labels)
+        predictions = logits.argmax(dim=1)
+        metrics.update(predictions, labels)
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=stage == "train", batch_size=len(images))
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
-        return loss
+        return loss, predictions
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, self.train_metrics, "train")
+        return self._step(batch, self.train_metrics, "train")[0]
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._step(batch, self.val_metrics, "val")
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, self.test_metrics, "test")
+        _, predictions = self._step(batch, self.test_metrics, "test")
+        self.test_per_class.update(predictions, batch[1])
+
+    def on_test_epoch_end(self) -> None:
+        """Per-class accuracy and IoU (Table 2 style) logged by class name; the confusion matrix kept for reports."""
+        scores = self.test_per_class.compute()
+        names = list(self.hparams.class_names) or [str(c) for c in range(self.hparams.num_classes)]
+        per_class = {f"test/{kind}/{name}": float(value) for kind in ("accuracy", "IoU") for name, value in zip(names, scores[kind])}
+        self.log_dict(per_class)
+        self.test_report = {"per_class": per_class, "confusion": scores["confusion"].tolist(), "class_names": names}
+        self.test_per_class.reset()
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         return self(batch[0]).argmax(dim=1)

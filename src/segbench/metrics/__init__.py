@@ -1,3 +1,4 @@
-from segbench.metrics.collection import segmentation_metrics
+from segbench.metrics.boundary_f1 import BoundaryF1Score, boundary_f1_image
+from segbench.metrics.collection import per_class_metrics, segmentation_metrics
 
-__all__ = ["segmentation_metrics"]
+__all__ = ["BoundaryF1Score", "boundary_f1_image", "per_class_metrics", "segmentation_metrics"]
