@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test bench camvid-check clean
+.PHONY: install train test bench bench-bf clean
 
 install: $(STAMP)
 
@@ -22,6 +22,16 @@ train: install
 
 test: install
 	$(BIN)/python -m pytest -q -n 2
+
+# Table 1's efficiency columns for every variant, one session -> docs/results/table1-efficiency.{md,csv}
+bench: install
+	rm -f logs/bench/table1.jsonl
+	$(BIN)/python src/bench.py --multirun 'model=glob(*)' jsonl=$(CURDIR)/logs/bench/table1.jsonl progress=false
+	$(BIN)/python -m segbench.reporting.efficiency logs/bench/table1.jsonl --out docs/results/table1-efficiency --command "make bench"
+
+# Exact and approximate BF over the CamVid test labels -> docs/results/bf-benchmark.md
+bench-bf: install
+	$(BIN)/python -m segbench.benchmarks.boundary_f1 --root "$${CAMVID_ROOT:?set CAMVID_ROOT=/path/to/CamVid}" --out docs/results/bf-benchmark.md
 
 clean:
 	rm -rf logs data/cache

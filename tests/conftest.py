@@ -26,6 +26,24 @@ def write_camvid_layout(root: Path, split_sizes: dict[str, int], height: int = 1
     return root
 
 
+@pytest.fixture(scope="session")
+def build_model():
+    """Build a network from conf/model/<name>.yaml, as train.py does."""
+    import torch
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    import segbench.utils  # noqa: F401  (registers the config resolvers)
+
+    def build(name: str):
+        with initialize_config_dir(version_base="1.3", config_dir=str(REPO_ROOT / "conf")):
+            cfg = compose("train", overrides=[f"model={name}"])
+        torch.manual_seed(0)
+        return instantiate(cfg.model)
+
+    return build
+
+
 @pytest.fixture
 def tiny_camvid(tmp_path: Path) -> Path:
     return write_camvid_layout(tmp_path / "camvid", {"train": 3, "val": 2, "test": 2})

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from segbench.paper import TABLE1
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_SYNTHETIC = [
     "dataset=synthetic",
@@ -84,3 +86,11 @@ def test_eval_without_checkpoint_is_a_one_line_error(tmp_path):
     result = run("eval.py", tmp_path, *TINY_SYNTHETIC, f"hydra.run.dir={tmp_path}/run")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ckpt_path is required")
+
+
+def test_every_table1_variant_trains_through_train_py(tmp_path):
+    # One Hydra multirun over conf/model/*.yaml: the same glob a user sweeps with.
+    result = check(run("train.py", tmp_path, "--multirun", "model=glob(*)", *TINY_SYNTHETIC, *QUIET_TRAINING,
+                       "trainer.fast_dev_run=true", "callbacks.bn_statistics=null", f"hydra.sweep.dir={tmp_path}/sweep"))
+    trained = sorted(json.loads(p.read_text())["choices"]["model"] for p in (tmp_path / "sweep").glob("*/results.json"))
+    assert trained == sorted(TABLE1), result.stdout[-2000:]

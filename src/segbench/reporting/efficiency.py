@@ -1,0 +1,100 @@
+"""docs/results/table1-efficiency.{md,csv} from one benchmarking session's JSON lines (`make bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+from pathlib import Path
+
+import torch
+
+from segbench.paper import TABLE1
+
+REFERENCE = "segnet_basic"
+COLUMNS = [
+    "model", "paper_name", "params", "paper_params_m", "storage_multiplier", "paper_storage_multiplier",
+    "stored_bytes", "infer_ms_fp32", "infer_ms_bf16_channels_last", "ratio_fp32", "ratio_bf16_channels_last", "paper_infer_ms", "paper_ratio",
+]
+
+
+def efficiency_rows(lines: list[dict]) -> list[dict]:
+    """Rows in Table 1's order, with inference times relative to SegNet-Basic of the same session."""
+    by_model = {line["model"]: line for line in lines}
+    if REFERENCE not in by_model:
+        raise ValueError(f"the session has no {REFERENCE} line to compute ratios against")
+    reference, paper_reference = by_model[REFERENCE], TABLE1[REFERENCE]["infer_ms"]
+    rows = []
+    for model, paper in TABLE1.items():
+        if model not in by_model:
+            continue
+        line = by_model[model]
+        rows.append({
+            "model": model,
+            "paper_name": paper["paper_name"],
+            "params": line["params"],
+            "paper_params_m": paper["params_m"],
+            "storage_multiplier": line["storage_multiplier"],
+            "paper_storage_multiplier": "n/a" if paper["storage_multiplier"] is None else paper["storage_multiplier"],
+            "stored_bytes": line["stored_bytes"],
+            "infer_ms_fp32": round(line["infer_ms_fp32"], 1),
+            "infer_ms_bf16_channels_last": round(line["infer_ms_bf16_channels_last"], 1),
+            "ratio_fp32": round(line["infer_ms_fp32"] / reference["infer_ms_fp32"], 3),
+            "ratio_bf16_channels_last": round(line["infer_ms_bf16_channels_last"] / reference["infer_ms_bf16_channels_last"], 3),
+            "paper_infer_ms": paper["infer_ms"],
+            "paper_ratio": round(paper["infer_ms"] / paper_reference, 3),
+        })
+    return rows
+
+
+def write_efficiency_table(jsonl: Path, out_stem: Path, command: str) -> list[dict]:
+    lines = [json.loads(text) for text in jsonl.read_text().splitlines() if text.strip()]
+    rows = efficiency_rows(lines)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    with out_stem.with_suffix(".csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    first = lines[0]
+    header = (
+        "| variant | params | Table 1 params (M) | storage multiplier | Table 1 | stored bytes at 360x480 "
+        "| fp32 ms | bf16+CL ms | fp32 / SegNet-Basic | bf16+CL / SegNet-Basic | Table 1 ms (Titan GPU) | Table 1 / SegNet-Basic |"
+    )
+    table = [header, "|" + "---|" * 12]
+    for row in rows:
+        table.append(
+            f"| {row['paper_name']} | {row['params']:,} | {row['paper_params_m']} | {row['storage_multiplier']} | {row['paper_storage_multiplier']} "
+            f"| {row['stored_bytes']:,} | {row['infer_ms_fp32']} | {row['infer_ms_bf16_channels_last']} | {row['ratio_fp32']} "
+            f"| {row['ratio_bf16_channels_last']} | {row['paper_infer_ms']} | {row['paper_ratio']} |"
+        )
+    text = f"""# Table 1, efficiency columns — measured
+
+Written by `{command}` (do not edit by hand).
+Machine: {platform.machine()}, {first['threads']} threads on {first['device']}, torch {torch.__version__}.
+Inference: median of {first['runs']} forward passes after warm-up, input {first['input']} (the paper: 50 runs at 360x480, batch 1).
+
+- *params*: trainable parameters counted on the network built from `conf/model/<variant>.yaml`.
+- *storage multiplier*: derived from the tensors the decoder keeps from the first encoder level
+  (`Segmenter.kept_from_encoder`): a kept float map counts its channels, pooling indices count 1.
+- *stored bytes*: what PyTorch really holds for those tensors (indices are int64: 8 bytes each,
+  where the paper counts 2 bits per 2x2 window).
+
+{chr(10).join(table)}
+"""
+    out_stem.with_suffix(".md").write_text(text)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("jsonl", type=Path, help="JSON lines written by src/bench.py jsonl=...")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/table1-efficiency"), help="output path without suffix")
+    parser.add_argument("--command", default="make bench", help="the command named in the document")
+    args = parser.parse_args()
+    write_efficiency_table(args.jsonl, args.out, args.command)
+    print(args.out.with_suffix(".md"))
+
+
+if __name__ == "__main__":
+    main()
