@@ -66,8 +66,11 @@ def test_train_resume_and_eval_agree(tmp_path):
     assert resumed["global_step"] == 4 and resumed["epochs_trained"] == 2
 
     best = resumed["best_checkpoint"]
-    check(run("eval.py", tmp_path, *TINY_SYNTHETIC, "trainer=cpu_fast", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}/eval"))
+    printed = check(run("eval.py", tmp_path, *TINY_SYNTHETIC, "trainer=cpu_fast", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}/eval")).stdout
+    assert "mIoU" in printed and "BF" in printed and "Bicyclist" in printed
     evaluated = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert evaluated["test/BF"] == pytest.approx(resumed["test"]["test/BF"], abs=1e-9)
+    assert len(evaluated["confusion"]) == 11
     assert evaluated["test/G"] == pytest.approx(resumed["test"]["test/G"], abs=1e-6)
     assert evaluated["test/mIoU"] == pytest.approx(resumed["test"]["test/mIoU"], abs=1e-6)
 

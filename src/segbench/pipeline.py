@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from segbench.errors import SegbenchError
 from segbench.models import count_parameters
+from segbench.reporting import print_evaluation
 from segbench.task import SegmentationTask
 from segbench.utils import instantiate_group
 
@@ -121,10 +122,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         scores = _scores(trainer.test(task, datamodule=datamodule, verbose=False)[0])
     finally:
         _finish_loggers(trainer)
-    from segbench.reporting import print_scores
-
-    print_scores(scores, title=f"{cfg.ckpt_path} on {datamodule.data_root}")
+    print_evaluation(scores, task.test_report["class_names"], title=f"{cfg.ckpt_path} on {datamodule.data_root}")
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "eval.json").write_text(json.dumps({"ckpt_path": str(cfg.ckpt_path), "dataset": str(datamodule.data_root), **scores}, indent=2))
+    report = {"ckpt_path": str(cfg.ckpt_path), "dataset": str(datamodule.data_root), **scores, "confusion": task.test_report["confusion"]}
+    (output_dir / "eval.json").write_text(json.dumps(report, indent=2))
+    log.info("scores: %s", output_dir / "eval.json")
     return scores
