@@ -1,0 +1,111 @@
+"""The CamVid-layout loader on folders the tests make: what it reads, and every bad input it refuses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segbench.data.camvid import list_pairs, load_split, resolve_root
+from segbench.data.datamodule import SegmentationDataModule
+from segbench.errors import DatasetError
+
+
+def test_reads_pairs_in_name_order_as_uint8(tiny_camvid):
+    images, labels, names = load_split(tiny_camvid, "train", max_label=11)
+    assert names == ["train_000.png", "train_001.png", "train_002.png"]
+    assert images.shape == (3, 12, 16, 3) and images.dtype == np.uint8
+    assert labels.shape == (3, 12, 16) and labels.dtype == np.uint8
+    assert np.array_equal(labels[1], np.asarray(Image.open(tiny_camvid / "trainannot" / "train_001.png")))
+
+
+def test_resolution_resizes_images_bilinear_and_labels_nearest(tiny_camvid):
+    images, labels, _ = load_split(tiny_camvid, "train", max_label=11, resolution=(6, 8))
+    assert images.shape == (3, 6, 8, 3)
+    original = np.asarray(Image.open(tiny_camvid / "trainannot" / "train_000.png"))
+    # Nearest neighbour never invents a class: every value comes from the original map.
+    assert np.isin(labels[0], np.unique(original)).all()
+    assert np.array_equal(labels[0], np.asarray(Image.fromarray(original).resize((8, 6), Image.NEAREST)))
+
+
+def test_decoded_arrays_are_cached_and_invalidated_by_a_changed_file(tiny_camvid, tmp_path):
+    cache = tmp_path / "cache"
+    first = load_split(tiny_camvid, "val", max_label=11, cache_dir=cache)
+    assert len(list(cache.glob("*.npz"))) == 1
+    again = load_split(tiny_camvid, "val", max_label=11, cache_dir=cache)
+    assert np.array_equal(first[0], again[0])
+    Image.fromarray(np.zeros((12, 16), np.uint8), mode="L").save(tiny_camvid / "valannot" / "val_000.png")
+    changed = load_split(tiny_camvid, "val", max_label=11, cache_dir=cache)
+    assert changed[1][0].max() == 0 and len(list(cache.glob("*.npz"))) == 2
+
+
+def test_missing_split_folder_is_named(tiny_camvid):
+    (tiny_camvid / "testannot").rename(tiny_camvid / "elsewhere")
+    with pytest.raises(DatasetError, match=r"missing split folder .*testannot"):
+        list_pairs(tiny_camvid, "test")
+
+
+def test_image_without_label_is_named(tiny_camvid):
+    (tiny_camvid / "trainannot" / "train_001.png").unlink()
+    with pytest.raises(DatasetError, match=r"image .*train/train_001.png has no label"):
+        list_pairs(tiny_camvid, "train")
+
+
+def test_label_without_image_is_named(tiny_camvid):
+    (tiny_camvid / "val" / "val_001.png").unlink()
+    with pytest.raises(DatasetError, match=r"label .*valannot/val_001.png has no image"):
+        list_pairs(tiny_camvid, "val")
+
+
+def test_corrupt_png_is_named(tiny_camvid):
+    (tiny_camvid / "train" / "train_002.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(DatasetError, match=r"cannot read .*train/train_002.png"):
+        load_split(tiny_camvid, "train", max_label=11)
+
+
+def test_size_mismatch_is_named(tiny_camvid):
+    Image.fromarray(np.zeros((10, 16), np.uint8), mode="L").save(tiny_camvid / "trainannot" / "train_000.png")
+    with pytest.raises(DatasetError, match=r"size mismatch: image .*train/train_000.png is 16x12"):
+        load_split(tiny_camvid, "train", max_label=11)
+
+
+def test_label_value_out_of_range_is_named(tiny_camvid):
+    Image.fromarray(np.full((12, 16), 12, np.uint8), mode="L").save(tiny_camvid / "testannot" / "test_001.png")
+    with pytest.raises(DatasetError, match=r"testannot/test_001.png holds class value 12; expected values 0..11"):
+        load_split(tiny_camvid, "test", max_label=11)
+
+
+def test_rgb_label_is_refused(tiny_camvid):
+    Image.fromarray(np.zeros((12, 16, 3), np.uint8)).save(tiny_camvid / "valannot" / "val_000.png")
+    with pytest.raises(DatasetError, match=r"valannot/val_000.png has mode RGB"):
+        load_split(tiny_camvid, "val", max_label=11)
+
+
+def test_root_resolution_order(tmp_path, monkeypatch, tiny_camvid):
+    monkeypatch.setenv("CAMVID_ROOT", str(tiny_camvid))
+    assert resolve_root(None) == tiny_camvid
+    assert resolve_root(str(tmp_path)) == tmp_path
+    monkeypatch.delenv("CAMVID_ROOT")
+    with pytest.raises(DatasetError, match=r"CamVid not found: .*nowhere \(from default\).*CAMVID_ROOT="):
+        resolve_root(None, default=tmp_path / "nowhere")
+
+
+def test_datamodule_serves_uint8_batches_and_shuffles_only_training(tiny_camvid):
+    datamodule = SegmentationDataModule(root=str(tiny_camvid), batch_size=2, progress=False)
+    datamodule.setup("fit")
+    images, labels = next(iter(datamodule.val_dataloader()))
+    assert images.shape == (2, 3, 12, 16) and images.dtype == torch_uint8()
+    assert labels.shape == (2, 12, 16)
+    assert datamodule.train_dataloader().sampler.__class__.__name__ == "RandomSampler"
+    assert datamodule.val_dataloader().sampler.__class__.__name__ == "SequentialSampler"
+
+
+def torch_uint8():
+    import torch
+
+    return torch.uint8
+
+
+def test_real_camvid_split_sizes(real_camvid_root):
+    sizes = {split: len(list_pairs(real_camvid_root, split)) for split in ("train", "val", "test")}
+    assert sizes == {"train": 367, "val": 101, "test": 233}
