@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from segbench.reporting.curves import read_curve, write_curves
+
+HEADER = "epoch,step,train/loss_step,val/G\n"
+
+
+def write_log(run, version: int, rows: str) -> None:
+    path = run / "csv" / f"version_{version}" / "metrics.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(HEADER + rows)
+
+
+def test_a_resumed_run_reads_as_one_curve_and_the_later_log_wins(tmp_path):
+    run = tmp_path / "run"
+    write_log(run, 0, "0,9,1.5,\n0,9,,0.50\n1,19,,0.60\n")
+    write_log(run, 1, "1,19,,0.62\n2,29,,0.70\n")
+    assert read_curve(run, "val/G") == [(0, 9, 0.50), (1, 19, 0.62), (2, 29, 0.70)]
+
+
+def test_curves_table_and_plot(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_log(first, 0, "0,9,,0.50\n1,19,,0.80\n2,29,,0.64\n")
+    write_log(second, 0, "0,9,,0.70\n1,19,,0.72\n")
+    write_curves({"off": first, "on": second}, "val/G", tmp_path / "out" / "bn", command="cmd")
+    text = (tmp_path / "out" / "bn.md").read_text()
+    assert "Written by `cmd`" in text
+    assert "- off: best 80.00, last 64.00, largest drop between consecutive evaluations 16.00 points" in text
+    assert "| 3 | 64.00 |  |" in text
+    assert (tmp_path / "out" / "bn.png").stat().st_size > 1000
