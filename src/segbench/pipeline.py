@@ -22,7 +22,8 @@ from segbench.utils import instantiate_group
 log = logging.getLogger(__name__)
 
 # Our checkpoints hold the Hydra partials of the optimiser config, which torch's weights-only
-# unpickler refuses; they are trusted files this project wrote, so they load with weights_only=False.
+# unpickler refuses; they are trusted files this project wrote.
+OWN_CHECKPOINT = {"weights_only": False}
 
 
 def _config_choices() -> dict[str, str | None]:
@@ -49,6 +50,10 @@ def _scores(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
+def make_trainer(cfg: DictConfig) -> pl.Trainer:
+    return instantiate(cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=instantiate_group(cfg.get("logger")) or False)
+
+
 def _finish_loggers(trainer: pl.Trainer) -> None:
     # One W&B run per job, so that multirun jobs never share a run.
     for logger in trainer.loggers:
@@ -64,27 +69,24 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     datamodule, task = build_task(cfg)
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=instantiate_group(cfg.get("logger")) or False
-    )
+    trainer = make_trainer(cfg)
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), **OWN_CHECKPOINT)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         ckpt = best or None  # fast_dev_run keeps no checkpoint: score the weights in memory
+        # Table 1's Train columns: the selected checkpoint scored on the training images, in fixed order.
+        train_scores = trainer.validate(task, dataloaders=datamodule.train_eval_dataloader(), ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]
         results = {
             "choices": _config_choices(),
             "params": count_parameters(task.net),
             "best_checkpoint": best,
             "epochs_trained": trainer.current_epoch,
             "global_step": trainer.global_step,
-            "val": _scores(trainer.validate(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=False)[0]),
-            # Table 1's Train columns: the selected checkpoint scored on the training images.
-            "train": _scores(
-                {k.replace("val/", "train/"): v for k, v in trainer.validate(task, dataloaders=datamodule.train_eval_dataloader(), ckpt_path=ckpt, verbose=False, weights_only=False)[0].items()}
-            ),
-            "test": _scores(trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=False)[0]),
+            "train": _scores({k.replace("val/", "train/"): v for k, v in train_scores.items()}),
+            "val": _scores(trainer.validate(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]),
+            "test": _scores(trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]),
         }
         results["test_per_class"] = task.test_report
         if trainer.is_global_zero:
@@ -103,11 +105,12 @@ def load_task(ckpt_path: str | Path) -> SegmentationTask:
     path = Path(ckpt_path)
     if not path.is_file():
         raise SegbenchError(f"ckpt_path={path} is not a file; pass ckpt_path=/path/to/run/checkpoints/<name>.ckpt")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = torch.load(path, map_location="cpu", **OWN_CHECKPOINT)
     model_config = checkpoint.get("hyper_parameters", {}).get("model_config")
     if model_config is None:
         raise SegbenchError(f"{path} holds no model_config: it was not written by segbench's train.py")
-    return SegmentationTask.load_from_checkpoint(path, map_location="cpu", weights_only=False, net=instantiate(OmegaConf.create(model_config)))
+    net = instantiate(OmegaConf.create(model_config))
+    return SegmentationTask.load_from_checkpoint(path, map_location="cpu", net=net, **OWN_CHECKPOINT)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -117,7 +120,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     task = load_task(cfg.ckpt_path)
     datamodule = instantiate(cfg.dataset)
     datamodule.prepare_data()
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=instantiate_group(cfg.get("logger")) or False)
+    trainer = make_trainer(cfg)
     try:
         scores = _scores(trainer.test(task, datamodule=datamodule, verbose=False)[0])
     finally:
