@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write a markdown table here")
     parser.add_argument("--modes", nargs="+", default=["exact", "approximate"], choices=["exact", "approximate"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--command", default=None, help="the command named in the markdown (default: this one)")
     args = parser.parse_args(argv)
     preds, targets = load(args.root, args.limit)
     rows = []
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(row)
     if args.out is not None:
         raw = sys.argv[1:] if argv is None else argv
-        command = "python -m segbench.benchmarks.boundary_f1 " + " ".join(shlex.quote(a) for a in raw)
+        command = args.command or "python -m segbench.benchmarks.boundary_f1 " + " ".join(shlex.quote(a) for a in raw)
         write_markdown(args.out, rows, command)
 
 
