@@ -28,3 +28,20 @@ def test_curves_table_and_plot(tmp_path):
     assert "- off: best 80.00, last 64.00, largest drop between consecutive evaluations 16.00 points" in text
     assert "| 3 | 64.00 |  |" in text
     assert (tmp_path / "out" / "bn.png").stat().st_size > 1000
+
+
+def test_runs_table_puts_table1_beside_our_scores(tmp_path):
+    import json
+
+    from segbench.reporting.runs import write_runs_report
+
+    run = tmp_path / "multirun" / "0"
+    run.mkdir(parents=True)
+    results = {
+        "choices": {"model": "segnet_basic", "balancing": "median_frequency"}, "epochs_trained": 3, "global_step": 90,
+        "test": {"test/G": 0.8, "test/C": 0.5, "test/mIoU": 0.4, "test/BF": 0.3}, "train": {"train/G": 0.9, "train/C": 0.6, "train/mIoU": 0.5},
+    }
+    (run / "results.json").write_text(json.dumps(results))
+    write_runs_report([tmp_path / "multirun"], tmp_path / "runs", command="cmd")
+    row = (tmp_path / "runs.md").read_text().splitlines()[-1]
+    assert row == "| 0 | segnet_basic | median_frequency | 3 | 90 | 80.0 | 50.0 | 40.0 | 30.0 | 90.0 | 60.0 | 50.0 | 82.7 / 62.0 / 47.7 / 35.78 |"
