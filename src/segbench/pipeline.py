@@ -50,8 +50,9 @@ def _scores(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def make_trainer(cfg: DictConfig) -> pl.Trainer:
-    return instantiate(cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=instantiate_group(cfg.get("logger")) or False)
+def make_trainer(cfg: DictConfig, logging: bool = True) -> pl.Trainer:
+    loggers = instantiate_group(cfg.get("logger")) if logging else []
+    return instantiate(cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=loggers or False)
 
 
 def _finish_loggers(trainer: pl.Trainer) -> None:
@@ -76,8 +77,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), **OWN_CHECKPOINT)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         ckpt = best or None  # fast_dev_run keeps no checkpoint: score the weights in memory
+        # The selected checkpoint is scored by a trainer without loggers, so that the training
+        # curves hold only training-time evaluations; its scores are logged once, as selected/*.
+        scorer = make_trainer(cfg, logging=False)
         # Table 1's Train columns: the selected checkpoint scored on the training images, in fixed order.
-        train_scores = trainer.validate(task, dataloaders=datamodule.train_eval_dataloader(), ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]
+        train_scores = scorer.validate(task, dataloaders=datamodule.train_eval_dataloader(), ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]
         results = {
             "choices": _config_choices(),
             "params": count_parameters(task.net),
@@ -85,8 +89,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "epochs_trained": trainer.current_epoch,
             "global_step": trainer.global_step,
             "train": _scores({k.replace("val/", "train/"): v for k, v in train_scores.items()}),
-            "val": _scores(trainer.validate(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]),
-            "test": _scores(trainer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]),
+            "val": _scores(scorer.validate(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]),
+            "test": _scores(scorer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]),
         }
         results["test_per_class"] = task.test_report
         if trainer.is_global_zero:

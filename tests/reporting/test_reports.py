@@ -45,3 +45,11 @@ def test_runs_table_puts_table1_beside_our_scores(tmp_path):
     write_runs_report([tmp_path / "multirun"], tmp_path / "runs", command="cmd")
     row = (tmp_path / "runs.md").read_text().splitlines()[-1]
     assert row == "| 0 | segnet_basic | median_frequency | 3 | 90 | 80.0 | 50.0 | 40.0 | 30.0 | 90.0 | 60.0 | 50.0 | 82.7 / 62.0 / 47.7 / 35.78 |"
+
+
+def test_rows_logged_after_training_are_not_part_of_the_curve(tmp_path):
+    run = tmp_path / "run"
+    write_log(run, 0, "0,9,,0.50\n1,19,,0.60\n2,20,,0.99\n")
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "config.yaml").write_text("trainer:\n  max_epochs: 2\n")
+    assert read_curve(run, "val/G") == [(0, 9, 0.50), (1, 19, 0.60)]
