@@ -81,7 +81,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         # curves hold only training-time evaluations; its scores are logged once, as selected/*.
         scorer = make_trainer(cfg, logging=False)
         # Table 1's Train columns: the selected checkpoint scored on the training images, in fixed order.
-        train_scores = scorer.validate(task, dataloaders=datamodule.train_eval_dataloader(), ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]
+        train_scores = scorer.validate(task, datamodule=datamodule.validating_on("train"), ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]
         results = {
             "choices": _config_choices(),
             "params": count_parameters(task.net),

@@ -109,3 +109,11 @@ def torch_uint8():
 def test_real_camvid_split_sizes(real_camvid_root):
     sizes = {split: len(list_pairs(real_camvid_root, split)) for split in ("train", "val", "test")}
     assert sizes == {"train": 367, "val": 101, "test": 233}
+
+
+def test_a_view_validates_on_another_split_and_shares_the_arrays(tiny_camvid):
+    datamodule = SegmentationDataModule(root=str(tiny_camvid), batch_size=2, progress=False)
+    datamodule.setup("fit")
+    view = datamodule.validating_on("train")
+    assert len(view.val_dataloader().dataset) == 3 and len(datamodule.val_dataloader().dataset) == 2
+    assert view.split("train") is datamodule.split("train")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -64,6 +65,7 @@ class SegmentationDataModule(pl.LightningDataModule):
         self.generator = generator
         self.progress = progress
         self.splits: dict[str, LabelledImages] = {}
+        self.validation_split = "val"
 
     @property
     def data_root(self) -> Path:
@@ -85,7 +87,7 @@ class SegmentationDataModule(pl.LightningDataModule):
         return self.splits[name]
 
     def setup(self, stage: str | None = None) -> None:
-        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        needed = {"fit": ("train", "val"), "validate": (self.validation_split,), "test": ("test",), "predict": ("test",)}
         for name in needed.get(stage, SPLITS):
             self.split(name)
 
@@ -119,12 +121,21 @@ class SegmentationDataModule(pl.LightningDataModule):
         return self._loader("train", self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
+        return self._loader(self.validation_split, self.eval_batch_size, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", self.eval_batch_size, shuffle=False)
 
     def train_eval_dataloader(self) -> DataLoader:
-        """The training split in fixed order, for scoring a checkpoint on it (Table 1's Train columns)."""
+        """The training split in fixed order (batch-norm statistics, scoring a checkpoint on it)."""
         return self._loader("train", self.eval_batch_size, shuffle=False)
+
+    def validating_on(self, split: str) -> SegmentationDataModule:
+        """A view of this data module that validates on `split` (Table 1 also scores the training images).
+
+        It shares the decoded arrays; only what `val_dataloader` serves changes.
+        """
+        view = copy.copy(self)
+        view.validation_split = split
+        return view
 
