@@ -129,7 +129,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         scores = _scores(trainer.test(task, datamodule=datamodule, verbose=False)[0])
     finally:
         _finish_loggers(trainer)
-    print_evaluation(scores, task.test_report["class_names"], title=f"{cfg.ckpt_path} on {datamodule.data_root}")
+    print_evaluation(scores, task.test_report["class_names"], title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test")
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     report = {"ckpt_path": str(cfg.ckpt_path), "dataset": str(datamodule.data_root), **scores, "confusion": task.test_report["confusion"]}

@@ -42,8 +42,12 @@ def test_runs_table_puts_table1_beside_our_scores(tmp_path):
         "test": {"test/G": 0.8, "test/C": 0.5, "test/mIoU": 0.4, "test/BF": 0.3}, "train": {"train/G": 0.9, "train/C": 0.6, "train/mIoU": 0.5},
     }
     (run / "results.json").write_text(json.dumps(results))
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "overrides.yaml").write_text("- model=segnet_basic\n- dataset.resolution=[180,240]\n- hydra.run.dir=/x\n")
     write_runs_report([tmp_path / "multirun"], tmp_path / "runs", command="cmd")
-    row = (tmp_path / "runs.md").read_text().splitlines()[-1]
+    lines = (tmp_path / "runs.md").read_text().splitlines()
+    assert lines[-1] == "- `0`: `python src/train.py model=segnet_basic 'dataset.resolution=[180,240]'`"
+    row = lines[lines.index("Each run re-created by (its full config is in `<run>/.hydra/config.yaml`):") - 2]
     assert row == "| 0 | segnet_basic | median_frequency | 3 | 90 | 80.0 | 50.0 | 40.0 | 30.0 | 90.0 | 60.0 | 50.0 | 82.7 / 62.0 / 47.7 / 35.78 |"
 
 

@@ -77,13 +77,16 @@ def write_curves(runs: dict[str, Path], metric: str, out_stem: Path, command: st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", action="append", required=True, help="LABEL=RUN_DIR (a train.py output dir with logger=csv)")
+    parser.add_argument("--run", action="append", required=True, help="LABEL=RUN_DIR (a train.py output dir with logger=csv); split at the last '='")
     parser.add_argument("--metric", default="val/G")
     parser.add_argument("--out", type=Path, required=True, help="output path without suffix (.png and .md are written)")
     args = parser.parse_args()
-    runs = dict(item.split("=", 1) for item in args.run)
+    runs = dict(item.rsplit("=", 1) for item in args.run)
     command = "python -m segbench.reporting.curves " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    write_curves({label: Path(path) for label, path in runs.items()}, args.metric, args.out, command)
+    try:
+        write_curves({label: Path(path) for label, path in runs.items()}, args.metric, args.out, command)
+    except FileNotFoundError as error:
+        raise SystemExit(f"error: {error}") from None
     print(args.out.with_suffix(".md"))
 
 

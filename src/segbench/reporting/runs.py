@@ -12,6 +12,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import yaml
+
 from segbench.paper import TABLE1
 
 TEST = ("G", "C", "mIoU", "BF")
@@ -49,11 +51,22 @@ def runs_table(runs: list[tuple[Path, dict]]) -> list[str]:
     return lines
 
 
+def train_command(run_dir: Path) -> str | None:
+    """The command that re-creates a run, from the overrides Hydra saved beside it."""
+    overrides = run_dir / ".hydra" / "overrides.yaml"
+    if not overrides.is_file():
+        return None
+    return "python src/train.py " + " ".join(shlex.quote(o) for o in yaml.safe_load(overrides.read_text()) if not o.startswith("hydra."))
+
+
 def write_runs_report(paths: list[Path], out_stem: Path, command: str, title: str = "Runs") -> list[tuple[Path, dict]]:
     runs = find_results(paths)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     text = f"# {title}\n\nWritten by `{command}` (do not edit by hand). Scores in percent at the checkpoint with the best validation G.\n\n"
     text += "\n".join(runs_table(runs)) + "\n"
+    commands = [f"- `{run_dir.name}`: `{command}`" for run_dir, _ in runs if (command := train_command(run_dir))]
+    if commands:
+        text += "\nEach run re-created by (its full config is in `<run>/.hydra/config.yaml`):\n\n" + "\n".join(commands) + "\n"
     out_stem.with_suffix(".md").write_text(text)
     return runs
 
@@ -65,7 +78,10 @@ def main() -> None:
     parser.add_argument("--title", default="Runs")
     args = parser.parse_args()
     command = "python -m segbench.reporting.runs " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    write_runs_report(args.runs, args.out, command, args.title)
+    try:
+        write_runs_report(args.runs, args.out, command, args.title)
+    except FileNotFoundError as error:
+        raise SystemExit(f"error: {error}") from None
     print(args.out.with_suffix(".md"))
 
 
