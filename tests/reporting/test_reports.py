@@ -13,15 +13,15 @@ def write_log(run, version: int, rows: str) -> None:
 
 def test_a_resumed_run_reads_as_one_curve_and_the_later_log_wins(tmp_path):
     run = tmp_path / "run"
-    write_log(run, 0, "0,9,1.5,\n0,9,,0.50\n1,19,,0.60\n")
-    write_log(run, 1, "1,19,,0.62\n2,29,,0.70\n")
+    write_log(run, 0, "0,9,1.5,\n0,9,,0.50\n0,9,1.4,\n1,19,,0.60\n1,19,1.3,\n")
+    write_log(run, 1, "1,19,,0.62\n1,19,1.2,\n2,29,,0.70\n2,29,1.1,\n")
     assert read_curve(run, "val/G") == [(0, 9, 0.50), (1, 19, 0.62), (2, 29, 0.70)]
 
 
 def test_curves_table_and_plot(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
-    write_log(first, 0, "0,9,,0.50\n1,19,,0.80\n2,29,,0.64\n")
-    write_log(second, 0, "0,9,,0.70\n1,19,,0.72\n")
+    write_log(first, 0, "0,9,,0.50\n0,9,1,\n1,19,,0.80\n1,19,1,\n2,29,,0.64\n2,29,1,\n")
+    write_log(second, 0, "0,9,,0.70\n0,9,1,\n1,19,,0.72\n1,19,1,\n")
     write_curves({"off": first, "on": second}, "val/G", tmp_path / "out" / "bn", command="cmd")
     text = (tmp_path / "out" / "bn.md").read_text()
     assert "Written by `cmd`" in text
@@ -53,7 +53,6 @@ def test_runs_table_puts_table1_beside_our_scores(tmp_path):
 
 def test_rows_logged_after_training_are_not_part_of_the_curve(tmp_path):
     run = tmp_path / "run"
-    write_log(run, 0, "0,9,,0.50\n1,19,,0.60\n2,20,,0.99\n")
-    (run / ".hydra").mkdir()
-    (run / ".hydra" / "config.yaml").write_text("trainer:\n  max_epochs: 2\n")
+    # the last two val/G rows come after the final training row: scores of the selected checkpoint
+    write_log(run, 0, "0,9,,0.50\n0,9,1.4,\n1,19,,0.60\n1,19,1.3,\n2,20,,0.99\n2,20,,0.98\n")
     assert read_curve(run, "val/G") == [(0, 9, 0.50), (1, 19, 0.60)]

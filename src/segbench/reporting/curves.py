@@ -12,37 +12,30 @@ import sys
 from pathlib import Path
 
 import matplotlib
-import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def _max_epochs(run_dir: Path) -> int | None:
-    config = run_dir / ".hydra" / "config.yaml"
-    if not config.is_file():
-        return None
-    epochs = yaml.safe_load(config.read_text()).get("trainer", {}).get("max_epochs")
-    return epochs if isinstance(epochs, int) and epochs > 0 else None
-
-
 def read_curve(run_dir: Path, metric: str) -> list[tuple[int, int, float]]:
     """(epoch, step, value) of `metric` from every csv/version_*/metrics.csv of a run; a resumed run's later log wins.
 
-    Rows logged at epoch == trainer.max_epochs come after training ended (runs of segbench before
-    the selected checkpoint was scored by a logger-free trainer logged that scoring): skipped.
+    Only evaluations made during training count: a row is kept when training rows follow it in
+    the same log, which leaves out scores logged after fitting ended.
     """
     files = sorted(run_dir.glob("csv/version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
     if not files:
         raise FileNotFoundError(f"{run_dir} has no csv/version_*/metrics.csv (train it with logger=csv)")
-    last_epoch = _max_epochs(run_dir)
     by_step: dict[int, tuple[int, int, float]] = {}
     for path in files:
+        pending: list[tuple[int, int, float]] = []
         with path.open() as handle:
             for row in csv.DictReader(handle):
-                if row.get(metric) and (last_epoch is None or int(row["epoch"]) < last_epoch):
-                    step = int(row["step"])
-                    by_step[step] = (int(row["epoch"]), step, float(row[metric]))
+                if row.get(metric):
+                    pending.append((int(row["epoch"]), int(row["step"]), float(row[metric])))
+                elif any(value for key, value in row.items() if key.startswith("train/")):
+                    by_step.update({step: (epoch, step, value) for epoch, step, value in pending})
+                    pending = []
     return [by_step[step] for step in sorted(by_step)]
 
 
