@@ -55,7 +55,8 @@ def test_train_fast_dev_run_writes_results(tmp_path):
 
 
 def test_train_resume_and_eval_agree(tmp_path):
-    common = [*TINY_SYNTHETIC, *QUIET_TRAINING, "trainer=cpu_fast", "trainer.limit_val_batches=1"]
+    # trained at a reduced resolution: eval must score at it without being told
+    common = [*TINY_SYNTHETIC, *QUIET_TRAINING, "trainer=cpu_fast", "trainer.limit_val_batches=1", "dataset.resolution=[24,32]"]
     check(run("train.py", tmp_path, *common, "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/first"))
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
     assert last.is_file()
@@ -64,6 +65,8 @@ def test_train_resume_and_eval_agree(tmp_path):
     check(run("train.py", tmp_path, *common, "trainer.max_epochs=2", f"ckpt_path={last}", f"hydra.run.dir={tmp_path}/resumed"))
     resumed = json.loads((tmp_path / "resumed" / "results.json").read_text())
     assert resumed["global_step"] == 4 and resumed["epochs_trained"] == 2
+    # checkpoints of the resumed segment go beside the first ones, so selection spans both segments
+    assert Path(resumed["best_checkpoint"]).parent == tmp_path / "first" / "checkpoints"
 
     best = resumed["best_checkpoint"]
     printed = check(run("eval.py", tmp_path, *TINY_SYNTHETIC, "trainer=cpu_fast", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}/eval")).stdout

@@ -42,7 +42,8 @@ def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTas
     net = instantiate(cfg.model)
     # YAML text, not a dict: instantiate() would otherwise build a second network from it.
     model_config = OmegaConf.to_yaml(cfg.model, resolve=True)
-    task = instantiate(cfg.task, net=net, class_weights=class_weights, model_config=model_config)
+    resolution = list(datamodule.resolution) if datamodule.resolution else None
+    task = instantiate(cfg.task, net=net, class_weights=class_weights, model_config=model_config, data_resolution=resolution)
     return datamodule, task
 
 
@@ -55,13 +56,14 @@ def make_trainer(cfg: DictConfig, logging: bool = True) -> pl.Trainer:
     return instantiate(cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=loggers or False)
 
 
-def _finish_loggers(trainer: pl.Trainer) -> None:
-    # One W&B run per job, so that multirun jobs never share a run.
+def _finish_loggers(trainer: pl.Trainer, failed: bool = False) -> None:
+    # One W&B run per job, so that multirun jobs never share a run; a failed job is marked failed.
     for logger in trainer.loggers:
+        logger.save()
         if type(logger).__name__ == "WandbLogger":
             import wandb
 
-            wandb.finish()
+            wandb.finish(exit_code=1 if failed else 0)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -69,8 +71,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
+    if cfg.get("ckpt_path") and cfg.get("callbacks") and cfg.callbacks.get("model_checkpoint"):
+        # Lightning restores the best-so-far score only when checkpoints go to the same folder:
+        # a resumed run keeps writing beside the checkpoint it resumed from, so selection spans the whole run.
+        cfg.callbacks.model_checkpoint.dirpath = str(Path(cfg.ckpt_path).resolve().parent)
     datamodule, task = build_task(cfg)
     trainer = make_trainer(cfg)
+    failed = True
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
@@ -99,9 +106,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             log.info("results: %s", output_dir / "results.json")
         for logger in trainer.loggers:
             logger.log_metrics({f"selected/{k}": v for split in ("train", "val", "test") for k, v in results[split].items()})
+        failed = False
         return results
     finally:
-        _finish_loggers(trainer)
+        _finish_loggers(trainer, failed)
 
 
 def load_task(ckpt_path: str | Path) -> SegmentationTask:
@@ -123,12 +131,18 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise SegbenchError("ckpt_path is required: python src/eval.py ckpt_path=/path/to/checkpoint.ckpt")
     task = load_task(cfg.ckpt_path)
     datamodule = instantiate(cfg.dataset)
+    if datamodule.resolution is None and task.hparams.get("data_resolution"):
+        # Score at the resolution the network was trained at, unless dataset.resolution says otherwise.
+        datamodule.resolution = tuple(task.hparams.data_resolution)
+        log.info("evaluating at the training resolution %s (set dataset.resolution=[H,W] to change it)", list(datamodule.resolution))
     datamodule.prepare_data()
     trainer = make_trainer(cfg)
+    failed = True
     try:
         scores = _scores(trainer.test(task, datamodule=datamodule, verbose=False)[0])
+        failed = False
     finally:
-        _finish_loggers(trainer)
+        _finish_loggers(trainer, failed)
     print_evaluation(scores, task.test_report["class_names"], title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test")
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ class SegmentationTask(pl.LightningModule):
         channels_last: run convolutions in channels-last memory format (fast bf16 on CPUs with AMX).
         model_config: the network's resolved config as YAML, stored in checkpoints so eval can rebuild it.
         val_boundary: BF on validation too: None, "approximate" (cheap) or "exact". Test always reports exact BF.
+        data_resolution: the [H, W] the images were resized to in training (None: native); eval uses it.
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class SegmentationTask(pl.LightningModule):
         class_names: Sequence[str] = (),
         model_config: str | None = None,
         val_boundary: str | None = None,
+        data_resolution: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net"])

@@ -43,10 +43,10 @@ def test_runs_table_puts_table1_beside_our_scores(tmp_path):
     }
     (run / "results.json").write_text(json.dumps(results))
     (run / ".hydra").mkdir()
-    (run / ".hydra" / "overrides.yaml").write_text("- model=segnet_basic\n- dataset.resolution=[180,240]\n- hydra.run.dir=/x\n")
+    (run / ".hydra" / "overrides.yaml").write_text("- model=segnet_basic\n- dataset.resolution=[180,240]\n- ckpt_path=/x/last.ckpt\n- hydra.run.dir=/x\n")
     write_runs_report([tmp_path / "multirun"], tmp_path / "runs", command="cmd")
     lines = (tmp_path / "runs.md").read_text().splitlines()
-    assert lines[-1] == "- `0`: `python src/train.py model=segnet_basic 'dataset.resolution=[180,240]'`"
+    assert lines[-1] == "- `0`: `python src/train.py model=segnet_basic 'dataset.resolution=[180,240]' (trained in resumed segments)`"
     row = lines[lines.index("Each run re-created by (its full config is in `<run>/.hydra/config.yaml`):") - 2]
     assert row == "| 0 | segnet_basic | median_frequency | 3 | 90 | 80.0 | 50.0 | 40.0 | 30.0 | 90.0 | 60.0 | 50.0 | 82.7 / 62.0 / 47.7 / 35.78 |"
 

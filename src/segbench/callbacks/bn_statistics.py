@@ -50,14 +50,15 @@ def recompute_batch_norm_statistics(model: pl.LightningModule, loader, forward_c
 class BatchNormStatistics(pl.Callback):
     """Before every validation and test: BN statistics from one ordered pass over the training set.
 
-    Needs a data module with `train_eval_dataloader()` (training images in fixed order).
+    Needs a data module with `ordered_train_dataloader()` (training images in fixed order, training batch size).
+    Under DDP every process makes the whole pass (correct, not sharded).
     """
 
     def _recompute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         datamodule = trainer.datamodule
-        if datamodule is None or not hasattr(datamodule, "train_eval_dataloader"):
-            raise RuntimeError("BatchNormStatistics needs a data module with train_eval_dataloader()")
-        recompute_batch_norm_statistics(pl_module, datamodule.train_eval_dataloader(), trainer.precision_plugin.forward_context)
+        if datamodule is None or not hasattr(datamodule, "ordered_train_dataloader"):
+            raise RuntimeError("BatchNormStatistics needs a data module with ordered_train_dataloader()")
+        recompute_batch_norm_statistics(pl_module, datamodule.ordered_train_dataloader(), trainer.precision_plugin.forward_context)
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:

@@ -113,9 +113,12 @@ def load_split(
     with Progress(disable=not progress, transient=True) as bar:
         for image_path, label_path in bar.track(pairs, description=f"decoding {root.name}/{split}"):
             decoded.append(decode_pair(image_path, label_path, max_label, resolution))
-    shapes = {image.shape for image, _ in decoded}
-    if len(shapes) > 1:
-        raise DatasetError(f"images of {root / split} differ in size {sorted(shapes)[:3]}; set dataset.resolution=[H,W] to resize them")
+    for (image_path, _), (image, _) in zip(pairs, decoded):
+        if image.shape != decoded[0][0].shape:
+            raise DatasetError(
+                f"image {image_path} is {image.shape[1]}x{image.shape[0]} (WxH) but {pairs[0][0]} is "
+                f"{decoded[0][0].shape[1]}x{decoded[0][0].shape[0]}; set dataset.resolution=[H,W] to resize them"
+            )
     images, labels = np.stack([i for i, _ in decoded]), np.stack([label for _, label in decoded])
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)

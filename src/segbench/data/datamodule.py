@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from segbench.data.camvid import SPLITS, load_split, resolve_root
+
+WEIGHTS_CACHE_VERSION = 1
 
 
 class LabelledImages(Dataset):
@@ -94,20 +97,23 @@ class SegmentationDataModule(pl.LightningDataModule):
     def class_weights(self, balancing: Callable[..., torch.Tensor]) -> torch.Tensor:
         """Loss weights from the training labels, cached beside the decoded arrays.
 
-        The cache is keyed by a hash of the label arrays themselves, so it can never be stale.
+        Keyed by a hash of the label arrays, the balancing and WEIGHTS_CACHE_VERSION (bump it when a
+        weighting formula changes).
         """
         labels = self.split("train").labels
         cache_file = None
         if self.cache_dir is not None:
             digest = hashlib.sha1(labels.tobytes())
-            digest.update(f"{getattr(balancing, 'name', balancing)}/{self.num_classes}/{self.ignore_index}".encode())
+            digest.update(f"{WEIGHTS_CACHE_VERSION}/{getattr(balancing, 'name', balancing)}/{self.num_classes}/{self.ignore_index}".encode())
             cache_file = self.cache_dir / f"class-weights-{digest.hexdigest()[:16]}.json"
             if cache_file.is_file():
                 return torch.tensor(json.loads(cache_file.read_text()))
         weights = balancing(labels, self.num_classes, self.ignore_index)
         if cache_file is not None:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            cache_file.write_text(json.dumps(weights.tolist()))
+            partial = cache_file.with_suffix(f".tmp-{os.getpid()}")
+            partial.write_text(json.dumps(weights.tolist()))
+            partial.replace(cache_file)  # atomic: parallel jobs never read a half-written file
         return weights
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
@@ -126,9 +132,9 @@ class SegmentationDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", self.eval_batch_size, shuffle=False)
 
-    def train_eval_dataloader(self) -> DataLoader:
-        """The training split in fixed order (batch-norm statistics, scoring a checkpoint on it)."""
-        return self._loader("train", self.eval_batch_size, shuffle=False)
+    def ordered_train_dataloader(self) -> DataLoader:
+        """The training split in fixed order at the training batch size (batch-norm statistics depend on it)."""
+        return self._loader("train", self.batch_size, shuffle=False)
 
     def validating_on(self, split: str) -> SegmentationDataModule:
         """A view of this data module that validates on `split` (Table 1 also scores the training images).

@@ -26,10 +26,6 @@ class DecoderStage(nn.Module):
         x = self.densify(self.upsample(x, level))
         return x if encoder_map is None else self.skip(x, encoder_map)
 
-    def kept_from_encoder(self, level: EncoderLevel, encoder_map: torch.Tensor | None) -> list[torch.Tensor]:
-        kept = self.upsample.kept_from_encoder(level)
-        return kept if encoder_map is None else kept + self.skip.kept_from_encoder(encoder_map)
-
 
 class Decoder(nn.Module):
     """One stage per encoder level, deepest first.

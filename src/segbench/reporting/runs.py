@@ -56,7 +56,11 @@ def train_command(run_dir: Path) -> str | None:
     overrides = run_dir / ".hydra" / "overrides.yaml"
     if not overrides.is_file():
         return None
-    return "python src/train.py " + " ".join(shlex.quote(o) for o in yaml.safe_load(overrides.read_text()) if not o.startswith("hydra."))
+    given = [o for o in yaml.safe_load(overrides.read_text()) if not o.startswith("hydra.")]
+    # A run resumed from its own checkpoint is re-created from scratch by the same overrides.
+    chosen = [o for o in given if not o.startswith("ckpt_path=")]
+    note = " (trained in resumed segments)" if len(chosen) < len(given) else ""
+    return "python src/train.py " + " ".join(shlex.quote(o) for o in chosen) + note
 
 
 def write_runs_report(paths: list[Path], out_stem: Path, command: str, title: str = "Runs") -> list[tuple[Path, dict]]:
