@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from segbench.paper import TABLE1
 
@@ -55,18 +56,20 @@ def test_train_fast_dev_run_writes_results(tmp_path):
 
 
 def test_train_resume_and_eval_agree(tmp_path):
-    # trained at a reduced resolution: eval must score at it without being told
-    common = [*TINY_SYNTHETIC, *QUIET_TRAINING, "trainer=cpu_fast", "trainer.limit_val_batches=1", "dataset.resolution=[24,32]"]
-    check(run("train.py", tmp_path, *common, "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/first"))
+    # Trained at a reduced resolution: eval must score at it without being told. With lr 0 the weights
+    # never change, so validation G stays equal and the first epoch remains the best one throughout.
+    common = [*TINY_SYNTHETIC, *QUIET_TRAINING, "trainer=cpu_fast", "trainer.limit_val_batches=1", "dataset.resolution=[24,32]", "task.optimizer.lr=0.0"]
+    check(run("train.py", tmp_path, *common, "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}/first"))
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
-    assert last.is_file()
+    # last.ckpt is the state after the final epoch, whichever epoch scored best
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 4
 
-    # Resuming continues the step count where the first run stopped: 2 epochs x 2 batches.
-    check(run("train.py", tmp_path, *common, "trainer.max_epochs=2", f"ckpt_path={last}", f"hydra.run.dir={tmp_path}/resumed"))
+    # Resuming continues the step count where the first run stopped: 3 epochs x 2 batches.
+    check(run("train.py", tmp_path, *common, "trainer.max_epochs=3", f"ckpt_path={last}", f"hydra.run.dir={tmp_path}/resumed"))
     resumed = json.loads((tmp_path / "resumed" / "results.json").read_text())
-    assert resumed["global_step"] == 4 and resumed["epochs_trained"] == 2
-    # checkpoints of the resumed segment go beside the first ones, so selection spans both segments
-    assert Path(resumed["best_checkpoint"]).parent == tmp_path / "first" / "checkpoints"
+    assert resumed["global_step"] == 6 and resumed["epochs_trained"] == 3
+    # the resumed segment writes beside the first one and keeps its best score: epoch 0 stays selected
+    assert Path(resumed["best_checkpoint"]) == tmp_path / "first" / "checkpoints" / "best-epoch000.ckpt"
 
     best = resumed["best_checkpoint"]
     printed = check(run("eval.py", tmp_path, *TINY_SYNTHETIC, "trainer=cpu_fast", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}/eval")).stdout

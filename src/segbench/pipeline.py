@@ -71,10 +71,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
-    if cfg.get("ckpt_path") and cfg.get("callbacks") and cfg.callbacks.get("model_checkpoint"):
+    if cfg.get("ckpt_path"):
         # Lightning restores the best-so-far score only when checkpoints go to the same folder:
         # a resumed run keeps writing beside the checkpoint it resumed from, so selection spans the whole run.
-        cfg.callbacks.model_checkpoint.dirpath = str(Path(cfg.ckpt_path).resolve().parent)
+        cfg.paths.checkpoint_dir = str(Path(cfg.ckpt_path).resolve().parent)
     datamodule, task = build_task(cfg)
     trainer = make_trainer(cfg)
     failed = True
@@ -82,7 +82,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         for logger in trainer.loggers:
             logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), **OWN_CHECKPOINT)
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        best = next((callback.best_model_path for callback in trainer.checkpoint_callbacks if callback.monitor), "")
         ckpt = best or None  # fast_dev_run keeps no checkpoint: score the weights in memory
         # The selected checkpoint is scored by a trainer without loggers, so that the training
         # curves hold only training-time evaluations; its scores are logged once, as selected/*.
