@@ -12,7 +12,9 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 
+from segbench.callbacks import BatchNormStatistics
 from segbench.errors import SegbenchError
 from segbench.models import count_parameters
 from segbench.reporting import print_evaluation
@@ -51,9 +53,18 @@ def _scores(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def make_trainer(cfg: DictConfig, logging: bool = True) -> pl.Trainer:
-    loggers = instantiate_group(cfg.get("logger")) if logging else []
-    return instantiate(cfg.trainer, callbacks=instantiate_group(cfg.get("callbacks")), logger=loggers or False)
+def make_trainer(cfg: DictConfig, scoring: bool = False) -> pl.Trainer:
+    """The configured trainer; `scoring=True` for scoring a selected checkpoint after fitting.
+
+    A scoring trainer has no loggers (the training curves keep only training-time evaluations),
+    saves no checkpoints and does not recompute BN statistics: the checkpoint was saved at the end
+    of the validation it was selected by, with the statistics recomputed for that validation.
+    """
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    if scoring:
+        callbacks = [c for c in callbacks if not isinstance(c, (BatchNormStatistics, ModelCheckpoint))]
+    loggers = [] if scoring else instantiate_group(cfg.get("logger"))
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
 def _finish_loggers(trainer: pl.Trainer, failed: bool = False) -> None:
@@ -84,9 +95,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), **OWN_CHECKPOINT)
         best = next((callback.best_model_path for callback in trainer.checkpoint_callbacks if callback.monitor), "")
         ckpt = best or None  # fast_dev_run keeps no checkpoint: score the weights in memory
-        # The selected checkpoint is scored by a trainer without loggers, so that the training
-        # curves hold only training-time evaluations; its scores are logged once, as selected/*.
-        scorer = make_trainer(cfg, logging=False)
+        # Its scores are logged once, as selected/*, by the fitting trainer's loggers below.
+        scorer = make_trainer(cfg, scoring=True)
         # Table 1's Train columns: the selected checkpoint scored on the training images, in fixed order.
         train_scores = scorer.validate(task, datamodule=datamodule.validating_on("train"), ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]
         results = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -19,8 +20,6 @@ def exit_on_user_error(function: Callable[..., T]) -> Callable[..., T]:
         try:
             return function(*args, **kwargs)
         except SegbenchError as error:
-            import sys
-
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
 
