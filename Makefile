@@ -27,7 +27,7 @@ test: install
 bench: install
 	rm -f logs/bench/table1.jsonl
 	$(BIN)/python src/bench.py --multirun 'model=glob(*)' jsonl=$(CURDIR)/logs/bench/table1.jsonl progress=false
-	$(BIN)/python -m segbench.reporting.efficiency logs/bench/table1.jsonl --out docs/results/table1-efficiency --command "make bench"
+	$(BIN)/python -m segbench.reporting.efficiency_table logs/bench/table1.jsonl --out docs/results/table1-efficiency --command "make bench"
 
 # Exact and approximate BF over the CamVid test labels -> docs/results/bf-benchmark.md
 bench-bf: install

@@ -3,14 +3,14 @@
 import hydra
 from omegaconf import DictConfig
 
-from segbench.benchmarks.efficiency import run_from_config
+from segbench.pipeline import benchmark
 from segbench.utils import exit_on_user_error
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="bench")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    run_from_config(cfg)
+    benchmark(cfg)
 
 
 if __name__ == "__main__":

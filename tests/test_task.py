@@ -12,14 +12,14 @@ from segbench.data.datamodule import SegmentationDataModule
 from segbench.models import BasicEncoder, Decoder, Segmenter
 from segbench.models.densify import MultiChannelConv
 from segbench.models.upsample import MaxUnpool
-from segbench.paper import CAMVID_CLASSES
+from segbench.data.camvid import CLASS_NAMES
 from segbench.task import SegmentationTask
 
 
 def tiny_task(**kwargs) -> SegmentationTask:
     torch.manual_seed(0)
     net = Segmenter(BasicEncoder(channels=8, depth=2, kernel_size=3), Decoder(8, 8, 2, MaxUnpool, partial(MultiChannelConv, kernel_size=3)), 11)
-    return SegmentationTask(net, optimizer=partial(torch.optim.SGD, lr=0.01), class_names=CAMVID_CLASSES, **kwargs)
+    return SegmentationTask(net, optimizer=partial(torch.optim.SGD, lr=0.01), class_names=CLASS_NAMES, **kwargs)
 
 
 def trainer() -> pl.Trainer:
@@ -37,7 +37,7 @@ def test_test_scores_cover_every_labelled_pixel_once(tiny_camvid):
     # G is the confusion matrix's trace over its total (void ignored), computed over the whole split
     assert abs(scores["test/G"] - np.trace(confusion) / confusion.sum()) < 1e-6
     # each class's accuracy is its diagonal entry over its row
-    road = CAMVID_CLASSES.index("Road")
+    road = CLASS_NAMES.index("Road")
     assert abs(scores["test/accuracy/Road"] - confusion[road, road] / confusion[road].sum()) < 1e-6
 
 

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from segbench.data.camvid import VOID_INDEX
+
 
 class PixelCrossEntropy(nn.Module):
     """Weighted cross-entropy summed over pixels, divided by the number of non-void pixels.
@@ -15,7 +17,7 @@ class PixelCrossEntropy(nn.Module):
     the effective learning rate at the paper's lr of 0.1.
     """
 
-    def __init__(self, weight: torch.Tensor | None = None, ignore_index: int = 11) -> None:
+    def __init__(self, weight: torch.Tensor | None = None, ignore_index: int = VOID_INDEX) -> None:
         super().__init__()
         self.register_buffer("weight", None if weight is None else torch.as_tensor(weight, dtype=torch.float32))
         self.ignore_index = ignore_index

@@ -1,24 +1,10 @@
-"""Numbers copied from the SegNet paper (Badrinarayanan et al., TPAMI 2017) and the CamVid set.
+"""Numbers copied from the SegNet paper (Badrinarayanan et al., TPAMI 2017).
 
-The single home of reference values: tests and reports read them from here.
+The single home of the paper's reference values: the metric, tests and reports read them from here.
+Facts about the CamVid data set itself (classes, colours, split sizes) live in `segbench.data.camvid`.
 """
 
 from __future__ import annotations
-
-# CamVid in the SegNet split (shared/data/README.md): 11 classes plus void.
-CAMVID_CLASSES: tuple[str, ...] = (
-    "Sky", "Building", "Pole", "Road", "Pavement", "Tree",
-    "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist",
-)
-CAMVID_NUM_CLASSES = len(CAMVID_CLASSES)
-CAMVID_VOID_INDEX = 11
-CAMVID_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0),
-    (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192),
-    (0, 0, 0),  # void
-)
-CAMVID_SPLIT_SIZES = {"train": 367, "val": 101, "test": 233}
-CAMVID_NATIVE_RESOLUTION = (360, 480)
 
 # Table 1: Params (M), storage multiplier, inference time (ms, Titan GPU, 360x480, batch 1) and
 # median-frequency-balanced test/train G, C, mIoU (+ test BF). Keyed by our `model=` names.

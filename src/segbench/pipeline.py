@@ -14,10 +14,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from segbench.benchmarks.measure_efficiency import measure
 from segbench.callbacks import BatchNormStatistics
 from segbench.errors import SegbenchError
 from segbench.models import count_parameters
-from segbench.reporting import print_evaluation
+from segbench.reporting.terminal import print_evaluation
 from segbench.task import SegmentationTask
 from segbench.utils import instantiate_group
 
@@ -160,3 +161,19 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     (output_dir / "eval.json").write_text(json.dumps(report, indent=2))
     log.info("scores: %s", output_dir / "eval.json")
     return scores
+
+
+def benchmark(cfg: DictConfig) -> dict[str, Any]:
+    """Table 1's efficiency columns for `cfg.model`: print one JSON line and append it to `cfg.jsonl`."""
+    torch.manual_seed(0)
+    row = {"model": _config_choices().get("model"), **measure(
+        instantiate(cfg.model), cfg.height, cfg.width, cfg.runs, cfg.warmup, cfg.device, cfg.progress
+    )}
+    line = json.dumps(row)
+    print(line, flush=True)
+    if cfg.get("jsonl"):
+        path = Path(cfg.jsonl)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:
+            handle.write(line + "\n")
+    return row

@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
 from segbench.losses import PixelCrossEntropy
 from segbench.metrics import per_class_metrics, segmentation_metrics
 
@@ -33,8 +34,8 @@ class SegmentationTask(pl.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         class_weights: torch.Tensor | Sequence[float] | None = None,
-        num_classes: int = 11,
-        ignore_index: int = 11,
+        num_classes: int = NUM_CLASSES,
+        ignore_index: int = VOID_INDEX,
         channels_last: bool = True,
         class_names: Sequence[str] = (),
         model_config: str | None = None,

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from segbench.benchmarks.efficiency import measure, storage_multiplier, stored_bytes
+from segbench.benchmarks.measure_efficiency import measure, storage_multiplier, stored_bytes
 from segbench.paper import TABLE1
-from segbench.reporting.efficiency import efficiency_rows, write_efficiency_table
+from segbench.reporting.efficiency_table import efficiency_rows, write_efficiency_table
 
 
 @pytest.mark.parametrize("model", sorted(TABLE1))

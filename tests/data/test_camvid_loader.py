@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segbench.data.camvid import list_pairs, load_split, resolve_root
+from segbench.data.camvid import SPLIT_SIZES, list_pairs, load_split, resolve_root
 from segbench.data.datamodule import SegmentationDataModule
 from segbench.errors import DatasetError
 
@@ -116,7 +116,7 @@ def torch_uint8():
 
 def test_real_camvid_split_sizes(real_camvid_root):
     sizes = {split: len(list_pairs(real_camvid_root, split)) for split in ("train", "val", "test")}
-    assert sizes == {"train": 367, "val": 101, "test": 233}
+    assert sizes == SPLIT_SIZES == {"train": 367, "val": 101, "test": 233}
 
 
 def test_a_view_validates_on_another_split_and_shares_the_arrays(tiny_camvid):

@@ -14,7 +14,7 @@ from segbench.data.synthetic import (
     GENERATOR_VERSION, MANIFEST_NAME, generate_synthetic_camvid, image_rng, render_scene,
 )
 from segbench.errors import DatasetError
-from segbench.paper import CAMVID_VOID_INDEX
+from segbench.data.camvid import VOID_INDEX
 
 SMALL = {"train": 4, "val": 2, "test": 3}
 H, W = 48, 64
@@ -52,7 +52,7 @@ def test_layout(tmp_path):
             with Image.open(root / f"{split}annot" / name) as lab:
                 assert lab.mode == "L" and lab.size == (W, H)
                 a = np.asarray(lab)
-                assert a.min() >= 0 and a.max() <= CAMVID_VOID_INDEX
+                assert a.min() >= 0 and a.max() <= VOID_INDEX
     manifest = json.loads((root / MANIFEST_NAME).read_text())
     assert manifest["generator_version"] == GENERATOR_VERSION
     assert manifest["split_sizes"] == SMALL and (manifest["height"], manifest["width"], manifest["seed"]) == (H, W, 0)
@@ -159,7 +159,7 @@ def test_class_statistics():
     for i in range(40):
         img, lab = render_scene(image_rng(0, "train", i), 90, 120)
         assert img.shape == (90, 120, 3) and img.dtype == np.uint8
-        assert lab.shape == (90, 120) and lab.dtype == np.uint8 and lab.max() <= CAMVID_VOID_INDEX
+        assert lab.shape == (90, 120) and lab.dtype == np.uint8 and lab.max() <= VOID_INDEX
         counts += np.bincount(lab.ravel(), minlength=12)
     frac = counts / counts.sum()
     assert (counts[:11] > 0).all(), f"missing classes: {np.flatnonzero(counts[:11] == 0)}"

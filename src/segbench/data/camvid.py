@@ -1,8 +1,11 @@
-"""Reading a data set in the CamVid (SegNet tutorial) layout: validate once, decode once, cache uint8.
+"""CamVid (SegNet split) and reading any data set in its layout: validate once, decode once, cache uint8.
 
-Layout (shared/data/README.md): `train/ trainannot/ val/ valannot/ test/ testannot/`, RGB PNG
+Layout (the SegNet tutorial's): `train/ trainannot/ val/ valannot/ test/ testannot/`, RGB PNG
 images and single-channel PNG label maps of the same file name, classes 0..K-1, void = K.
 The synthetic road scenes are written in the same layout and read by this same code.
+
+The facts about CamVid below are the single home of each: `conf/dataset/camvid.yaml` reads them
+through the `${constant:...}` resolver, the synthetic generator and the tests import them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,22 @@ from rich.progress import Progress
 from segbench.errors import DatasetError
 
 SPLITS = ("train", "val", "test")
+
+# CamVid in the SegNet split: 11 classes plus void, 367/101/233 images at 360x480.
+CLASS_NAMES: tuple[str, ...] = (
+    "Sky", "Building", "Pole", "Road", "Pavement", "Tree",
+    "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist",
+)
+NUM_CLASSES = len(CLASS_NAMES)
+VOID_INDEX = NUM_CLASSES
+# The CamVid colour code of each class, void last.
+COLOURS: tuple[tuple[int, int, int], ...] = (
+    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0),
+    (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192),
+    (0, 0, 0),
+)
+SPLIT_SIZES = {"train": 367, "val": 101, "test": 233}
+NATIVE_HEIGHT, NATIVE_WIDTH = NATIVE_RESOLUTION = (360, 480)
 CACHE_FORMAT_VERSION = 1
 
 

@@ -1,4 +1,4 @@
-"""The Lightning data module: CamVid-layout folders in, uint8 batches out (DESIGN: the data's path)."""
+"""The Lightning data module: CamVid-layout folders in, uint8 batches out."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from segbench.data.camvid import SPLITS, load_split, resolve_root
+from segbench.data.camvid import CLASS_NAMES, NUM_CLASSES, SPLITS, VOID_INDEX, load_split, resolve_root
 
 WEIGHTS_CACHE_VERSION = 1
 
@@ -50,9 +50,9 @@ class SegmentationDataModule(pl.LightningDataModule):
         batch_size: int = 12,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
-        num_classes: int = 11,
-        ignore_index: int = 11,
-        class_names: Sequence[str] = (),
+        num_classes: int = NUM_CLASSES,
+        ignore_index: int = VOID_INDEX,
+        class_names: Sequence[str] = CLASS_NAMES,
         cache_dir: str | None = None,
         generator: Callable[[Path], object] | None = None,
         progress: bool = True,

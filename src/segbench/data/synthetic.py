@@ -37,7 +37,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from segbench.errors import DatasetError
-from segbench.paper import CAMVID_CLASSES, CAMVID_COLOURS, CAMVID_VOID_INDEX
+from segbench.data.camvid import CLASS_NAMES, COLOURS, VOID_INDEX
 
 __all__ = [
     "GENERATOR_VERSION", "MANIFEST_NAME", "DEFAULT_SPLIT_SIZES",
@@ -50,10 +50,10 @@ MANIFEST_NAME = "synthetic.json"
 DEFAULT_SPLIT_SIZES: Mapping[str, int] = MappingProxyType({"train": 120, "val": 30, "test": 30})
 
 (SKY, BUILDING, POLE, ROAD, PAVEMENT, TREE, SIGN, FENCE, CAR, PEDESTRIAN, BICYCLIST) = range(11)
-VOID = CAMVID_VOID_INDEX
-assert len(CAMVID_CLASSES) == 11 and CAMVID_CLASSES[ROAD] == "Road" and CAMVID_CLASSES[BICYCLIST] == "Bicyclist"
+VOID = VOID_INDEX
+assert len(CLASS_NAMES) == 11 and CLASS_NAMES[ROAD] == "Road" and CLASS_NAMES[BICYCLIST] == "Bicyclist"
 
-_PALETTE = np.array(CAMVID_COLOURS, dtype=np.uint8)
+_PALETTE = np.array(COLOURS, dtype=np.uint8)
 
 
 def colourise(label: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from segbench.models.encoder import conv_bn
+from segbench.models.layers import conv_bn
 
 
 class MultiChannelConv(nn.Sequential):

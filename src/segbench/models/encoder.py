@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from segbench.models.layers import conv_bn
+
 
 @dataclass
 class EncoderLevel:
@@ -21,14 +23,6 @@ class EncoderLevel:
     pooled: torch.Tensor  # output of max-pooling: the "encoder feature map" of Fig. 3
     indices: torch.Tensor  # argmax position of each pooling window (flat index into `size`)
     size: torch.Size  # spatial size before pooling, which the decoder must restore exactly
-
-
-def conv_bn(in_channels: int, out_channels: int, kernel_size: int, groups: int = 1) -> list[nn.Module]:
-    """Convolution without bias followed by batch norm, as every SegNet layer (Sec. 3.1)."""
-    return [
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False, groups=groups),
-        nn.BatchNorm2d(out_channels),
-    ]
 
 
 def max_pool_keeping_indices(x: torch.Tensor) -> EncoderLevel:

@@ -6,7 +6,7 @@ import netrc
 import os
 from typing import Any
 
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 
@@ -20,9 +20,17 @@ def wandb_offline() -> bool:
         return True
 
 
+def constant(path: str) -> Any:
+    """`${constant:segbench.data.camvid.CLASS_NAMES}`: a value from its single home in the package."""
+    value = get_object(path)
+    return list(value) if isinstance(value, tuple) else value
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("wandb_offline"):
         OmegaConf.register_new_resolver("wandb_offline", wandb_offline)
+    if not OmegaConf.has_resolver("constant"):
+        OmegaConf.register_new_resolver("constant", constant)
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from contextlib import nullcontext
-from pathlib import Path
 
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
-from omegaconf import DictConfig
 from rich.progress import Progress
 from torch import nn
 
@@ -82,18 +77,3 @@ def measure(net: nn.Module, height: int = 360, width: int = 480, runs: int = 50,
         "device": device,
         "threads": torch.get_num_threads(),
     }
-
-
-def run_from_config(cfg: DictConfig) -> dict:
-    """Build `cfg.model`, measure it, print one JSON line and append it to `cfg.jsonl`."""
-    torch.manual_seed(0)
-    model_name = HydraConfig.get().runtime.choices["model"] if HydraConfig.initialized() else None
-    row = {"model": model_name, **measure(instantiate(cfg.model), cfg.height, cfg.width, cfg.runs, cfg.warmup, cfg.device, cfg.progress)}
-    line = json.dumps(row)
-    print(line, flush=True)
-    if cfg.get("jsonl"):
-        path = Path(cfg.jsonl)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as handle:
-            handle.write(line + "\n")
-    return row
