@@ -55,3 +55,27 @@ def real_camvid_root() -> Path:
     if not root or not Path(root, "testannot").is_dir():
         pytest.skip("real CamVid not available (set CAMVID_ROOT)")
     return Path(root)
+
+
+def make_tiny_task(**kwargs):
+    """A two-level, 8-channel SegNet (3x3 kernels) in a SegmentationTask: trains in a second on CPU."""
+    from functools import partial
+
+    import torch
+
+    from segbench.data.camvid import CLASS_NAMES
+    from segbench.models import BasicEncoder, Decoder, Segmenter
+    from segbench.models.densify import MultiChannelConv
+    from segbench.models.upsample import MaxUnpool
+    from segbench.task import SegmentationTask
+
+    torch.manual_seed(0)
+    encoder = BasicEncoder(channels=8, depth=2, kernel_size=3)
+    net = Segmenter(encoder, Decoder(8, 8, 2, MaxUnpool, partial(MultiChannelConv, kernel_size=3)), len(CLASS_NAMES))
+    kwargs.setdefault("optimizer", {"_target_": "torch.optim.SGD", "lr": 0.01})
+    return SegmentationTask(net, class_names=CLASS_NAMES, **kwargs)
+
+
+@pytest.fixture
+def tiny_task():
+    return make_tiny_task

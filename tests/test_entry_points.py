@@ -48,7 +48,7 @@ def test_train_fast_dev_run_writes_results(tmp_path):
     assert set(results["test"]) >= {"test/G", "test/C", "test/mIoU", "test/BF", "test/loss", "test/IoU/Road"}
     assert set(results["train"]) >= {"train/G", "train/C", "train/mIoU"}
     assert all(0.0 <= results[split][f"{split}/G"] <= 1.0 for split in ("train", "val", "test"))
-    confusion = results["test_per_class"]["confusion"]
+    confusion = results["test_confusion"]
     assert len(confusion) == 11 and all(len(row) == 11 for row in confusion)
     # every labelled test pixel is counted once: 2 images of 48x64 minus void
     assert 0 < sum(map(sum, confusion)) <= 2 * 48 * 64
@@ -62,7 +62,7 @@ def test_train_resume_and_eval_agree(tmp_path):
     check(run("train.py", tmp_path, *common, "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}/first"))
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
     # last.ckpt is the state after the final epoch, whichever epoch scored best
-    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 4
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 4
 
     # Resuming continues the step count where the first run stopped: 3 epochs x 2 batches.
     check(run("train.py", tmp_path, *common, "trainer.max_epochs=3", f"ckpt_path={last}", f"hydra.run.dir={tmp_path}/resumed"))

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pytorch_lightning as pl
 import torch
 
 from segbench.data.datamodule import SegmentationDataModule
-from segbench.models import BasicEncoder, Decoder, Segmenter
-from segbench.models.densify import MultiChannelConv
-from segbench.models.upsample import MaxUnpool
 from segbench.data.camvid import CLASS_NAMES
-from segbench.task import SegmentationTask
-
-
-def tiny_task(**kwargs) -> SegmentationTask:
-    torch.manual_seed(0)
-    net = Segmenter(BasicEncoder(channels=8, depth=2, kernel_size=3), Decoder(8, 8, 2, MaxUnpool, partial(MultiChannelConv, kernel_size=3)), 11)
-    return SegmentationTask(net, optimizer=partial(torch.optim.SGD, lr=0.01), class_names=CLASS_NAMES, **kwargs)
 
 
 def trainer() -> pl.Trainer:
     return pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
 
 
-def test_test_scores_cover_every_labelled_pixel_once(tiny_camvid):
+def test_test_scores_cover_every_labelled_pixel_once(tiny_camvid, tiny_task):
     datamodule = SegmentationDataModule(root=str(tiny_camvid), batch_size=1, progress=False)
     task = tiny_task()
     scores = trainer().test(task, datamodule=datamodule, verbose=False)[0]
@@ -41,7 +29,7 @@ def test_test_scores_cover_every_labelled_pixel_once(tiny_camvid):
     assert abs(scores["test/accuracy/Road"] - confusion[road, road] / confusion[road].sum()) < 1e-6
 
 
-def test_validation_can_log_the_approximate_bf(tiny_camvid):
+def test_validation_can_log_the_approximate_bf(tiny_camvid, tiny_task):
     datamodule = SegmentationDataModule(root=str(tiny_camvid), batch_size=2, progress=False)
     scores = trainer().validate(tiny_task(val_boundary="approximate"), datamodule=datamodule, verbose=False)[0]
     assert {"val/G", "val/BF_approx"} <= set(scores) and "val/BF" not in scores

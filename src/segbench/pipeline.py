@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
 
 from segbench.benchmarks.measure_efficiency import measure
-from segbench.callbacks import BatchNormStatistics
 from segbench.errors import SegbenchError
 from segbench.models import count_parameters
 from segbench.reporting.terminal import print_evaluation
@@ -24,9 +24,9 @@ from segbench.utils import instantiate_group
 
 log = logging.getLogger(__name__)
 
-# Our checkpoints hold the Hydra partials of the optimiser config, which torch's weights-only
-# unpickler refuses; they are trusted files this project wrote.
-OWN_CHECKPOINT = {"weights_only": False}
+# Checkpoints hold tensors and plain containers only (configs are plain dicts, not Hydra partials),
+# so they load with torch's weights-only unpickler: a crafted file cannot run code.
+SAFE_LOADING = {"weights_only": True}
 
 
 def _config_choices() -> dict[str, str | None]:
@@ -54,28 +54,49 @@ def _scores(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def make_trainer(cfg: DictConfig, scoring: bool = False) -> pl.Trainer:
-    """The configured trainer; `scoring=True` for scoring a selected checkpoint after fitting.
+def make_trainer(cfg: DictConfig, callbacks: str = "callbacks", with_loggers: bool = True) -> pl.Trainer:
+    """The configured trainer with the callbacks of config node `callbacks` and, optionally, the loggers."""
+    loggers = instantiate_group(cfg.get("logger")) if with_loggers else []
+    return instantiate(cfg.trainer, callbacks=instantiate_group(cfg.get(callbacks)), logger=loggers or False)
 
-    A scoring trainer has no loggers (the training curves keep only training-time evaluations),
-    saves no checkpoints and does not recompute BN statistics: the checkpoint was saved at the end
-    of the validation it was selected by, with the statistics recomputed for that validation.
+
+@contextmanager
+def finishing_loggers(trainer: pl.Trainer) -> Iterator[None]:
+    """Flush and close the trainer's loggers when the block ends; a W&B run that raised is marked failed.
+
+    One W&B run per job, so that the jobs of a multirun never share a run.
     """
-    callbacks = instantiate_group(cfg.get("callbacks"))
-    if scoring:
-        callbacks = [c for c in callbacks if not isinstance(c, (BatchNormStatistics, ModelCheckpoint))]
-    loggers = [] if scoring else instantiate_group(cfg.get("logger"))
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        for logger in trainer.loggers:
+            logger.save()
+            if type(logger).__name__ == "WandbLogger":
+                import wandb
+
+                wandb.finish(exit_code=1 if failed else 0)
 
 
-def _finish_loggers(trainer: pl.Trainer, failed: bool = False) -> None:
-    # One W&B run per job, so that multirun jobs never share a run; a failed job is marked failed.
-    for logger in trainer.loggers:
-        logger.save()
-        if type(logger).__name__ == "WandbLogger":
-            import wandb
+def score(
+    trainer: pl.Trainer, task: SegmentationTask, datamodule, splits: Sequence[str], ckpt_path: str | None = None
+) -> dict[str, dict[str, float]]:
+    """G, C, mIoU of `task` (or of checkpoint `ckpt_path`) on each split, keyed `<split>/<measure>`.
 
-            wandb.finish(exit_code=1 if failed else 0)
+    The test split also gets exact BF and per-class scores; train and val are scored in fixed order
+    through validation (Table 1's Train columns score the training images).
+    """
+    scores = {}
+    for split in splits:
+        if split == "test":
+            metrics = trainer.test(task, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False, **SAFE_LOADING)[0]
+        else:
+            view = datamodule.validating_on(split)
+            metrics = trainer.validate(task, datamodule=view, ckpt_path=ckpt_path, verbose=False, **SAFE_LOADING)[0]
+            metrics = {key.replace("val/", f"{split}/", 1): value for key, value in metrics.items()}
+        scores[split] = _scores(metrics)
+    return scores
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -89,38 +110,34 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         cfg.paths.checkpoint_dir = str(Path(cfg.ckpt_path).resolve().parent)
     datamodule, task = build_task(cfg)
     trainer = make_trainer(cfg)
-    failed = True
-    try:
+    with finishing_loggers(trainer):
         for logger in trainer.loggers:
             logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), **OWN_CHECKPOINT)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), **SAFE_LOADING)
         best = next((callback.best_model_path for callback in trainer.checkpoint_callbacks if callback.monitor), "")
-        ckpt = best or None  # fast_dev_run keeps no checkpoint: score the weights in memory
-        # Its scores are logged once, as selected/*, by the fitting trainer's loggers below.
-        scorer = make_trainer(cfg, scoring=True)
-        # Table 1's Train columns: the selected checkpoint scored on the training images, in fixed order.
-        train_scores = scorer.validate(task, datamodule=datamodule.validating_on("train"), ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]
+        # The selected checkpoint is scored by a trainer without loggers (the training curves keep only
+        # training-time evaluations), checkpointing or BN recompute: the checkpoint was saved at the end
+        # of the validation that selected it, with the statistics recomputed for that validation.
+        # fast_dev_run keeps no checkpoint: the weights in memory are scored.
+        scorer = make_trainer(cfg, callbacks="scoring_callbacks", with_loggers=False)
+        scores = score(scorer, task, datamodule, ("train", "val", "test"), ckpt_path=best or None)
         results = {
             "choices": _config_choices(),
             "params": count_parameters(task.net),
             "best_checkpoint": best,
             "epochs_trained": trainer.current_epoch,
             "global_step": trainer.global_step,
-            "train": _scores({k.replace("val/", "train/"): v for k, v in train_scores.items()}),
-            "val": _scores(scorer.validate(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]),
-            "test": _scores(scorer.test(task, datamodule=datamodule, ckpt_path=ckpt, verbose=False, **OWN_CHECKPOINT)[0]),
+            **scores,
+            "class_names": task.test_report["class_names"],
+            "test_confusion": task.test_report["confusion"],
         }
-        results["test_per_class"] = task.test_report
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / "results.json").write_text(json.dumps(results, indent=2))
             log.info("results: %s", output_dir / "results.json")
         for logger in trainer.loggers:
-            logger.log_metrics({f"selected/{k}": v for split in ("train", "val", "test") for k, v in results[split].items()})
-        failed = False
-        return results
-    finally:
-        _finish_loggers(trainer, failed)
+            logger.log_metrics({f"selected/{k}": v for split in scores.values() for k, v in split.items()})
+    return results
 
 
 def load_task(ckpt_path: str | Path) -> SegmentationTask:
@@ -128,12 +145,12 @@ def load_task(ckpt_path: str | Path) -> SegmentationTask:
     path = Path(ckpt_path)
     if not path.is_file():
         raise SegbenchError(f"ckpt_path={path} is not a file; pass ckpt_path=/path/to/run/checkpoints/<name>.ckpt")
-    checkpoint = torch.load(path, map_location="cpu", **OWN_CHECKPOINT)
+    checkpoint = torch.load(path, map_location="cpu", **SAFE_LOADING)
     model_config = checkpoint.get("hyper_parameters", {}).get("model_config")
     if model_config is None:
         raise SegbenchError(f"{path} holds no model_config: it was not written by segbench's train.py")
     net = instantiate(OmegaConf.create(model_config))
-    return SegmentationTask.load_from_checkpoint(path, map_location="cpu", net=net, **OWN_CHECKPOINT)
+    return SegmentationTask.load_from_checkpoint(path, map_location="cpu", net=net, **SAFE_LOADING)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -148,16 +165,18 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         log.info("evaluating at the training resolution %s (set dataset.resolution=[H,W] to change it)", list(datamodule.resolution))
     datamodule.prepare_data()
     trainer = make_trainer(cfg)
-    failed = True
-    try:
-        scores = _scores(trainer.test(task, datamodule=datamodule, verbose=False)[0])
-        failed = False
-    finally:
-        _finish_loggers(trainer, failed)
+    with finishing_loggers(trainer):
+        scores = score(trainer, task, datamodule, ("test",))["test"]
     print_evaluation(scores, task.test_report["class_names"], title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test")
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    report = {"ckpt_path": str(cfg.ckpt_path), "dataset": str(datamodule.data_root), **scores, "confusion": task.test_report["confusion"]}
+    report = {
+        "ckpt_path": str(cfg.ckpt_path),
+        "dataset": str(datamodule.data_root),
+        **scores,
+        "class_names": task.test_report["class_names"],
+        "confusion": task.test_report["confusion"],
+    }
     (output_dir / "eval.json").write_text(json.dumps(report, indent=2))
     log.info("scores: %s", output_dir / "eval.json")
     return scores

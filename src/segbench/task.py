@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from hydra.utils import instantiate
 from torch import nn
 
 from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
@@ -19,8 +20,11 @@ class SegmentationTask(pl.LightningModule):
 
     Args:
         net: the segmentation network, logits (N, K, H, W) from images (N, 3, H, W).
-        optimizer: partial optimiser (Hydra `_partial_`); the paper: SGD lr 0.1, momentum 0.9.
-        scheduler: optional partial LR scheduler; the paper keeps the rate fixed.
+        optimizer: the optimiser's config, `_target_` and its arguments (the paper: SGD lr 0.1, momentum 0.9);
+            a plain dict, instantiated in `configure_optimizers`, so that checkpoints hold no code
+            and load with `torch.load(weights_only=True)`.
+        scheduler: optional LR scheduler config of the same kind (`optimizer` is passed to it); the paper
+            keeps the rate fixed.
         class_weights: loss weight per class (median frequency or natural balancing).
         channels_last: run convolutions in channels-last memory format (fast bf16 on CPUs with AMX).
         model_config: the network's resolved config as YAML, stored in checkpoints so eval can rebuild it.
@@ -31,8 +35,8 @@ class SegmentationTask(pl.LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
         class_weights: torch.Tensor | Sequence[float] | None = None,
         num_classes: int = NUM_CLASSES,
         ignore_index: int = VOID_INDEX,
@@ -83,19 +87,17 @@ class SegmentationTask(pl.LightningModule):
         self.test_per_class.update(predictions, batch[1])
 
     def on_test_epoch_end(self) -> None:
-        """Per-class accuracy and IoU (Table 2 style) logged by class name; the confusion matrix kept for reports."""
+        """Per-class accuracy and IoU (Table 2 style) logged by class name; the confusion matrix kept for results.json."""
         scores = self.test_per_class.compute()
         names = list(self.hparams.class_names) or [str(c) for c in range(self.hparams.num_classes)]
         per_class = {f"test/{kind}/{name}": float(value) for kind in ("accuracy", "IoU") for name, value in zip(names, scores[kind])}
         self.log_dict(per_class)
-        self.test_report = {"per_class": per_class, "confusion": scores["confusion"].tolist(), "class_names": names}
+        self.test_report = {"confusion": scores["confusion"].tolist(), "class_names": names}
         self.test_per_class.reset()
 
-    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self(batch[0]).argmax(dim=1)
-
     def configure_optimizers(self) -> dict:
-        optimizer = self.hparams.optimizer(params=self.parameters())
+        optimizer = instantiate(dict(self.hparams.optimizer), params=self.parameters())
         if self.hparams.scheduler is None:
             return {"optimizer": optimizer}
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.hparams.scheduler(optimizer=optimizer), "interval": "epoch"}}
+        scheduler = instantiate(dict(self.hparams.scheduler), optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -16,7 +16,7 @@ def constant_images(*values: int) -> torch.Tensor:
 
 def test_statistics_are_the_average_of_per_batch_statistics():
     norm = nn.BatchNorm2d(3)
-    task = SegmentationTask(nn.Sequential(norm), optimizer=torch.optim.SGD, channels_last=False)
+    task = SegmentationTask(nn.Sequential(norm), optimizer={"_target_": "torch.optim.SGD"}, channels_last=False)
     task.train()
     labels = torch.zeros(2, 2, 2, dtype=torch.uint8)
     # batch 1: images of 0s and 4s -> mean 2, unbiased var 8*4/7; batch 2: one image of 6s -> mean 6, var 0
@@ -30,7 +30,7 @@ def test_statistics_are_the_average_of_per_batch_statistics():
 
 def test_running_averages_of_pytorch_differ_from_the_recomputed_ones():
     norm = nn.BatchNorm2d(3)
-    task = SegmentationTask(nn.Sequential(norm), optimizer=torch.optim.SGD, channels_last=False)
+    task = SegmentationTask(nn.Sequential(norm), optimizer={"_target_": "torch.optim.SGD"}, channels_last=False)
     task.train()
     with torch.no_grad():
         task(constant_images(0, 4).float())

@@ -1,38 +1,78 @@
+"""Reports read what real runs leave: Lightning CSVLogger files and results.json."""
+
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+from pytorch_lightning.loggers import CSVLogger
+
+from segbench.data.datamodule import SegmentationDataModule
 from segbench.reporting.curves import read_curve, write_curves
 
-HEADER = "epoch,step,train/loss_step,val/G\n"
+
+def fit(task, datamodule, run_dir: Path, epochs: int, ckpt_path: str | None = None) -> pl.Trainer:
+    """A short real training with the CSV logger train.py's `logger=csv` uses (run_dir/csv/version_N)."""
+    trainer = pl.Trainer(
+        accelerator="cpu", max_epochs=epochs, logger=CSVLogger(run_dir, name="csv"), log_every_n_steps=1,
+        default_root_dir=run_dir, enable_progress_bar=False, enable_model_summary=False,
+    )
+    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+    return trainer
 
 
-def write_log(run, version: int, rows: str) -> None:
-    path = run / "csv" / f"version_{version}" / "metrics.csv"
-    path.parent.mkdir(parents=True)
-    path.write_text(HEADER + rows)
+def logged_values(run_dir: Path, version: int, metric: str) -> list[tuple[int, int, float]]:
+    with (run_dir / "csv" / f"version_{version}" / "metrics.csv").open() as handle:
+        return [(int(r["epoch"]), int(r["step"]), float(r[metric])) for r in csv.DictReader(handle) if r.get(metric)]
 
 
-def test_a_resumed_run_reads_as_one_curve_and_the_later_log_wins(tmp_path):
+@pytest.fixture
+def datamodule(tiny_camvid) -> SegmentationDataModule:
+    return SegmentationDataModule(root=str(tiny_camvid), batch_size=1, progress=False)
+
+
+def test_curve_of_a_real_run_is_its_validations_during_training(tmp_path, datamodule, tiny_task):
     run = tmp_path / "run"
-    write_log(run, 0, "0,9,1.5,\n0,9,,0.50\n0,9,1.4,\n1,19,,0.60\n1,19,1.3,\n")
-    write_log(run, 1, "1,19,,0.62\n1,19,1.2,\n2,29,,0.70\n2,29,1.1,\n")
-    assert read_curve(run, "val/G") == [(0, 9, 0.50), (1, 19, 0.62), (2, 29, 0.70)]
+    trainer = fit(tiny_task(), datamodule, run, epochs=3)
+    # Scores of the final weights logged after fitting, as train.py's selected/* rows: not a curve point.
+    trainer.validate(trainer.lightning_module, datamodule=datamodule, verbose=False)
+    logged = logged_values(run, 0, "val/G")
+    assert len(logged) == 4  # three evaluations during training, one after
+    assert read_curve(run, "val/G") == logged[:3]
+    assert [(epoch, step) for epoch, step, _ in logged[:3]] == [(0, 2), (1, 5), (2, 8)]  # 3 training images
 
 
-def test_curves_table_and_plot(tmp_path):
+def test_a_resumed_run_reads_as_one_curve_and_the_later_log_wins(tmp_path, datamodule, tiny_task):
+    run = tmp_path / "run"
+    first = fit(tiny_task(), datamodule, run, epochs=2)
+    checkpoint = run / "epoch1.ckpt"
+    first.save_checkpoint(checkpoint)
+    fit(tiny_task(), datamodule, run, epochs=3, ckpt_path=str(checkpoint))  # writes csv/version_1
+    before, after = logged_values(run, 0, "val/G"), logged_values(run, 1, "val/G")
+    assert [step for _, step, _ in after] == [8]
+    assert read_curve(run, "val/G") == before + after
+
+
+def test_curves_table_and_plot(tmp_path, datamodule, tiny_task):
     first, second = tmp_path / "a", tmp_path / "b"
-    write_log(first, 0, "0,9,,0.50\n0,9,1,\n1,19,,0.80\n1,19,1,\n2,29,,0.64\n2,29,1,\n")
-    write_log(second, 0, "0,9,,0.70\n0,9,1,\n1,19,,0.72\n1,19,1,\n")
-    write_curves({"off": first, "on": second}, "val/G", tmp_path / "out" / "bn", command="cmd")
+    fit(tiny_task(), datamodule, first, epochs=3)
+    fit(tiny_task(optimizer={"_target_": "torch.optim.SGD", "lr": 0.1}), datamodule, second, epochs=2)
+    curves = write_curves({"off": first, "on": second}, "val/G", tmp_path / "out" / "bn", command="cmd")
     text = (tmp_path / "out" / "bn.md").read_text()
     assert "Written by `cmd`" in text
-    assert "- off: best 80.00, last 64.00, largest drop between consecutive evaluations 16.00 points" in text
-    assert "| 3 | 64.00 |  |" in text
+    off = [value for *_, value in curves["off"]]
+    drop = max(a - b for a, b in zip(off, off[1:]))
+    assert (f"- off: best {100 * max(off):.2f}, last {100 * off[-1]:.2f}, "
+            f"largest drop between consecutive evaluations {100 * max(drop, 0):.2f} points") in text
+    # the second run has no third evaluation: its cell is empty
+    assert f"| 3 | {100 * off[2]:.2f} |  |" in text
     assert (tmp_path / "out" / "bn.png").stat().st_size > 1000
 
 
 def test_runs_table_puts_table1_beside_our_scores(tmp_path):
-    import json
-
     from segbench.reporting.runs import write_runs_report
 
     run = tmp_path / "multirun" / "0"
@@ -49,10 +89,3 @@ def test_runs_table_puts_table1_beside_our_scores(tmp_path):
     assert lines[-1] == "- `0`: `python src/train.py model=segnet_basic 'dataset.resolution=[180,240]' (trained in resumed segments)`"
     row = lines[lines.index("Each run re-created by (its full config is in `<run>/.hydra/config.yaml`):") - 2]
     assert row == "| 0 | segnet_basic | median_frequency | 3 | 90 | 80.0 | 50.0 | 40.0 | 30.0 | 90.0 | 60.0 | 50.0 | 82.7 / 62.0 / 47.7 / 35.78 |"
-
-
-def test_rows_logged_after_training_are_not_part_of_the_curve(tmp_path):
-    run = tmp_path / "run"
-    # the last two val/G rows come after the final training row: scores of the selected checkpoint
-    write_log(run, 0, "0,9,,0.50\n0,9,1.4,\n1,19,,0.60\n1,19,1.3,\n2,20,,0.99\n2,20,,0.98\n")
-    assert read_curve(run, "val/G") == [(0, 9, 0.50), (1, 19, 0.60)]

@@ -39,6 +39,11 @@ def read_curve(run_dir: Path, metric: str) -> list[tuple[int, int, float]]:
     return [by_step[step] for step in sorted(by_step)]
 
 
+def largest_drop(curve: list[tuple[int, int, float]]) -> float:
+    """The largest fall from one evaluation to the next; 0 for a curve that never falls."""
+    return max([before[2] - after[2] for before, after in zip(curve, curve[1:])] + [0.0])
+
+
 def write_curves(runs: dict[str, Path], metric: str, out_stem: Path, command: str) -> dict[str, list[tuple[int, int, float]]]:
     curves = {label: read_curve(path, metric) for label, path in runs.items()}
     out_stem.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +65,7 @@ def write_curves(runs: dict[str, Path], metric: str, out_stem: Path, command: st
         cells = [f"{100 * values[label][epoch]:.2f}" if epoch in values[label] else "" for label in labels]
         table.append(f"| {epoch + 1} | " + " | ".join(cells) + " |")
     spread = [f"- {label}: best {100 * max(v for *_, v in c):.2f}, last {100 * c[-1][2]:.2f}, "
-              f"largest drop between consecutive evaluations {100 * max((a[2] - b[2] for a, b in zip(c, c[1:])), default=0):.2f} points"
+              f"largest drop between consecutive evaluations {100 * largest_drop(c):.2f} points"
               for label, c in curves.items()]
     text = f"# {metric} per evaluation\n\nWritten by `{command}` (do not edit by hand).\n\n![{metric}]({out_stem.name}.png)\n\n" \
            + "\n".join(spread) + "\n\n" + "\n".join(table) + "\n"
