@@ -6,14 +6,21 @@ BIN := $(VENV)/bin
 # The CPU build on disk here; a GPU user: make install TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# Holds the TORCH_SPEC torch was installed with; rewritten (and torch reinstalled) only when it changes.
+TORCH_STAMP := $(VENV)/.torch-spec
 
-.PHONY: install train test bench bench-bf clean
+.PHONY: install train test lint bench bench-bf clean FORCE
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(TORCH_STAMP): FORCE
+	@mkdir -p $(VENV)
+	@echo '$(TORCH_SPEC)' | cmp -s - $@ || echo '$(TORCH_SPEC)' > $@
+
+# --force-reinstall: pip counts an installed CPU torch 2.13.0 as satisfying a CUDA spec of the same version.
+$(STAMP): pyproject.toml $(TORCH_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet $(TORCH_SPEC)
+	$(BIN)/pip install --quiet --force-reinstall $(TORCH_SPEC)
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
@@ -23,6 +30,9 @@ train: install
 test: install
 	$(BIN)/python -m pytest -q -n 2
 
+lint: install
+	$(BIN)/ruff check src tests
+
 # Table 1's efficiency columns for every variant, one session -> docs/results/table1-efficiency.{md,csv}
 bench: install
 	rm -f logs/bench/table1.jsonl
@@ -31,7 +41,7 @@ bench: install
 
 # Exact and approximate BF over the CamVid test labels -> docs/results/bf-benchmark.md
 bench-bf: install
-	$(BIN)/python -m segbench.benchmarks.boundary_f1 --root "$${CAMVID_ROOT:?set CAMVID_ROOT=/path/to/CamVid}" --out docs/results/bf-benchmark.md --command "make bench-bf"
+	$(BIN)/python -m segbench.benchmarks.bf_timing --root "$${CAMVID_ROOT:?set CAMVID_ROOT=/path/to/CamVid}" --out docs/results/bf-benchmark.md --command "make bench-bf"
 
 clean:
 	rm -rf logs data/cache

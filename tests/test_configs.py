@@ -7,9 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from pytorch_lightning.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar
+from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-import segbench.utils  # noqa: F401  (registers the config resolvers)
+from segbench.callbacks import BatchNormStatistics
 from segbench.paper import TABLE1
+from segbench.utils import instantiate_group  # also registers the config resolvers
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -48,8 +52,31 @@ def test_table1_grid_sweeps_every_variant_and_both_balancings():
     assert sorted(wandb_sweep["parameters"]["model"]["values"]) == sorted(TABLE1)
 
 
-@pytest.mark.parametrize("trainer", ["default", "cpu_fast", "gpu", "ddp"])
-@pytest.mark.parametrize("logger", ["wandb", "csv", "none"])
-def test_trainer_and_logger_options_compose(trainer, logger):
-    cfg = compose_train(f"trainer={trainer}", f"logger={logger}")
-    assert cfg.trainer._target_ == "pytorch_lightning.Trainer"
+LOGGER_TYPES = {"wandb": [WandbLogger], "csv": [CSVLogger], "none": []}
+TRAINER_SETTINGS = {  # (accelerator, precision, strategy) each trainer option asks for
+    "default": ("auto", "32-true", "auto"),
+    "cpu_fast": ("auto", "bf16-mixed", "auto"),
+    "gpu": ("gpu", "16-mixed", "auto"),
+    "ddp": ("gpu", "16-mixed", "ddp"),
+}
+
+
+@pytest.mark.parametrize("trainer", sorted(TRAINER_SETTINGS))
+@pytest.mark.parametrize("logger", sorted(LOGGER_TYPES))
+def test_trainer_logger_and_callbacks_instantiate(trainer, logger, tmp_path):
+    cfg = compose_train(f"trainer={trainer}", f"logger={logger}", f"paths.output_dir={tmp_path}")
+    settings = (cfg.trainer.accelerator, cfg.trainer.precision, cfg.trainer.get("strategy", "auto"))
+    assert settings == TRAINER_SETTINGS[trainer]
+    loggers = instantiate_group(cfg.logger)
+    assert [type(x) for x in loggers] == LOGGER_TYPES[logger]
+    callbacks = instantiate_group(cfg.callbacks)
+    expected = [ModelCheckpoint, ModelCheckpoint, RichProgressBar, RichModelSummary, BatchNormStatistics]
+    assert [type(c) for c in callbacks] == expected
+    best, last = callbacks[0], callbacks[1]
+    assert (best.monitor, best.mode, best.dirpath) == ("val/G", "max", str(tmp_path / "checkpoints"))
+    assert (last.monitor, last.filename, last.dirpath) == (None, "last", str(tmp_path / "checkpoints"))
+    # Scoring the selected checkpoint neither saves checkpoints nor recomputes BN statistics.
+    assert [type(c) for c in instantiate_group(cfg.scoring_callbacks)] == [RichProgressBar]
+    if TRAINER_SETTINGS[trainer][0] == "auto":  # the GPU options cannot build a Trainer on a CPU machine
+        built = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        assert built.loggers == loggers and built.checkpoint_callbacks == [best, last]

@@ -18,7 +18,7 @@ def fit(task, datamodule, run_dir: Path, epochs: int, ckpt_path: str | None = No
     """A short real training with the CSV logger train.py's `logger=csv` uses (run_dir/csv/version_N)."""
     trainer = pl.Trainer(
         accelerator="cpu", max_epochs=epochs, logger=CSVLogger(run_dir, name="csv"), log_every_n_steps=1,
-        default_root_dir=run_dir, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=run_dir, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
     )
     trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
     return trainer
