@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from segbench.data.camvid import CLASS_NAMES, VOID_INDEX
 from segbench.paper import TABLE1
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -27,8 +31,18 @@ TINY_SYNTHETIC = [
 QUIET_TRAINING = ["callbacks.model_summary=null"]
 
 
-def run(script: str, workdir: Path, *overrides: str) -> subprocess.CompletedProcess:
+KILL_SWITCH = [  # a SIGKILL at the step in $SEGBENCH_TEST_KILL_AT_STEP; the override text is the same either way
+    "+callbacks.kill._target_=kill_switch.KillAtStep",
+    "+callbacks.kill.step=${oc.env:SEGBENCH_TEST_KILL_AT_STEP,-1}",
+]
+
+
+def run(script: str, workdir: Path, *overrides: str, kill_at_step: int | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "SEGBENCH_ROOT": str(workdir), "WANDB_MODE": "disabled"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests" / "helpers"), env.get("PYTHONPATH", "")])
+    env.pop("SEGBENCH_TEST_KILL_AT_STEP", None)
+    if kill_at_step is not None:
+        env["SEGBENCH_TEST_KILL_AT_STEP"] = str(kill_at_step)
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "src" / script), *overrides],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
@@ -40,45 +54,103 @@ def check(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return result
 
 
+def labelled_pixels(workdir: Path, split: str) -> int:
+    """Non-void pixels of the synthetic split train.py generated under SEGBENCH_ROOT."""
+    labels = [np.array(Image.open(f)) for f in sorted((workdir / "data" / "synthetic" / f"{split}annot").glob("*.png"))]
+    return int(sum((label != VOID_INDEX).sum() for label in labels))
+
+
 def test_train_fast_dev_run_writes_results(tmp_path):
-    check(run("train.py", tmp_path, *TINY_SYNTHETIC, *QUIET_TRAINING, "trainer.fast_dev_run=true", f"hydra.run.dir={tmp_path}/run"))
+    check(run("train.py", tmp_path, *TINY_SYNTHETIC, *QUIET_TRAINING, "trainer.fast_dev_run=true",
+              f"hydra.run.dir={tmp_path}/run"))
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["choices"]["model"] == "segnet_basic" and results["choices"]["dataset"] == "synthetic"
     assert results["params"] == 1_416_075
     assert set(results["test"]) >= {"test/G", "test/C", "test/mIoU", "test/BF", "test/loss", "test/IoU/Road"}
     assert set(results["train"]) >= {"train/G", "train/C", "train/mIoU"}
-    assert all(0.0 <= results[split][f"{split}/G"] <= 1.0 for split in ("train", "val", "test"))
-    confusion = results["test_confusion"]
-    assert len(confusion) == 11 and all(len(row) == 11 for row in confusion)
-    # every labelled test pixel is counted once: 2 images of 48x64 minus void
-    assert 0 < sum(map(sum, confusion)) <= 2 * 48 * 64
+    assert results["class_names"] == list(CLASS_NAMES)
+    # The scores are those of the confusion matrix, computed by hand: every labelled test pixel counted once,
+    # G = trace / total, C = mean per-class recall, mIoU = mean per-class IoU over the classes that occur
+    # (in the truth for C, in the truth or the prediction for mIoU).
+    confusion = np.array(results["test_confusion"], dtype=np.float64)
+    assert confusion.shape == (11, 11) and confusion.sum() == labelled_pixels(tmp_path, "test")
+    diagonal, truth, predicted = np.diag(confusion), confusion.sum(axis=1), confusion.sum(axis=0)
+    union = truth + predicted - diagonal
+    test = results["test"]
+    assert test["test/G"] == pytest.approx(diagonal.sum() / confusion.sum(), abs=1e-6)
+    assert test["test/C"] == pytest.approx((diagonal[truth > 0] / truth[truth > 0]).mean(), abs=1e-6)
+    assert test["test/mIoU"] == pytest.approx((diagonal[union > 0] / union[union > 0]).mean(), abs=1e-6)
+    for index, name in enumerate(CLASS_NAMES):
+        if truth[index] > 0:
+            assert test[f"test/accuracy/{name}"] == pytest.approx(diagonal[index] / truth[index], abs=1e-6)
     assert (tmp_path / "run" / ".hydra" / "config.yaml").is_file()
 
 
-def test_train_resume_and_eval_agree(tmp_path):
-    # Trained at a reduced resolution: eval must score at it without being told. With lr 0 the weights
-    # never change, so validation G stays equal and the first epoch remains the best one throughout.
-    common = [*TINY_SYNTHETIC, *QUIET_TRAINING, "trainer=cpu_fast", "trainer.limit_val_batches=1", "dataset.resolution=[24,32]", "task.optimizer.lr=0.0"]
-    check(run("train.py", tmp_path, *common, "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}/first"))
-    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
-    # last.ckpt is the state after the final epoch, whichever epoch scored best
-    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 4
+# 6 training images in batches of 2: 3 steps per epoch; a checkpoint every 2 steps and after every evaluation.
+RESUMABLE = [
+    *TINY_SYNTHETIC, *QUIET_TRAINING, *KILL_SWITCH,
+    "dataset.generator.split_sizes={train:6,val:2,test:2}", "dataset.resolution=[24,32]",
+    "callbacks.step_checkpoint.every_n_train_steps=2", "trainer.max_epochs=4", "resume=true",
+]
+RUN_FACTS = ("params", "epochs_trained", "global_step", "train", "val", "test", "test_confusion")
 
-    # Resuming continues the step count where the first run stopped: 3 epochs x 2 batches.
-    check(run("train.py", tmp_path, *common, "trainer.max_epochs=3", f"ckpt_path={last}", f"hydra.run.dir={tmp_path}/resumed"))
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> tuple[Path, dict]:
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    check(run("train.py", workdir, *RESUMABLE))
+    (results_file,) = workdir.glob("logs/train/runs/*/results.json")
+    return workdir, json.loads(results_file.read_text())
+
+
+def killed_mid_epoch(workdir: Path, *overrides: str) -> Path:
+    """Run RESUMABLE killed during step 6; returns the run folder, whose last checkpoint is mid-epoch."""
+    result = run("train.py", workdir, *RESUMABLE, *overrides, kill_at_step=5)
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+    (last,) = workdir.glob("logs/train/runs/*/checkpoints/last.ckpt")
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    # step 4 = the first batch of the second epoch: the loader records one batch of epoch 1 served
+    assert checkpoint["global_step"] == 4 and checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [
+        {"seed": 0, "epoch": 1, "served": 1}
+    ]
+    return last.parent.parent
+
+
+def same_run(resumed: dict, uninterrupted: dict) -> None:
+    assert {k: resumed[k] for k in RUN_FACTS} == {k: uninterrupted[k] for k in RUN_FACTS}
+    assert Path(resumed["best_checkpoint"]).name == Path(uninterrupted["best_checkpoint"]).name
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_result_with_resume_true(tmp_path, uninterrupted):
+    first = killed_mid_epoch(tmp_path)
+    check(run("train.py", tmp_path, *RESUMABLE))  # the same command again
+    resumed = json.loads((first / "results.json").read_text())  # finished in the folder it started in
+    same_run(resumed, uninterrupted[1])
+    # once finished, the same command does not train again
+    again = check(run("train.py", tmp_path, *RESUMABLE))
+    assert "already finished" in again.stdout + again.stderr
+    assert len(list(tmp_path.glob("logs/train/runs/*/results.json"))) == 1
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_result_from_its_checkpoint(tmp_path, uninterrupted):
+    first = killed_mid_epoch(tmp_path, f"hydra.run.dir={tmp_path}/logs/train/runs/first")
+    last = first / "checkpoints" / "last.ckpt"
+    check(run("train.py", tmp_path, *RESUMABLE, f"ckpt_path={last}", f"hydra.run.dir={tmp_path}/resumed"))
     resumed = json.loads((tmp_path / "resumed" / "results.json").read_text())
-    assert resumed["global_step"] == 6 and resumed["epochs_trained"] == 3
-    # the resumed segment writes beside the first one and keeps its best score: epoch 0 stays selected
-    assert Path(resumed["best_checkpoint"]) == tmp_path / "first" / "checkpoints" / "best-epoch000.ckpt"
+    same_run(resumed, uninterrupted[1])
+    # the resumed segment wrote beside the checkpoint it resumed from: the selection spans the whole run
+    assert Path(resumed["best_checkpoint"]).parent == first / "checkpoints"
 
-    best = resumed["best_checkpoint"]
-    printed = check(run("eval.py", tmp_path, *TINY_SYNTHETIC, "trainer=cpu_fast", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}/eval")).stdout
+
+def test_eval_scores_a_checkpoint_as_training_did_at_its_training_resolution(uninterrupted):
+    workdir, results = uninterrupted
+    best = results["best_checkpoint"]
+    printed = check(run("eval.py", workdir, *TINY_SYNTHETIC, f"ckpt_path={best}", f"hydra.run.dir={workdir}/eval")).stdout
     assert "mIoU" in printed and "BF" in printed and "Bicyclist" in printed
-    evaluated = json.loads((tmp_path / "eval" / "eval.json").read_text())
-    assert evaluated["test/BF"] == pytest.approx(resumed["test"]["test/BF"], abs=1e-9)
-    assert len(evaluated["confusion"]) == 11
-    assert evaluated["test/G"] == pytest.approx(resumed["test"]["test/G"], abs=1e-6)
-    assert evaluated["test/mIoU"] == pytest.approx(resumed["test"]["test/mIoU"], abs=1e-6)
+    evaluated = json.loads((workdir / "eval" / "eval.json").read_text())
+    assert evaluated["confusion"] == results["test_confusion"]
+    for measure in ("G", "C", "mIoU", "BF"):
+        assert evaluated[f"test/{measure}"] == pytest.approx(results["test"][f"test/{measure}"], abs=1e-9)
 
 
 def test_missing_data_set_is_a_one_line_error(tmp_path):

@@ -19,6 +19,7 @@ from segbench.benchmarks.measure_efficiency import measure
 from segbench.errors import SegbenchError
 from segbench.models import count_parameters
 from segbench.reporting.terminal import print_evaluation
+from segbench.resume import find_previous_run
 from segbench.task import SegmentationTask
 from segbench.utils import instantiate_group
 
@@ -99,8 +100,30 @@ def score(
     return scores
 
 
+def _previous_run(cfg: DictConfig) -> Path | None:
+    """The interrupted (or finished) earlier run of this same command, for `resume=true`."""
+    current = Path(cfg.paths.output_dir)
+    if not (current / ".hydra" / "overrides.yaml").is_file():
+        raise SegbenchError(f"resume=true compares saved overrides, but {current}/.hydra/overrides.yaml is missing "
+                            "(keep hydra.output_subdir at its default)")
+    task_dir = Path(cfg.paths.log_dir) / cfg.task_name
+    previous = find_previous_run(task_dir, current)
+    if previous is None:
+        log.info("resume=true: no earlier run of this command under %s; starting a new one", task_dir)
+    return previous
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, select the checkpoint with the best validation G (Sec. 3.3), score it, write results.json."""
+    if cfg.get("resume") and not cfg.get("ckpt_path"):
+        previous = _previous_run(cfg)
+        if previous is not None and (previous / "results.json").is_file():
+            log.info("already finished: %s (delete its results.json to train it again)", previous / "results.json")
+            return json.loads((previous / "results.json").read_text())
+        if previous is not None:
+            log.info("resuming %s", previous)
+            cfg.paths.output_dir = str(previous)
+            cfg.ckpt_path = str(previous / "checkpoints" / "last.ckpt")
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)

@@ -1,3 +1,4 @@
 from segbench.callbacks.bn_statistics import BatchNormStatistics, recompute_batch_norm_statistics
+from segbench.callbacks.rng_state import RngStateCheckpoint
 
-__all__ = ["BatchNormStatistics", "recompute_batch_norm_statistics"]
+__all__ = ["BatchNormStatistics", "RngStateCheckpoint", "recompute_batch_norm_statistics"]

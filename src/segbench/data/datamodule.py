@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from segbench.data.camvid import CLASS_NAMES, NUM_CLASSES, SPLITS, VOID_INDEX, load_split, resolve_root
+from segbench.data.resumable import ResumableLoader
 
 WEIGHTS_CACHE_VERSION = 1
 
@@ -40,6 +41,7 @@ class SegmentationDataModule(pl.LightningDataModule):
         resolution: [H, W] to resize to (bilinear images, nearest labels), None for native size.
         generator: optional callable writing the folder first (the synthetic road scenes).
         cache_dir: where decoded arrays and class weights are cached; None disables caching.
+        shuffle_seed: seeds the training order of every epoch (`${seed}` in the configs); None draws one.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class SegmentationDataModule(pl.LightningDataModule):
         cache_dir: str | None = None,
         generator: Callable[[Path], object] | None = None,
         progress: bool = True,
+        shuffle_seed: int | None = None,
     ) -> None:
         super().__init__()
         self.root, self.default_root = root, default_root
@@ -67,6 +70,7 @@ class SegmentationDataModule(pl.LightningDataModule):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.generator = generator
         self.progress = progress
+        self.shuffle_seed = int(torch.randint(2**62, ())) if shuffle_seed is None else shuffle_seed
         self.splits: dict[str, LabelledImages] = {}
         self.validation_split = "val"
 
@@ -116,25 +120,25 @@ class SegmentationDataModule(pl.LightningDataModule):
             partial.replace(cache_file)  # atomic: parallel jobs never read a half-written file
         return weights
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.split(split), batch_size=batch_size, shuffle=shuffle, num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+    def _loader(self, split: str, batch_size: int) -> DataLoader:
+        """The split in fixed order."""
+        workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        return DataLoader(self.split(split), batch_size=batch_size, shuffle=False, **workers)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableLoader:
         # Sec. 3.2: shuffle before each epoch, then take mini-batches in order (each image once).
-        return self._loader("train", self.batch_size, shuffle=True)
+        workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        return ResumableLoader(self.split("train"), self.batch_size, seed=self.shuffle_seed, **workers)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.validation_split, self.eval_batch_size, shuffle=False)
+        return self._loader(self.validation_split, self.eval_batch_size)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
+        return self._loader("test", self.eval_batch_size)
 
     def ordered_train_dataloader(self) -> DataLoader:
         """The training split in fixed order at the training batch size (batch-norm statistics depend on it)."""
-        return self._loader("train", self.batch_size, shuffle=False)
+        return self._loader("train", self.batch_size)
 
     def validating_on(self, split: str) -> SegmentationDataModule:
         """A view of this data module that validates on `split` (Table 1 also scores the training images).

@@ -1,0 +1,43 @@
+"""Finding the interrupted run that `resume=true` continues: the latest earlier run of the same command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+# Overrides that say how to start, not what to train: two commands differing only in these are the same run.
+STARTING_KEYS = ("resume", "ckpt_path")
+
+
+def _what_it_trains(overrides: list[str]) -> list[str]:
+    def key(override: str) -> str:
+        return override.split("=", 1)[0].lstrip("+~")
+
+    return sorted(o for o in overrides if not key(o).startswith("hydra.") and key(o) not in STARTING_KEYS)
+
+
+def _saved_overrides(run: Path) -> list[str]:
+    return yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text()) or []
+
+
+def find_previous_run(task_dir: Path, current: Path) -> Path | None:
+    """The most recent run under `task_dir` (runs and multirun jobs) made with the same overrides as `current`.
+
+    Both sides are the overrides as Hydra saved them in `<run>/.hydra/overrides.yaml`, as typed
+    (an interpolation such as `${oc.env:...}` is compared as written, not as resolved).
+    Only runs that left something to continue count: a `checkpoints/last.ckpt` or a finished
+    `results.json`. None when there is none.
+    """
+    wanted = _what_it_trains(_saved_overrides(current))
+    found = []
+    for saved in task_dir.glob("**/.hydra/overrides.yaml"):
+        run = saved.parent.parent
+        if run.resolve() == current.resolve():
+            continue
+        if _what_it_trains(_saved_overrides(run)) != wanted:
+            continue
+        progress = [p for p in (run / "results.json", run / "checkpoints" / "last.ckpt") if p.is_file()]
+        if progress:
+            found.append((max(p.stat().st_mtime for p in progress), run))
+    return max(found)[1] if found else None
