@@ -1,28 +1,24 @@
-"""Tests of the Boundary F1 score (SegNet paper Sec. 3.3) in segbench.metrics.boundary_f1."""
+"""Tests of the Boundary F1 score (SegNet paper Sec. 3.3): segbench.metrics.boundary_f1 and its matcher
+segbench.metrics.boundary_matching, checked against the oracles of matching_oracles.py."""
 
 from __future__ import annotations
 
 import math
 import os
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 
 import numpy as np
 import pytest
 import torch
+from matching_oracles import koenig_cover, maximum_bipartite_matching
 from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching as scipy_matching
 
-from segbench.metrics.boundary_f1 import (
-    BoundaryF1Score,
-    _koenig_cover,
-    boundary_f1_image,
-    boundary_f1_per_class,
-    boundary_map,
-    boundary_match_counts,
-    maximum_bipartite_matching,
-)
+from segbench.data.camvid import NUM_CLASSES
+from segbench.metrics.boundary_f1 import BoundaryF1Score, boundary_f1_image, boundary_f1_per_class, boundary_map
+from segbench.metrics.boundary_matching import boundary_match_counts, boundary_matching
+from segbench.paper import BF_TOLERANCE
 
 H, W = 360, 480  # diagonal 600 px -> tolerance 0.0075 * 600 = 4.5 px
 TOL_PX = 4.5
@@ -150,7 +146,8 @@ def test_whole_image_class_and_edge_cases():
     # only -> 0; class 1 absent from GT -> not counted under "gt", counted (0) under "gt_or_pred"
     pc = boundary_f1_per_class(square(), full, num_classes=2)
     assert pc[0] == 0.0 and np.isnan(pc[1])
-    np.testing.assert_array_equal(boundary_f1_per_class(square(), full, num_classes=2, class_rule="gt_or_pred"), [0.0, 0.0])
+    either = boundary_f1_per_class(square(), full, num_classes=2, class_rule="gt_or_pred")
+    np.testing.assert_array_equal(either, [0.0, 0.0])
     # "gt_or_pred" drops a class without boundary on either side
     assert np.isnan(boundary_f1_per_class(full, full, num_classes=2, class_rule="gt_or_pred")).all()
 
@@ -176,7 +173,7 @@ def test_ignore_index_is_not_a_class_but_not_masked():
 def brute_force_matching(adj: list[list[int]]) -> int:
     """Maximum matching size by exhaustive search (DP over left vertex and used right set)."""
 
-    @lru_cache(maxsize=None)
+    @cache
     def best(i: int, used: int) -> int:
         if i == len(adj):
             return 0
@@ -189,6 +186,15 @@ def brute_force_matching(adj: list[list[int]]) -> int:
     return best(0, 0)
 
 
+def match_right(ml: np.ndarray, n_right: int) -> np.ndarray:
+    """The right side of a matching given as match_left (a right vertex used twice keeps one partner,
+    which check_certificate then rejects)."""
+    mr = np.full(n_right, -1, dtype=np.int64)
+    matched = np.flatnonzero(ml >= 0)
+    mr[ml[matched]] = matched
+    return mr
+
+
 def check_certificate(indptr, indices, n_right, ml, mr):
     """Valid matching + König vertex cover of the same size -> maximum."""
     matched = np.flatnonzero(ml >= 0)
@@ -196,7 +202,7 @@ def check_certificate(indptr, indices, n_right, ml, mr):
     assert (mr >= 0).sum() == matched.size
     for u in matched:
         assert ml[u] in indices[indptr[u]:indptr[u + 1]]
-    cover_l, cover_r = _koenig_cover(indptr, indices, n_right, ml, mr)
+    cover_l, cover_r = koenig_cover(indptr, indices, n_right, ml, mr)
     eu = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     assert (cover_l[eu] | cover_r[indices]).all()
     assert cover_l.sum() + cover_r.sum() == matched.size
@@ -220,6 +226,10 @@ def test_matcher_vs_brute_force_on_random_geometric_graphs():
         assert (n_p, n_g, m_p, m_g) == (py.size, gy.size, expected, expected), trial
         indptr = np.concatenate([[0], np.cumsum([len(a) for a in adj])]).astype(np.int64)
         indices = np.array([v for a in adj for v in a], dtype=np.int64)
+        # the production matcher's own matching, certified on the independently built graph
+        ml = boundary_matching(pb, gb, tol)
+        assert ml.shape == (py.size,)
+        check_certificate(indptr, indices, gy.size, ml, match_right(ml, gy.size))
         for method in ("dinic", "hopcroft_karp"):
             ml, mr = maximum_bipartite_matching(indptr, indices, gy.size, method=method)
             assert (ml >= 0).sum() == expected
@@ -269,18 +279,14 @@ def test_approximate_equals_distance_transform_rule():
         assert exact[2] <= min(m_p, m_g)
 
 
-CAMVID = Path(os.environ.get("CAMVID_ROOT", "/work/shared/data/camvid"))
-
-
-@pytest.mark.skipif(not (CAMVID / "testannot").is_dir(), reason="CamVid test labels not available")
-def test_real_camvid_graph_certified():
+def test_real_camvid_graph_certified(real_camvid_root):
     # The graph scipy's maximum_bipartite_matching stalls on: a CamVid class shifted by 3 px.
     from PIL import Image
 
-    gt = np.array(Image.open(sorted((CAMVID / "testannot").glob("*.png"))[0])).astype(np.int64)
+    gt = np.array(Image.open(sorted((real_camvid_root / "testannot").glob("*.png"))[0])).astype(np.int64)
     pred = gt.copy()
     pred[3:, 3:] = gt[:-3, :-3]
-    pred[100:160, 200:260] = (pred[100:160, 200:260] + 1) % 11
+    pred[100:160, 200:260] = (pred[100:160, 200:260] + 1) % NUM_CLASSES
     for c in (0, 5):
         pb, gb = boundary_map(pred == c), boundary_map(gt == c)
         py, px = np.nonzero(pb)
@@ -298,11 +304,21 @@ def test_real_camvid_graph_certified():
         ml, mr = maximum_bipartite_matching(indptr, indices, gy.size)
         check_certificate(indptr, indices, gy.size, ml, mr)
         assert boundary_match_counts(pb, gb, TOL_PX)[2] == (ml >= 0).sum()
+        production = boundary_matching(pb, gb, TOL_PX)
+        check_certificate(indptr, indices, gy.size, production, match_right(production, gy.size))
 
 
 # --------------------------------------------------------------------------------------------
 # Metric
 # --------------------------------------------------------------------------------------------
+def test_default_tolerance_is_the_papers():
+    # the hand values above assume the paper's 0.75% of the 600 px diagonal, i.e. TOL_PX
+    assert math.isclose(BF_TOLERANCE * math.hypot(H, W), TOL_PX)
+    assert BoundaryF1Score(num_classes=2).tolerance == BF_TOLERANCE
+    lab = square(0, 10)
+    assert boundary_f1_image(lab, square(), 2) == boundary_f1_image(lab, square(), 2, tolerance=BF_TOLERANCE)
+
+
 def test_metric_multi_image_average():
     # image A identical (BF 1), image B the 10-px shift (BF 0.495) -> mean 0.7475
     preds = torch.from_numpy(np.stack([square(), square(0, 10)]))
@@ -334,7 +350,8 @@ def test_metric_logits_equal_argmax():
 
 def test_metric_empty_and_bad_inputs():
     metric = BoundaryF1Score(num_classes=3)
-    assert metric.compute().item() == 0.0
+    with pytest.warns(UserWarning, match="before the ``update`` method"):  # torchmetrics' own notice, expected here
+        assert metric.compute().item() == 0.0
     lab = torch.zeros(1, 8, 8, dtype=torch.long)
     with pytest.raises(ValueError):
         metric.update(lab, torch.zeros(1, 8, 9, dtype=torch.long))  # shape mismatch

@@ -1,24 +1,26 @@
 """Timing of the Boundary F1 score (SegNet paper Sec. 3.3) on the CamVid test labels.
 
-    python -m segbench.benchmarks.boundary_f1 --root $CAMVID_ROOT [--out docs/results/bf-benchmark.md]
+    python -m segbench.benchmarks.bf_timing --root $CAMVID_ROOT [--limit N] [--out docs/results/bf-benchmark.md]
 
-Predictions are made from the 233 ground-truth label maps (``testannot/*.png``) by a fixed,
-documented perturbation, so no model is needed:
+Predictions are made from the ground-truth label maps of the test split (``testannot/*.png``) by a
+fixed, documented perturbation, so no model is needed:
 
 1. shift the labels 3 px down and 3 px right (the first 3 rows / columns repeat the edge);
 2. in 4 blocks of 48x48 px per image, placed by ``numpy.random.default_rng(image_index)``,
-   replace every non-void label c by (c + 1) % 11.
+   replace every non-void label c by (c + 1) % NUM_CLASSES.
 
 Each mode (``exact``, the paper's one-to-one matching, and ``approximate``, many-to-one
-distance-transform counting) runs ``BoundaryF1Score(11, ignore_index=11)`` over all images; one
-JSON line per mode is printed with the seconds spent in ``update``/``compute`` (loading and
-perturbing excluded), the image count and the BF value.
+distance-transform counting) runs ``BoundaryF1Score(NUM_CLASSES, ignore_index=VOID_INDEX)`` (CamVid's
+classes from ``segbench.data.camvid``, the paper's tolerance) over all images; one JSON line per
+mode is printed with the seconds spent in ``update``/``compute`` (loading and perturbing excluded),
+the image count and the BF value.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import shlex
 import sys
@@ -29,10 +31,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
 from segbench.metrics.boundary_f1 import BoundaryF1Score
+from segbench.paper import BF_TOLERANCE
 
-NUM_CLASSES = 11
-VOID = 11
 SHIFT = 3
 BLOCKS = 4
 BLOCK = 48
@@ -50,7 +52,7 @@ def perturb(label: np.ndarray, index: int) -> np.ndarray:
         y = int(rng.integers(0, h - BLOCK + 1))
         x = int(rng.integers(0, w - BLOCK + 1))
         block = pred[y:y + BLOCK, x:x + BLOCK]
-        keep = block == VOID
+        keep = block == VOID_INDEX
         block[...] = np.where(keep, block, (block + 1) % NUM_CLASSES)
     return pred
 
@@ -70,12 +72,12 @@ def run_mode(mode: str, preds: list[np.ndarray], targets: list[np.ndarray]) -> d
     from rich.console import Console
     from rich.progress import Progress
 
-    metric = BoundaryF1Score(NUM_CLASSES, ignore_index=VOID, matching=mode)
+    metric = BoundaryF1Score(NUM_CLASSES, ignore_index=VOID_INDEX, matching=mode)
     per_image = []
     start = time.perf_counter()
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"BF {mode}", total=len(targets))
-        for p, t in zip(preds, targets):
+        for p, t in zip(preds, targets, strict=True):
             t0 = time.perf_counter()
             metric.update(torch.from_numpy(p[None]), torch.from_numpy(t[None]))
             per_image.append(time.perf_counter() - t0)
@@ -86,7 +88,9 @@ def run_mode(mode: str, preds: list[np.ndarray], targets: list[np.ndarray]) -> d
             "max_image_seconds": round(max(per_image), 4)}
 
 
-def write_markdown(path: Path, rows: list[dict], command: str) -> None:
+def write_markdown(path: Path, rows: list[dict], command: str, shapes: list[tuple[int, int]]) -> None:
+    # The pixel tolerance follows from the label size, so it is stated for the sizes actually read.
+    tol_px = ", ".join(f"{BF_TOLERANCE * math.hypot(h, w):.1f} px at {h}x{w}" for h, w in shapes)
     lines = [
         "# Boundary F1 benchmark (CamVid test labels, perturbed)",
         "",
@@ -94,15 +98,16 @@ def write_markdown(path: Path, rows: list[dict], command: str) -> None:
         f"/ torch {torch.__version__}.",
         "",
         f"Predictions: ground truth shifted {SHIFT} px down-right, then {BLOCKS} blocks of "
-        f"{BLOCK}x{BLOCK} px per image (placed by `default_rng(image_index)`) relabelled c -> (c+1) % 11 "
-        "(void kept). Metric: `BoundaryF1Score(11, ignore_index=11)`, tolerance 0.75% of the diagonal "
-        "(4.5 px), class rule `gt`.",
+        f"{BLOCK}x{BLOCK} px per image (placed by `default_rng(image_index)`) relabelled "
+        f"c -> (c+1) % {NUM_CLASSES} (void kept). Metric: `BoundaryF1Score({NUM_CLASSES}, ignore_index={VOID_INDEX})`, "
+        f"tolerance {BF_TOLERANCE:.2%} of the diagonal ({tol_px}), class rule `gt`.",
         "",
         "| matching | images | seconds | slowest image (s) | BF |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        lines.append(f"| {r['mode']} | {r['images']} | {r['seconds']:.2f} | {r['max_image_seconds']:.3f} | {r['bf']:.6f} |")
+        lines.append(f"| {r['mode']} | {r['images']} | {r['seconds']:.2f} | {r['max_image_seconds']:.3f} "
+                     f"| {r['bf']:.6f} |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 
@@ -123,8 +128,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(row)
     if args.out is not None:
         raw = sys.argv[1:] if argv is None else argv
-        command = args.command or "python -m segbench.benchmarks.boundary_f1 " + " ".join(shlex.quote(a) for a in raw)
-        write_markdown(args.out, rows, command)
+        command = args.command or "python -m segbench.benchmarks.bf_timing " + " ".join(shlex.quote(a) for a in raw)
+        write_markdown(args.out, rows, command, sorted({t.shape for t in targets}))
 
 
 if __name__ == "__main__":
