@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
 from segbench.benchmarks.measure_efficiency import measure, storage_multiplier, stored_bytes
+from segbench.models.encoder import EncoderLevel
 from segbench.paper import TABLE1
 from segbench.reporting.efficiency_table import efficiency_rows, write_efficiency_table
 
@@ -41,8 +43,10 @@ def test_measure_reports_every_column(build_model):
 def test_table_ratios_are_against_segnet_basic_of_the_same_session(tmp_path):
     common = {"stored_bytes": 1, "runs": 50, "threads": 2, "device": "cpu", "input": [1, 3, 360, 480]}
     lines = [
-        {"model": "segnet_basic", "params": 1_416_075, "storage_multiplier": 1, "infer_ms_fp32": 200.0, "infer_ms_bf16_channels_last": 40.0, **common},
-        {"model": "fcn_basic", "params": 645_956, "storage_multiplier": 11, "infer_ms_fp32": 50.0, "infer_ms_bf16_channels_last": 30.0, **common},
+        {"model": "segnet_basic", "params": 1_416_075, "storage_multiplier": 1,
+         "infer_ms_fp32": 200.0, "infer_ms_bf16_channels_last": 40.0, **common},
+        {"model": "fcn_basic", "params": 645_956, "storage_multiplier": 11,
+         "infer_ms_fp32": 50.0, "infer_ms_bf16_channels_last": 30.0, **common},
     ]
     rows = efficiency_rows(lines)
     assert [r["model"] for r in rows] == ["segnet_basic", "fcn_basic"]
@@ -54,3 +58,97 @@ def test_table_ratios_are_against_segnet_basic_of_the_same_session(tmp_path):
     text = (tmp_path / "table.md").read_text()
     assert "Written by `make bench`" in text and "| FCN-Basic | 645,956 | 0.65 | 11 | 11 |" in text
     assert (tmp_path / "table.csv").read_text().splitlines()[0].startswith("model,paper_name,params")
+
+
+def random_image() -> torch.Tensor:
+    """A 32x48 image: every encoder level has an even size, so each 2x2 pooling window is whole."""
+    return torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(0)) * 255
+
+
+def with_argmax_moved_across_each_window(level: EncoderLevel) -> EncoderLevel:
+    """Same pooled values, each argmax moved to the other column of its 2x2 window (flat index r*W + c, W even)."""
+    width = level.size[-1]
+    assert width % 2 == 0
+    moved = level.indices ^ 1
+    assert torch.equal(moved // width // 2, level.indices // width // 2)  # same window row
+    assert torch.equal(moved % width // 2, level.indices % width // 2)  # same window column
+    assert (moved != level.indices).all()
+    return replace(level, indices=moved)
+
+
+def with_level_replaced(levels: list[EncoderLevel], depth_index: int, level: EncoderLevel) -> list[EncoderLevel]:
+    return levels[:depth_index] + [level] + levels[depth_index + 1 :]
+
+
+def output_changes(decoder: torch.nn.Module, levels: list[EncoderLevel], changed: list[EncoderLevel]) -> bool:
+    """Whether the decoder's output differs between the two level lists (bit-identical or clearly different)."""
+    difference = (decoder(changed) - decoder(levels)).abs().max().item()
+    assert difference == 0 or difference > 1e-3, f"ambiguous change {difference}"
+    return difference > 0
+
+
+@pytest.mark.parametrize("model", sorted(TABLE1))
+def test_declared_kept_tensors_are_what_the_decoder_forward_reads(model, build_model):
+    """kept_from_encoder (Table 1's storage) agrees with forward, for every variant and encoder level but the deepest.
+
+    Moving each pooling argmax changes the decoder's output iff the pooling indices are declared kept;
+    shifting the level's pooled map (in the list handed to the decoder only: it also feeds deeper encoder
+    blocks) changes the output iff a float map is declared kept, and every declared float map is derived
+    from that pooled map. The deepest pooled map is the decoder's input, not a stored skip, hence no depth 3.
+    """
+    net = build_model(model).eval()
+    image = random_image()
+    with torch.no_grad():
+        levels = net.encoder(net.input_norm(image))
+        segmenter_kept = net.kept_from_encoder(image)
+        for depth_index in range(len(levels) - 1):
+            level = levels[depth_index]
+            moved = with_level_replaced(levels, depth_index, with_argmax_moved_across_each_window(level))
+            shifted = with_level_replaced(levels, depth_index, replace(level, pooled=level.pooled + 1))
+            kept = net.decoder.kept_from_encoder(levels, depth_index)
+            kept_after_shift = net.decoder.kept_from_encoder(shifted, depth_index)
+            declares_indices = any(not t.is_floating_point() and torch.equal(t, level.indices) for t in kept)
+            declared_maps = [(t, t_shifted) for t, t_shifted in zip(kept, kept_after_shift, strict=True)
+                             if t.is_floating_point()]
+            where = f"encoder level {depth_index}"
+            assert len(kept) == declares_indices + len(declared_maps), f"{where}: kept holds neither indices nor a map"
+            reads_indices = output_changes(net.decoder, levels, moved)
+            reads_map = output_changes(net.decoder, levels, shifted)
+            assert reads_indices == declares_indices, f"{where}: forward reads indices {reads_indices}, declared kept"
+            assert reads_map == bool(declared_maps), f"{where}: forward reads pooled map {reads_map}, declared kept"
+            assert all(not torch.equal(t, t_shifted) for t, t_shifted in declared_maps), f"{where}: map not derived"
+            if depth_index == 0:
+                assert len(segmenter_kept) == len(kept) and all(map(torch.equal, segmenter_kept, kept))
+
+
+# Channels of the float map stage 1 adds to its densified map (Table 1's storage when that is over 1).
+FLOAT_CHANNELS_ADDED_AT_STAGE_1 = {
+    "segnet_basic": 0,
+    "segnet_basic_encoder_addition": 64,
+    "segnet_basic_single_channel_decoder": 0,
+    "bilinear_interpolation": 0,
+    "fcn_basic": 11,
+    "fcn_basic_no_addition": 0,
+    "fcn_basic_no_dim_reduction": 64,
+    "fcn_basic_no_addition_no_dim_reduction": 0,
+}
+
+
+@pytest.mark.parametrize("model", sorted(FLOAT_CHANNELS_ADDED_AT_STAGE_1))
+def test_declared_float_maps_are_what_stage_1_adds(model, build_model):
+    """The float maps declared kept at level 0 are, channel for channel and value for value, what stage 1 adds."""
+    assert sorted(FLOAT_CHANNELS_ADDED_AT_STAGE_1) == sorted(TABLE1)
+    net = build_model(model).eval()
+    stage = net.decoder.stages[1]
+    record = {}
+    stage.densify.register_forward_hook(lambda module, args, output: record.update(densified=output))
+    stage.register_forward_hook(lambda module, args, output: record.update(output=output))
+    with torch.no_grad():
+        kept_maps = [t for t in net.kept_from_encoder(random_image()) if t.is_floating_point()]
+        net(random_image())
+    added = record["output"] - record["densified"]
+    added_channels = 0 if torch.equal(record["output"], record["densified"]) else added.shape[1]
+    assert added_channels == FLOAT_CHANNELS_ADDED_AT_STAGE_1[model]
+    assert sum(t.shape[1] for t in kept_maps) == added_channels
+    if kept_maps:
+        assert torch.allclose(sum(kept_maps), added, rtol=1e-4, atol=1e-3)

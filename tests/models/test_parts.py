@@ -1,12 +1,17 @@
-"""Encoder pooling, the upsamplers and the input normalisation, on hand-made tensors."""
+"""Encoder pooling and the decoder's parts (upsample, densify, skip), on hand-made tensors."""
 
 from __future__ import annotations
 
+import pytest
 import torch
-from segbench.models.encoder import BasicEncoder, max_pool_keeping_indices
+from torch import nn
 from torch.nn import functional as F
 
-from segbench.models.upsample import LearntDeconv, MaxUnpool
+from segbench.models import Decoder
+from segbench.models.densify import NoDensify
+from segbench.models.encoder import BasicEncoder, EncoderLevel, max_pool_keeping_indices
+from segbench.models.skip import AddEncoderMap, AddReducedEncoderMap, NoSkip
+from segbench.models.upsample import BilinearUpsample, LearntDeconv, MaxUnpool
 
 
 def test_pooling_uses_ceil_mode_and_unpool_restores_the_odd_size():
@@ -47,3 +52,94 @@ def test_learnt_deconvolution_starts_as_exact_bilinear_interpolation():
 def test_learnt_deconvolution_crops_to_an_odd_size():
     level = max_pool_keeping_indices(torch.zeros(1, 3, 45, 59))
     assert LearntDeconv(channels=3)(torch.rand(1, 3, 23, 30), level).shape == (1, 3, 45, 59)
+
+
+def test_bilinear_upsample_is_fixed_half_pixel_interpolation():
+    """BilinearUpsample: [0, 4] -> [0, 1, 3, 4] (align_corners=False), no parameters, no buffers."""
+    upsample = BilinearUpsample(channels=1)
+    level = max_pool_keeping_indices(torch.zeros(1, 1, 1, 4))
+    assert upsample(torch.tensor([0.0, 4.0]).view(1, 1, 1, 2), level).flatten().tolist() == [0.0, 1.0, 3.0, 4.0]
+    assert list(upsample.parameters()) == [] and list(upsample.buffers()) == []
+
+
+def test_bilinear_upsample_equals_f_interpolate_at_an_odd_size():
+    """BilinearUpsample restores the level's exact (odd) size by F.interpolate(bilinear, align_corners=False)."""
+    level = max_pool_keeping_indices(torch.zeros(1, 3, 45, 59))
+    x = torch.randn(1, 3, 23, 30, generator=torch.Generator().manual_seed(0))
+    expected = F.interpolate(x, size=(45, 59), mode="bilinear", align_corners=False)
+    assert torch.equal(BilinearUpsample(channels=3)(x, level), expected)
+
+
+def test_add_encoder_map_adds_the_map_unchanged():
+    """AddEncoderMap: output = x + encoder_map, exactly."""
+    x = torch.tensor([1.0, -2.0]).view(1, 2, 1, 1)
+    encoder_map = torch.tensor([10.0, 100.0]).view(1, 2, 1, 1)
+    assert AddEncoderMap(encoder_channels=2, channels=2)(x, encoder_map).flatten().tolist() == [11.0, 98.0]
+
+
+def test_add_reduced_encoder_map_adds_the_1x1_reduction_of_the_map():
+    """AddReducedEncoderMap: output = x + W @ encoder_map per pixel, W the 1x1 conv's (channels x encoder_channels)."""
+    skip = AddReducedEncoderMap(encoder_channels=3, channels=2)
+    with torch.no_grad():
+        skip.reduce.weight.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 1.0]]).view(2, 3, 1, 1))
+    x = torch.tensor([1.0, -2.0]).view(1, 2, 1, 1)
+    encoder_map = torch.tensor([10.0, 100.0, 1000.0]).view(1, 3, 1, 1)
+    assert skip(x, encoder_map).flatten().tolist() == [1.0 + 10.0, -2.0 + 200.0 + 1000.0]
+
+
+def test_no_skip_ignores_the_encoder_map():
+    """NoSkip returns its input unchanged whatever the encoder map."""
+    x = torch.tensor([1.0, -2.0]).view(1, 2, 1, 1)
+    assert torch.equal(NoSkip(encoder_channels=2, channels=2)(x, torch.full((1, 2, 1, 1), 7.0)), x)
+
+
+def constant_levels(values: list[float], channels: int = 2, size: int = 16) -> list[EncoderLevel]:
+    """Encoder levels of a `size` x `size` input whose pooled map at depth d is the constant values[d]."""
+    levels = []
+    for value in values:
+        level = max_pool_keeping_indices(torch.zeros(1, channels, size, size))
+        levels.append(EncoderLevel(pooled=torch.full_like(level.pooled, value), indices=level.indices, size=level.size))
+        size //= 2
+    return levels
+
+
+class NearestUpsample(nn.Module):
+    """A stand-in upsampler for composition tests: nearest-neighbour to the level's size."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+
+    def forward(self, x: torch.Tensor, level: EncoderLevel) -> torch.Tensor:
+        return F.interpolate(x, size=tuple(level.size), mode="nearest")
+
+
+@pytest.mark.parametrize("skip", [NoSkip, AddEncoderMap])
+def test_decoder_adds_each_shallower_pooled_map_once_and_nothing_at_full_resolution(skip):
+    """Stage d (d > 0) adds encoder level d-1's pooled map; stage 0 adds nothing.
+
+    With constant pooled maps 1, 10, 100 at depths 0..2, the deepest map 1000 as the decoder's input
+    and a nearest-neighbour upsampler (which keeps constants exactly), the decoder's output reads
+    1000 + 100 + 10 + 1: each level added exactly once, by the stage of its resolution.
+    """
+    decoder = Decoder(encoder_channels=2, channels=2, depth=4, upsample=NearestUpsample, densify=NoDensify, skip=skip)
+    output = decoder(constant_levels([1.0, 10.0, 100.0, 1000.0]))
+    assert output.shape == (1, 2, 16, 16)
+    assert torch.equal(output, torch.full_like(output, 1111.0 if skip is AddEncoderMap else 1000.0))
+    assert isinstance(decoder.stages[0].skip, NoSkip)
+
+
+def test_decoder_stage_0_output_is_its_upsampled_input_with_nothing_added():
+    """Stage 0 (input resolution) adds nothing: with an upsampler writing zeros the decoder's output is zero."""
+
+    class ZeroUpsample(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+
+        def forward(self, x: torch.Tensor, level: EncoderLevel) -> torch.Tensor:
+            return x.new_zeros(*x.shape[:2], *level.size)
+
+    decoder = Decoder(
+        encoder_channels=2, channels=2, depth=4, upsample=ZeroUpsample, densify=NoDensify, skip=AddEncoderMap
+    )
+    output = decoder(constant_levels([1.0, 10.0, 100.0, 1000.0]))
+    assert torch.equal(output, torch.zeros(1, 2, 16, 16))
