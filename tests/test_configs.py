@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from pytorch_lightning.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-from segbench.callbacks import BatchNormStatistics
+from segbench.callbacks import BatchNormStatistics, RngStateCheckpoint
 from segbench.paper import TABLE1
 from segbench.utils import instantiate_group  # also registers the config resolvers
 
@@ -70,13 +70,15 @@ def test_trainer_logger_and_callbacks_instantiate(trainer, logger, tmp_path):
     loggers = instantiate_group(cfg.logger)
     assert [type(x) for x in loggers] == LOGGER_TYPES[logger]
     callbacks = instantiate_group(cfg.callbacks)
-    expected = [ModelCheckpoint, ModelCheckpoint, RichProgressBar, RichModelSummary, BatchNormStatistics]
+    expected = [ModelCheckpoint] * 3 + [RngStateCheckpoint, RichProgressBar, RichModelSummary, BatchNormStatistics]
     assert [type(c) for c in callbacks] == expected
-    best, last = callbacks[0], callbacks[1]
+    best, last, every_n_steps = callbacks[:3]
     assert (best.monitor, best.mode, best.dirpath) == ("val/G", "max", str(tmp_path / "checkpoints"))
     assert (last.monitor, last.filename, last.dirpath) == (None, "last", str(tmp_path / "checkpoints"))
+    # a resume point every 50 steps as well as after every evaluation, in the same last.ckpt
+    assert (every_n_steps.filename, every_n_steps._every_n_train_steps) == ("last", 50)
     # Scoring the selected checkpoint neither saves checkpoints nor recomputes BN statistics.
     assert [type(c) for c in instantiate_group(cfg.scoring_callbacks)] == [RichProgressBar]
     if TRAINER_SETTINGS[trainer][0] == "auto":  # the GPU options cannot build a Trainer on a CPU machine
         built = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-        assert built.loggers == loggers and built.checkpoint_callbacks == [best, last]
+        assert built.loggers == loggers and built.checkpoint_callbacks == [best, last, every_n_steps]
