@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,29 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_result_from_its_checkpoint(t
     same_run(resumed, uninterrupted[1])
     # the resumed segment wrote beside the checkpoint it resumed from: the selection spans the whole run
     assert Path(resumed["best_checkpoint"]).parent == first / "checkpoints"
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint_and_the_rerun_ends_as_the_uninterrupted_run(tmp_path, uninterrupted):
+    env = {**os.environ, "SEGBENCH_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests" / "helpers"), env.get("PYTHONPATH", "")])
+    env.pop("SEGBENCH_TEST_KILL_AT_STEP", None)
+    process = subprocess.Popen([sys.executable, str(REPO_ROOT / "src" / "train.py"), *RESUMABLE], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("logs/train/runs/*/checkpoints/last.ckpt")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # after the first periodic checkpoint (step 2 of 12)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 2, stderr[-3000:]
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith("error: interrupted at step ") and "resume=true" in line
+    (run_dir,) = tmp_path.glob("logs/train/runs/*")
+    status = json.loads((run_dir / "results.json").read_text())
+    assert status["status"] == "interrupted" and 2 <= status["global_step"] < 12
+    saved = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["global_step"] == status["global_step"]  # saved at the step it stopped at, not an older one
+    check(run("train.py", tmp_path, *RESUMABLE))
+    same_run(json.loads((run_dir / "results.json").read_text()), uninterrupted[1])
 
 
 def test_eval_scores_a_checkpoint_as_training_did_at_its_training_resolution(uninterrupted):

@@ -7,3 +7,7 @@ class SegbenchError(Exception):
 
 class DatasetError(SegbenchError, ValueError):
     """A data set folder or file that cannot be used as it is."""
+
+
+class NonFiniteLossError(SegbenchError):
+    """The training loss became NaN or infinite: the run stops and is recorded as failed."""

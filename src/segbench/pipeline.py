@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from segbench.benchmarks.measure_efficiency import measure
+from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_checkpoint
 from segbench.errors import SegbenchError
 from segbench.models import count_parameters
 from segbench.reporting.terminal import print_evaluation
@@ -25,9 +27,6 @@ from segbench.utils import instantiate_group
 
 log = logging.getLogger(__name__)
 
-# Checkpoints hold tensors and plain containers only (configs are plain dicts, not Hydra partials),
-# so they load with torch's weights-only unpickler: a crafted file cannot run code.
-SAFE_LOADING = {"weights_only": True}
 
 
 def _config_choices() -> dict[str, str | None]:
@@ -117,23 +116,27 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, select the checkpoint with the best validation G (Sec. 3.3), score it, write results.json."""
     if cfg.get("resume") and not cfg.get("ckpt_path"):
         previous = _previous_run(cfg)
-        if previous is not None and (previous / "results.json").is_file():
+        if previous is not None and _completed(previous):
             log.info("already finished: %s (delete its results.json to train it again)", previous / "results.json")
             return json.loads((previous / "results.json").read_text())
         if previous is not None:
             log.info("resuming %s", previous)
             cfg.paths.output_dir = str(previous)
             cfg.ckpt_path = str(previous / "checkpoints" / "last.ckpt")
-    if cfg.get("seed") is not None:
-        pl.seed_everything(cfg.seed, workers=True)
+    if cfg.get("threads"):
+        torch.set_num_threads(cfg.threads)
     output_dir = Path(cfg.paths.output_dir)
+    _refuse_to_overwrite(output_dir, cfg)
     if cfg.get("ckpt_path"):
+        _check_resumable(cfg)
         # Lightning restores the best-so-far score only when checkpoints go to the same folder:
         # a resumed run keeps writing beside the checkpoint it resumed from, so selection spans the whole run.
         cfg.paths.checkpoint_dir = str(Path(cfg.ckpt_path).resolve().parent)
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
     datamodule, task = build_task(cfg)
     trainer = make_trainer(cfg)
-    with finishing_loggers(trainer):
+    with finishing_loggers(trainer), _recording_failure(output_dir, trainer, cfg):
         for logger in trainer.loggers:
             logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), **SAFE_LOADING)
@@ -145,6 +148,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         scorer = make_trainer(cfg, callbacks="scoring_callbacks", with_loggers=False)
         scores = score(scorer, task, datamodule, ("train", "val", "test"), ckpt_path=best or None)
         results = {
+            "status": "complete",
             "choices": _config_choices(),
             "params": count_parameters(task.net),
             "best_checkpoint": best,
@@ -155,25 +159,69 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "test_confusion": task.test_report["confusion"],
         }
         if trainer.is_global_zero:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+            _write_results(output_dir, results)
             log.info("results: %s", output_dir / "results.json")
         for logger in trainer.loggers:
             logger.log_metrics({f"selected/{k}": v for split in scores.values() for k, v in split.items()})
     return results
 
 
-def load_task(ckpt_path: str | Path) -> SegmentationTask:
-    """Rebuild the network from the config stored in a checkpoint, then load its weights."""
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise SegbenchError(f"ckpt_path={path} is not a file; pass ckpt_path=/path/to/run/checkpoints/<name>.ckpt")
-    checkpoint = torch.load(path, map_location="cpu", **SAFE_LOADING)
-    model_config = checkpoint.get("hyper_parameters", {}).get("model_config")
-    if model_config is None:
-        raise SegbenchError(f"{path} holds no model_config: it was not written by segbench's train.py")
-    net = instantiate(OmegaConf.create(model_config))
-    return SegmentationTask.load_from_checkpoint(path, map_location="cpu", net=net, **SAFE_LOADING)
+def _write_results(output_dir: Path, results: dict[str, Any]) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    partial = output_dir / f"results.json.tmp-{os.getpid()}"
+    partial.write_text(json.dumps(results, indent=2))
+    partial.replace(output_dir / "results.json")  # atomic: a reader never sees half a file
+
+
+def _completed(run_dir: Path) -> bool:
+    results = run_dir / "results.json"
+    return results.is_file() and json.loads(results.read_text()).get("status", "complete") == "complete"
+
+
+def _refuse_to_overwrite(output_dir: Path, cfg: DictConfig) -> None:
+    """A completed run's results.json is replaced only with overwrite=true."""
+    if _completed(output_dir) and not cfg.get("overwrite"):
+        raise SegbenchError(
+            f"{output_dir / 'results.json'} holds a completed run; pass overwrite=true to train into {output_dir} again"
+        )
+
+
+def _check_resumable(cfg: DictConfig) -> None:
+    """ckpt_path must be a safe segbench checkpoint of the network this command builds."""
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    trained = OmegaConf.create(model_config_of(checkpoint, cfg.ckpt_path))
+    if trained != OmegaConf.create(OmegaConf.to_yaml(cfg.model, resolve=True)):
+        raise SegbenchError(
+            f"ckpt_path={cfg.ckpt_path} holds a different network ({trained.get('_target_')}, "
+            f"{trained.get('num_classes')} classes) from the one this command builds: "
+            "resume with the model= and dataset= of the run it came from"
+        )
+
+
+@contextmanager
+def _recording_failure(output_dir: Path, trainer: pl.Trainer, cfg: DictConfig) -> Iterator[None]:
+    """A job that stops early leaves results.json with its status and error, so a sweep's report shows it.
+
+    Lightning turns Ctrl-C into SystemExit after saving nothing; GracefulInterrupt has saved
+    last.ckpt by then, and the user gets one line saying how to resume.
+    """
+    try:
+        yield
+    except BaseException as error:
+        interrupted = trainer.interrupted and isinstance(error, (KeyboardInterrupt, SystemExit))
+        last = Path(cfg.paths.checkpoint_dir) / "last.ckpt"
+        message = (
+            f"interrupted at step {trainer.global_step}; resume with the same command and resume=true, "
+            f"or ckpt_path={last}"
+            if interrupted
+            else (str(error).strip().splitlines() or [type(error).__name__])[0]
+        )
+        if trainer.is_global_zero:
+            _write_results(output_dir, {"status": "interrupted" if interrupted else "failed", "error": message,
+                                        "global_step": trainer.global_step, "choices": _config_choices()})
+        if interrupted:
+            raise SegbenchError(message) from None
+        raise
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -182,6 +230,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise SegbenchError("ckpt_path is required: python src/eval.py ckpt_path=/path/to/checkpoint.ckpt")
     task = load_task(cfg.ckpt_path)
     datamodule = instantiate(cfg.dataset)
+    if (task.hparams.num_classes, task.hparams.ignore_index) != (datamodule.num_classes, datamodule.ignore_index):
+        raise SegbenchError(
+            f"ckpt_path={cfg.ckpt_path} predicts {task.hparams.num_classes} classes (void {task.hparams.ignore_index}) "
+            f"but dataset={_config_choices().get('dataset')} has {datamodule.num_classes} (void {datamodule.ignore_index})"
+        )
     if datamodule.resolution is None and task.hparams.get("data_resolution"):
         # Score at the resolution the network was trained at, unless dataset.resolution says otherwise.
         datamodule.resolution = tuple(task.hparams.data_resolution)

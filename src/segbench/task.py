@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
+from segbench.errors import NonFiniteLossError
 from segbench.losses import PixelCrossEntropy
 from segbench.metrics import per_class_metrics, segmentation_metrics
 
@@ -77,7 +78,14 @@ class SegmentationTask(pl.LightningModule):
         return loss, predictions
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, self.train_metrics, "train")[0]
+        loss = self._step(batch, self.train_metrics, "train")[0]
+        if not torch.isfinite(loss):
+            # Stop before the optimiser writes NaN into the weights: the last checkpoint stays the last good one.
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at step {self.global_step + 1} (epoch {self.current_epoch}); "
+                "training stopped, the last checkpoint is from before it (try a lower task.optimizer.lr)"
+            )
+        return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._step(batch, self.val_metrics, "val")
@@ -94,6 +102,15 @@ class SegmentationTask(pl.LightningModule):
         self.log_dict(per_class)
         self.test_report = {"confusion": scores["confusion"].tolist(), "class_names": names}
         self.test_per_class.reset()
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # A finite loss can still leave non-finite weights behind; stop before a checkpoint saves them.
+        if not torch.stack([p.isfinite().all() for p in self.parameters()]).all():
+            raise NonFiniteLossError(
+                f"the weights became NaN or infinite at step {self.global_step} (epoch {self.current_epoch}); "
+                "training stopped, the last checkpoint is from before it (try a lower task.optimizer.lr)"
+            )
 
     def configure_optimizers(self) -> dict:
         optimizer = instantiate(dict(self.hparams.optimizer), params=self.parameters())

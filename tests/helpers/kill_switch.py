@@ -1,4 +1,4 @@
-"""Loaded by training subprocesses of the tests (PYTHONPATH): a real SIGKILL at a chosen training step."""
+"""Loaded by training subprocesses of the tests (PYTHONPATH): a real SIGKILL, or a diverging weight, at a chosen step."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import signal
 
 import pytorch_lightning as pl
+import torch
 
 
 class KillAtStep(pl.Callback):
@@ -17,3 +18,15 @@ class KillAtStep(pl.Callback):
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer) -> None:
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class PoisonWeightsAtStep(pl.Callback):
+    """Set one weight to NaN before optimisation step `step` + 1: a stand-in for a diverging run."""
+
+    def __init__(self, step: int | str) -> None:
+        self.step = int(step)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                next(pl_module.parameters())[0, 0, 0, 0] = float("nan")
