@@ -13,7 +13,9 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_camvid_layout(root: Path, split_sizes: dict[str, int], height: int = 12, width: int = 16, seed: int = 0) -> Path:
+def write_camvid_layout(
+    root: Path, split_sizes: dict[str, int], height: int = 12, width: int = 16, seed: int = 0
+) -> Path:
     """Random RGB images and label maps (values 0..11) in the CamVid folder layout."""
     rng = np.random.default_rng(seed)
     for split, count in split_sizes.items():
@@ -22,7 +24,9 @@ def write_camvid_layout(root: Path, split_sizes: dict[str, int], height: int = 1
         for index in range(count):
             name = f"{split}_{index:03d}.png"
             Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(root / split / name)
-            Image.fromarray(rng.integers(0, 12, (height, width), dtype=np.uint8), mode="L").save(root / f"{split}annot" / name)
+            Image.fromarray(rng.integers(0, 12, (height, width), dtype=np.uint8), mode="L").save(
+                root / f"{split}annot" / name
+            )
     return root
 
 

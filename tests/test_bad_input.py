@@ -22,7 +22,16 @@ def last_line(result) -> str:
 def trained(tmp_path_factory) -> tuple[Path, Path]:
     """A finished one-epoch run: (workdir, its run folder)."""
     workdir = tmp_path_factory.mktemp("trained")
-    check(run("train.py", workdir, *TINY_SYNTHETIC, *QUIET_TRAINING, "trainer.max_epochs=1", f"hydra.run.dir={workdir}/run"))
+    check(
+        run(
+            "train.py",
+            workdir,
+            *TINY_SYNTHETIC,
+            *QUIET_TRAINING,
+            "trainer.max_epochs=1",
+            f"hydra.run.dir={workdir}/run",
+        )
+    )
     return workdir, workdir / "run"
 
 
@@ -75,15 +84,25 @@ def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(tmp_path
     crafted = tmp_path / "crafted.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"model_config": RunsCode(marker)}}, crafted)
     line = last_line(run(script, tmp_path, *TINY_SYNTHETIC, f"ckpt_path={crafted}"))
-    assert line.startswith(f"error: refusing {crafted}: loading it would call posix.system, which can run arbitrary code")
+    assert line.startswith(
+        f"error: refusing {crafted}: loading it would call posix.system, which can run arbitrary code"
+    )
     assert not marker.exists()
 
 
 def test_eval_names_a_checkpoint_of_another_class_count(trained, tmp_path):
     _, run_dir = trained
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
-    line = last_line(run("eval.py", tmp_path, *TINY_SYNTHETIC, f"ckpt_path={checkpoint}", "dataset.num_classes=5",
-                         "dataset.ignore_index=5"))
+    line = last_line(
+        run(
+            "eval.py",
+            tmp_path,
+            *TINY_SYNTHETIC,
+            f"ckpt_path={checkpoint}",
+            "dataset.num_classes=5",
+            "dataset.ignore_index=5",
+        )
+    )
     assert line == f"error: ckpt_path={checkpoint} predicts 11 classes (void 11) but dataset=synthetic has 5 (void 5)"
 
 
@@ -98,13 +117,21 @@ def test_a_completed_run_is_not_overwritten_unless_asked(trained):
     workdir, run_dir = trained
     before = (run_dir / "results.json").read_text()
     line = last_line(run("train.py", workdir, *TINY_SYNTHETIC, *QUIET_TRAINING, f"hydra.run.dir={run_dir}"))
-    assert line == f"error: {run_dir / 'results.json'} holds a completed run; pass overwrite=true to train into {run_dir} again"
+    assert (
+        line
+        == f"error: {run_dir / 'results.json'} holds a completed run; pass overwrite=true to train into {run_dir} again"
+    )
     assert (run_dir / "results.json").read_text() == before
 
 
 def test_a_diverging_run_stops_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
-    poison = ["+callbacks.poison._target_=kill_switch.PoisonWeightsAtStep", "+callbacks.poison.step=3",
-              "callbacks.step_checkpoint.every_n_train_steps=1", "trainer.max_epochs=3", f"hydra.run.dir={tmp_path}/run"]
+    poison = [
+        "+callbacks.poison._target_=kill_switch.PoisonWeightsAtStep",
+        "+callbacks.poison.step=3",
+        "callbacks.step_checkpoint.every_n_train_steps=1",
+        "trainer.max_epochs=3",
+        f"hydra.run.dir={tmp_path}/run",
+    ]
     line = last_line(run("train.py", tmp_path, *TINY_SYNTHETIC, *QUIET_TRAINING, *poison))
     assert line.startswith("error: training loss is nan at step 4 (epoch 1); training stopped")
     results = json.loads((tmp_path / "run" / "results.json").read_text())

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from pytorch_lightning.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-from segbench.callbacks import BatchNormStatistics, RngStateCheckpoint
+from segbench.callbacks import BatchNormStatistics, GracefulInterrupt, RngStateCheckpoint
 from segbench.paper import TABLE1
 from segbench.utils import instantiate_group  # also registers the config resolvers
 
@@ -70,7 +70,13 @@ def test_trainer_logger_and_callbacks_instantiate(trainer, logger, tmp_path):
     loggers = instantiate_group(cfg.logger)
     assert [type(x) for x in loggers] == LOGGER_TYPES[logger]
     callbacks = instantiate_group(cfg.callbacks)
-    expected = [ModelCheckpoint] * 3 + [RngStateCheckpoint, RichProgressBar, RichModelSummary, BatchNormStatistics]
+    expected = [ModelCheckpoint] * 3 + [
+        RngStateCheckpoint,
+        GracefulInterrupt,
+        RichProgressBar,
+        RichModelSummary,
+        BatchNormStatistics,
+    ]
     assert [type(c) for c in callbacks] == expected
     best, last, every_n_steps = callbacks[:3]
     assert (best.monitor, best.mode, best.dirpath) == ("val/G", "max", str(tmp_path / "checkpoints"))

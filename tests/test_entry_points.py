@@ -46,7 +46,11 @@ def run(script: str, workdir: Path, *overrides: str, kill_at_step: int | None = 
         env["SEGBENCH_TEST_KILL_AT_STEP"] = str(kill_at_step)
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "src" / script), *overrides],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -62,8 +66,16 @@ def labelled_pixels(workdir: Path, split: str) -> int:
 
 
 def test_train_fast_dev_run_writes_results(tmp_path):
-    check(run("train.py", tmp_path, *TINY_SYNTHETIC, *QUIET_TRAINING, "trainer.fast_dev_run=true",
-              f"hydra.run.dir={tmp_path}/run"))
+    check(
+        run(
+            "train.py",
+            tmp_path,
+            *TINY_SYNTHETIC,
+            *QUIET_TRAINING,
+            "trainer.fast_dev_run=true",
+            f"hydra.run.dir={tmp_path}/run",
+        )
+    )
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["choices"]["model"] == "segnet_basic" and results["choices"]["dataset"] == "synthetic"
     assert results["params"] == 1_416_075
@@ -89,9 +101,14 @@ def test_train_fast_dev_run_writes_results(tmp_path):
 
 # 6 training images in batches of 2: 3 steps per epoch; a checkpoint every 2 steps and after every evaluation.
 RESUMABLE = [
-    *TINY_SYNTHETIC, *QUIET_TRAINING, *KILL_SWITCH,
-    "dataset.generator.split_sizes={train:6,val:2,test:2}", "dataset.resolution=[24,32]",
-    "callbacks.step_checkpoint.every_n_train_steps=2", "trainer.max_epochs=4", "resume=true",
+    *TINY_SYNTHETIC,
+    *QUIET_TRAINING,
+    *KILL_SWITCH,
+    "dataset.generator.split_sizes={train:6,val:2,test:2}",
+    "dataset.resolution=[24,32]",
+    "callbacks.step_checkpoint.every_n_train_steps=2",
+    "trainer.max_epochs=4",
+    "resume=true",
 ]
 RUN_FACTS = ("params", "epochs_trained", "global_step", "train", "val", "test", "test_confusion")
 
@@ -147,8 +164,14 @@ def test_ctrl_c_saves_a_resumable_checkpoint_and_the_rerun_ends_as_the_uninterru
     env = {**os.environ, "SEGBENCH_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests" / "helpers"), env.get("PYTHONPATH", "")])
     env.pop("SEGBENCH_TEST_KILL_AT_STEP", None)
-    process = subprocess.Popen([sys.executable, str(REPO_ROOT / "src" / "train.py"), *RESUMABLE], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "src" / "train.py"), *RESUMABLE],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 300
     while not list(tmp_path.glob("logs/train/runs/*/checkpoints/last.ckpt")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -169,7 +192,9 @@ def test_ctrl_c_saves_a_resumable_checkpoint_and_the_rerun_ends_as_the_uninterru
 def test_eval_scores_a_checkpoint_as_training_did_at_its_training_resolution(uninterrupted):
     workdir, results = uninterrupted
     best = results["best_checkpoint"]
-    printed = check(run("eval.py", workdir, *TINY_SYNTHETIC, f"ckpt_path={best}", f"hydra.run.dir={workdir}/eval")).stdout
+    printed = check(
+        run("eval.py", workdir, *TINY_SYNTHETIC, f"ckpt_path={best}", f"hydra.run.dir={workdir}/eval")
+    ).stdout
     assert "mIoU" in printed and "BF" in printed and "Bicyclist" in printed
     evaluated = json.loads((workdir / "eval" / "eval.json").read_text())
     assert evaluated["confusion"] == results["test_confusion"]
@@ -178,7 +203,9 @@ def test_eval_scores_a_checkpoint_as_training_did_at_its_training_resolution(uni
 
 
 def test_missing_data_set_is_a_one_line_error(tmp_path):
-    result = run("train.py", tmp_path, "logger=csv", f"dataset.root={tmp_path}/nowhere", f"hydra.run.dir={tmp_path}/run")
+    result = run(
+        "train.py", tmp_path, "logger=csv", f"dataset.root={tmp_path}/nowhere", f"hydra.run.dir={tmp_path}/run"
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: CamVid not found: {tmp_path}/nowhere (from dataset.root) is not a folder; "
@@ -195,7 +222,18 @@ def test_eval_without_checkpoint_is_a_one_line_error(tmp_path):
 
 def test_every_table1_variant_trains_through_train_py(tmp_path):
     # One Hydra multirun over conf/model/*.yaml: the same glob a user sweeps with.
-    result = check(run("train.py", tmp_path, "--multirun", "model=glob(*)", *TINY_SYNTHETIC, *QUIET_TRAINING,
-                       "trainer.fast_dev_run=true", "callbacks.bn_statistics=null", f"hydra.sweep.dir={tmp_path}/sweep"))
+    result = check(
+        run(
+            "train.py",
+            tmp_path,
+            "--multirun",
+            "model=glob(*)",
+            *TINY_SYNTHETIC,
+            *QUIET_TRAINING,
+            "trainer.fast_dev_run=true",
+            "callbacks.bn_statistics=null",
+            f"hydra.sweep.dir={tmp_path}/sweep",
+        )
+    )
     trained = sorted(json.loads(p.read_text())["choices"]["model"] for p in (tmp_path / "sweep").glob("*/results.json"))
     assert trained == sorted(TABLE1), result.stdout[-2000:]

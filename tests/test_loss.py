@@ -25,5 +25,7 @@ def test_weighted_sum_is_divided_by_the_number_of_non_void_pixels():
 def test_unweighted_loss_is_the_plain_mean_and_all_void_is_zero():
     logits = torch.randn(2, 4, 3, 3)
     target = torch.randint(0, 4, (2, 3, 3))
-    assert PixelCrossEntropy(None, ignore_index=11)(logits, target).item() == pytest.approx(F.cross_entropy(logits, target).item(), rel=1e-6)
+    assert PixelCrossEntropy(None, ignore_index=11)(logits, target).item() == pytest.approx(
+        F.cross_entropy(logits, target).item(), rel=1e-6
+    )
     assert PixelCrossEntropy(None, ignore_index=11)(logits, torch.full((2, 3, 3), 11)).item() == 0.0

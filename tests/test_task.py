@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
 
-from segbench.data.datamodule import SegmentationDataModule
 from segbench.data.camvid import CLASS_NAMES
+from segbench.data.datamodule import SegmentationDataModule
 
 
 def trainer() -> pl.Trainer:
-    return pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    return pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
 
 
 def test_test_scores_cover_every_labelled_pixel_once(tiny_camvid, tiny_task):

@@ -36,7 +36,9 @@ def read_checkpoint(path: str | Path, option: str = "ckpt_path") -> dict[str, An
             ) from None
         raise SegbenchError(f"{path} is not a PyTorch checkpoint ({_first_line(error)})") from None
     except Exception as error:  # torch.load raises many types for a file that is not a checkpoint
-        raise SegbenchError(f"{path} is not a PyTorch checkpoint ({type(error).__name__}: {_first_line(error)})") from None
+        raise SegbenchError(
+            f"{path} is not a PyTorch checkpoint ({type(error).__name__}: {_first_line(error)})"
+        ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise SegbenchError(f"{path} is not a Lightning checkpoint (no state_dict in it)")
     return checkpoint

@@ -23,5 +23,7 @@ class PixelCrossEntropy(nn.Module):
         self.ignore_index = ignore_index
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        total = F.cross_entropy(logits.float(), target, weight=self.weight, ignore_index=self.ignore_index, reduction="sum")
+        total = F.cross_entropy(
+            logits.float(), target, weight=self.weight, ignore_index=self.ignore_index, reduction="sum"
+        )
         return total / (target != self.ignore_index).sum().clamp_min(1)

@@ -28,7 +28,6 @@ from segbench.utils import instantiate_group
 log = logging.getLogger(__name__)
 
 
-
 def _config_choices() -> dict[str, str | None]:
     """Which option of each config group made this run (model, dataset, balancing, ...)."""
     if not HydraConfig.initialized():
@@ -41,12 +40,18 @@ def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTas
     datamodule = instantiate(cfg.dataset)
     datamodule.prepare_data()
     class_weights = datamodule.class_weights(instantiate(cfg.balancing))
-    log.info("class weights (%s): %s", cfg.balancing._target_.rsplit(".", 1)[-1], [round(w, 4) for w in class_weights.tolist()])
+    log.info(
+        "class weights (%s): %s",
+        cfg.balancing._target_.rsplit(".", 1)[-1],
+        [round(w, 4) for w in class_weights.tolist()],
+    )
     net = instantiate(cfg.model)
     # YAML text, not a dict: instantiate() would otherwise build a second network from it.
     model_config = OmegaConf.to_yaml(cfg.model, resolve=True)
     resolution = list(datamodule.resolution) if datamodule.resolution else None
-    task = instantiate(cfg.task, net=net, class_weights=class_weights, model_config=model_config, data_resolution=resolution)
+    task = instantiate(
+        cfg.task, net=net, class_weights=class_weights, model_config=model_config, data_resolution=resolution
+    )
     return datamodule, task
 
 
@@ -103,8 +108,10 @@ def _previous_run(cfg: DictConfig) -> Path | None:
     """The interrupted (or finished) earlier run of this same command, for `resume=true`."""
     current = Path(cfg.paths.output_dir)
     if not (current / ".hydra" / "overrides.yaml").is_file():
-        raise SegbenchError(f"resume=true compares saved overrides, but {current}/.hydra/overrides.yaml is missing "
-                            "(keep hydra.output_subdir at its default)")
+        raise SegbenchError(
+            f"resume=true compares saved overrides, but {current}/.hydra/overrides.yaml is missing "
+            "(keep hydra.output_subdir at its default)"
+        )
     task_dir = Path(cfg.paths.log_dir) / cfg.task_name
     previous = find_previous_run(task_dir, current)
     if previous is None:
@@ -217,8 +224,15 @@ def _recording_failure(output_dir: Path, trainer: pl.Trainer, cfg: DictConfig) -
             else (str(error).strip().splitlines() or [type(error).__name__])[0]
         )
         if trainer.is_global_zero:
-            _write_results(output_dir, {"status": "interrupted" if interrupted else "failed", "error": message,
-                                        "global_step": trainer.global_step, "choices": _config_choices()})
+            _write_results(
+                output_dir,
+                {
+                    "status": "interrupted" if interrupted else "failed",
+                    "error": message,
+                    "global_step": trainer.global_step,
+                    "choices": _config_choices(),
+                },
+            )
         if interrupted:
             raise SegbenchError(message) from None
         raise
@@ -233,17 +247,23 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if (task.hparams.num_classes, task.hparams.ignore_index) != (datamodule.num_classes, datamodule.ignore_index):
         raise SegbenchError(
             f"ckpt_path={cfg.ckpt_path} predicts {task.hparams.num_classes} classes (void {task.hparams.ignore_index}) "
-            f"but dataset={_config_choices().get('dataset')} has {datamodule.num_classes} (void {datamodule.ignore_index})"
+            f"but dataset={_config_choices().get('dataset')} has {datamodule.num_classes} "
+            f"(void {datamodule.ignore_index})"
         )
     if datamodule.resolution is None and task.hparams.get("data_resolution"):
         # Score at the resolution the network was trained at, unless dataset.resolution says otherwise.
         datamodule.resolution = tuple(task.hparams.data_resolution)
-        log.info("evaluating at the training resolution %s (set dataset.resolution=[H,W] to change it)", list(datamodule.resolution))
+        log.info(
+            "evaluating at the training resolution %s (set dataset.resolution=[H,W] to change it)",
+            list(datamodule.resolution),
+        )
     datamodule.prepare_data()
     trainer = make_trainer(cfg)
     with finishing_loggers(trainer):
         scores = score(trainer, task, datamodule, ("test",))["test"]
-    print_evaluation(scores, task.test_report["class_names"], title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test")
+    print_evaluation(
+        scores, task.test_report["class_names"], title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test"
+    )
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     report = {
@@ -261,9 +281,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 def benchmark(cfg: DictConfig) -> dict[str, Any]:
     """Table 1's efficiency columns for `cfg.model`: print one JSON line and append it to `cfg.jsonl`."""
     torch.manual_seed(0)
-    row = {"model": _config_choices().get("model"), **measure(
-        instantiate(cfg.model), cfg.height, cfg.width, cfg.runs, cfg.warmup, cfg.device, cfg.progress
-    )}
+    row = {
+        "model": _config_choices().get("model"),
+        **measure(instantiate(cfg.model), cfg.height, cfg.width, cfg.runs, cfg.warmup, cfg.device, cfg.progress),
+    }
     line = json.dumps(row)
     print(line, flush=True)
     if cfg.get("jsonl"):

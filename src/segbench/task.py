@@ -61,7 +61,9 @@ class SegmentationTask(pl.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
 
-    def on_after_batch_transfer(self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def on_after_batch_transfer(
+        self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         # Batches travel as uint8 (4x less to copy); the float image is made on the device.
         images, labels = batch
         return images.float().contiguous(memory_format=self.memory_format), labels.long()
@@ -73,7 +75,14 @@ class SegmentationTask(pl.LightningModule):
         loss = self.criterion(logits, labels)
         predictions = logits.argmax(dim=1)
         metrics.update(predictions, labels)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=stage == "train", batch_size=len(images))
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=stage == "train",
+            batch_size=len(images),
+        )
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         return loss, predictions
 
@@ -95,10 +104,14 @@ class SegmentationTask(pl.LightningModule):
         self.test_per_class.update(predictions, batch[1])
 
     def on_test_epoch_end(self) -> None:
-        """Per-class accuracy and IoU (Table 2 style) logged by class name; the confusion matrix kept for results.json."""
+        """Per-class accuracy and IoU (Table 2 style) logged by class name; the confusion matrix kept for reports."""
         scores = self.test_per_class.compute()
         names = list(self.hparams.class_names) or [str(c) for c in range(self.hparams.num_classes)]
-        per_class = {f"test/{kind}/{name}": float(value) for kind in ("accuracy", "IoU") for name, value in zip(names, scores[kind])}
+        per_class = {
+            f"test/{kind}/{name}": float(value)
+            for kind in ("accuracy", "IoU")
+            for name, value in zip(names, scores[kind])
+        }
         self.log_dict(per_class)
         self.test_report = {"confusion": scores["confusion"].tolist(), "class_names": names}
         self.test_per_class.reset()

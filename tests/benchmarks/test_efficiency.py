@@ -43,10 +43,22 @@ def test_measure_reports_every_column(build_model):
 def test_table_ratios_are_against_segnet_basic_of_the_same_session(tmp_path):
     common = {"stored_bytes": 1, "runs": 50, "threads": 2, "device": "cpu", "input": [1, 3, 360, 480]}
     lines = [
-        {"model": "segnet_basic", "params": 1_416_075, "storage_multiplier": 1,
-         "infer_ms_fp32": 200.0, "infer_ms_bf16_channels_last": 40.0, **common},
-        {"model": "fcn_basic", "params": 645_956, "storage_multiplier": 11,
-         "infer_ms_fp32": 50.0, "infer_ms_bf16_channels_last": 30.0, **common},
+        {
+            "model": "segnet_basic",
+            "params": 1_416_075,
+            "storage_multiplier": 1,
+            "infer_ms_fp32": 200.0,
+            "infer_ms_bf16_channels_last": 40.0,
+            **common,
+        },
+        {
+            "model": "fcn_basic",
+            "params": 645_956,
+            "storage_multiplier": 11,
+            "infer_ms_fp32": 50.0,
+            "infer_ms_bf16_channels_last": 30.0,
+            **common,
+        },
     ]
     rows = efficiency_rows(lines)
     assert [r["model"] for r in rows] == ["segnet_basic", "fcn_basic"]
@@ -108,8 +120,9 @@ def test_declared_kept_tensors_are_what_the_decoder_forward_reads(model, build_m
             kept = net.decoder.kept_from_encoder(levels, depth_index)
             kept_after_shift = net.decoder.kept_from_encoder(shifted, depth_index)
             declares_indices = any(not t.is_floating_point() and torch.equal(t, level.indices) for t in kept)
-            declared_maps = [(t, t_shifted) for t, t_shifted in zip(kept, kept_after_shift, strict=True)
-                             if t.is_floating_point()]
+            declared_maps = [
+                (t, t_shifted) for t, t_shifted in zip(kept, kept_after_shift, strict=True) if t.is_floating_point()
+            ]
             where = f"encoder level {depth_index}"
             assert len(kept) == declares_indices + len(declared_maps), f"{where}: kept holds neither indices nor a map"
             reads_indices = output_changes(net.decoder, levels, moved)

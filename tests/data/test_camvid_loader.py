@@ -78,7 +78,9 @@ def test_label_value_out_of_range_is_named(tiny_camvid):
 def test_images_of_different_sizes_name_the_odd_one(tiny_camvid):
     for folder, array in (("train", np.zeros((10, 16, 3), np.uint8)), ("trainannot", np.zeros((10, 16), np.uint8))):
         Image.fromarray(array).save(tiny_camvid / folder / "train_002.png")
-    with pytest.raises(DatasetError, match=r"image .*train/train_002.png is 16x10 \(WxH\) but .*train_000.png is 16x12"):
+    with pytest.raises(
+        DatasetError, match=r"image .*train/train_002.png is 16x10 \(WxH\) but .*train_000.png is 16x12"
+    ):
         load_split(tiny_camvid, "train", max_label=11)
     assert load_split(tiny_camvid, "train", max_label=11, resolution=(12, 16))[0].shape == (3, 12, 16, 3)
 

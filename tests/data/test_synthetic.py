@@ -10,11 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from segbench.data.camvid import VOID_INDEX
 from segbench.data.synthetic import (
-    GENERATOR_VERSION, MANIFEST_NAME, generate_synthetic_camvid, image_rng, render_scene,
+    GENERATOR_VERSION,
+    MANIFEST_NAME,
+    generate_synthetic_camvid,
+    image_rng,
+    render_scene,
 )
 from segbench.errors import DatasetError
-from segbench.data.camvid import VOID_INDEX
 
 SMALL = {"train": 4, "val": 2, "test": 3}
 H, W = 48, 64
@@ -84,7 +88,7 @@ def test_cached_and_regenerated(tmp_path):
     root = _gen(tmp_path / "camvid")
     files = sorted(p for p in root.rglob("*") if p.is_file())
     mtimes = {p: p.stat().st_mtime_ns for p in files}
-    old = 1_000_000_000 * 10**9          # push mtimes into the past so any rewrite is visible
+    old = 1_000_000_000 * 10**9  # push mtimes into the past so any rewrite is visible
     for p in files:
         os.utime(p, ns=(old, old))
     assert _gen(tmp_path / "camvid") == root
@@ -148,8 +152,9 @@ def test_failure_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_progress_bar_runs(tmp_path):
-    root = generate_synthetic_camvid(tmp_path / "p", split_sizes={"train": 1, "val": 1, "test": 0},
-                                     height=24, width=32, progress=True)
+    root = generate_synthetic_camvid(
+        tmp_path / "p", split_sizes={"train": 1, "val": 1, "test": 0}, height=24, width=32, progress=True
+    )
     assert (root / "test.txt").read_text() == "" and len(list((root / "train").iterdir())) == 1
 
 

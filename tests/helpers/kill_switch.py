@@ -1,4 +1,4 @@
-"""Loaded by training subprocesses of the tests (PYTHONPATH): a real SIGKILL, or a diverging weight, at a chosen step."""
+"""Loaded by the tests' training subprocesses (PYTHONPATH): a real SIGKILL, or a diverging weight, at a given step."""
 
 from __future__ import annotations
 

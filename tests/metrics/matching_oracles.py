@@ -24,8 +24,9 @@ from segbench.metrics.boundary_matching import _finish_matching
 GREEDY_ROUNDS = 6
 
 
-def greedy_rounds(eu: np.ndarray, ev: np.ndarray, ed: np.ndarray, n_left: int, n_right: int,
-                  rounds: int) -> tuple[np.ndarray, np.ndarray]:
+def greedy_rounds(
+    eu: np.ndarray, ev: np.ndarray, ed: np.ndarray, n_left: int, n_right: int, rounds: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised greedy start: repeatedly match every edge that is the best free edge of both
     its ends (key: distance, then the other end's index). Edges must be sorted by (u, d, v).
 
@@ -129,20 +130,25 @@ def hopcroft_karp(adj: list[list[int]], ml: list[int], mr: list[int]) -> None:
                         vstack.pop()
 
 
-def _finish_hopcroft_karp(eu: np.ndarray, ev: np.ndarray, n_left: int, ml: np.ndarray,
-                          mr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _finish_hopcroft_karp(
+    eu: np.ndarray, ev: np.ndarray, n_left: int, ml: np.ndarray, mr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     bounds = np.searchsorted(eu, np.arange(n_left + 1))  # eu is sorted
     ev_list = ev.tolist()
-    adj = [ev_list[bounds[k]:bounds[k + 1]] for k in range(n_left)]
+    adj = [ev_list[bounds[k] : bounds[k + 1]] for k in range(n_left)]
     ml_l, mr_l = ml.tolist(), mr.tolist()
     hopcroft_karp(adj, ml_l, mr_l)
     return np.asarray(ml_l, dtype=np.int64), np.asarray(mr_l, dtype=np.int64)
 
 
-def maximum_bipartite_matching(indptr: np.ndarray, indices: np.ndarray, n_right: int,
-                               weights: np.ndarray | None = None, init: np.ndarray | None = None,
-                               method: Literal["dinic", "hopcroft_karp"] = "dinic",
-                               ) -> tuple[np.ndarray, np.ndarray]:
+def maximum_bipartite_matching(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    n_right: int,
+    weights: np.ndarray | None = None,
+    init: np.ndarray | None = None,
+    method: Literal["dinic", "hopcroft_karp"] = "dinic",
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact maximum-cardinality matching of a bipartite graph given in CSR (left -> right).
 
     Starts from ``init`` (a matching as match_left, -1 = free) or from :func:`greedy_rounds`
@@ -184,8 +190,9 @@ def maximum_bipartite_matching(indptr: np.ndarray, indices: np.ndarray, n_right:
     return _finish_hopcroft_karp(eu, ev, n_left, ml, mr)
 
 
-def koenig_cover(indptr: np.ndarray, indices: np.ndarray, n_right: int, ml: np.ndarray,
-                 mr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def koenig_cover(
+    indptr: np.ndarray, indices: np.ndarray, n_right: int, ml: np.ndarray, mr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """König's construction of a vertex cover from a matching: Z = vertices reachable from free
     left vertices by alternating paths; cover = (left \\ Z) + (right & Z). If it covers every
     edge and has as many vertices as the matching has edges, the matching is maximum (no
@@ -198,7 +205,7 @@ def koenig_cover(indptr: np.ndarray, indices: np.ndarray, n_right: int, ml: np.n
         seen_l[u] = True
     while stack:
         u = stack.pop()
-        for v in indices[indptr[u]:indptr[u + 1]]:
+        for v in indices[indptr[u] : indptr[u + 1]]:
             if not seen_r[v]:
                 seen_r[v] = True
                 w = mr[v]

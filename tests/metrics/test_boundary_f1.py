@@ -27,7 +27,7 @@ TOL_PX = 4.5
 def square(dy: int = 0, dx: int = 0, side: int = 100, top: int = 130, left: int = 190) -> np.ndarray:
     """Class 1 square of `side` px on class 0, moved by (dy, dx)."""
     lab = np.zeros((H, W), dtype=np.int64)
-    lab[top + dy:top + dy + side, left + dx:left + dx + side] = 1
+    lab[top + dy : top + dy + side, left + dx : left + dx + side] = 1
     return lab
 
 
@@ -35,14 +35,8 @@ def square(dy: int = 0, dx: int = 0, side: int = 100, top: int = 130, left: int 
 # Boundary rule
 # --------------------------------------------------------------------------------------------
 def test_boundary_rule_4x4_block():
-    mask = np.array([[0, 0, 0, 0],
-                     [0, 1, 1, 0],
-                     [0, 1, 1, 0],
-                     [0, 0, 0, 0]], dtype=bool)
-    expected = np.array([[1, 1, 1, 0],
-                         [1, 0, 1, 0],
-                         [1, 1, 1, 0],
-                         [0, 0, 0, 0]], dtype=bool)
+    mask = np.array([[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]], dtype=bool)
+    expected = np.array([[1, 1, 1, 0], [1, 0, 1, 0], [1, 1, 1, 0], [0, 0, 0, 0]], dtype=bool)
     np.testing.assert_array_equal(boundary_map(mask), expected)
     # the complement has the same boundary (the 2x2 rule is symmetric)
     np.testing.assert_array_equal(boundary_map(~mask), expected)
@@ -51,14 +45,8 @@ def test_boundary_rule_4x4_block():
 def test_boundary_rule_last_row_and_column():
     # Last row: only the right neighbour is compared; last column: only the one below;
     # the bottom-right corner never is a boundary; the image border itself is not a boundary.
-    mask = np.array([[0, 0, 0, 0],
-                     [0, 0, 0, 0],
-                     [0, 0, 0, 0],
-                     [0, 0, 1, 1]], dtype=bool)
-    expected = np.array([[0, 0, 0, 0],
-                         [0, 0, 0, 0],
-                         [0, 1, 1, 1],
-                         [0, 1, 0, 0]], dtype=bool)
+    mask = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 1]], dtype=bool)
+    expected = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [0, 1, 1, 1], [0, 1, 0, 0]], dtype=bool)
     np.testing.assert_array_equal(boundary_map(mask), expected)
     assert not boundary_map(np.ones((4, 4), dtype=bool)).any()
 
@@ -201,7 +189,7 @@ def check_certificate(indptr, indices, n_right, ml, mr):
     assert (mr[ml[matched]] == matched).all()
     assert (mr >= 0).sum() == matched.size
     for u in matched:
-        assert ml[u] in indices[indptr[u]:indptr[u + 1]]
+        assert ml[u] in indices[indptr[u] : indptr[u + 1]]
     cover_l, cover_r = koenig_cover(indptr, indices, n_right, ml, mr)
     eu = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     assert (cover_l[eu] | cover_r[indices]).all()
@@ -295,7 +283,7 @@ def test_real_camvid_graph_certified(real_camvid_root):
         idx[gy + 5, gx + 5] = np.arange(gy.size)
         rows = []
         for i in range(py.size):
-            win = idx[py[i]:py[i] + 11, px[i]:px[i] + 11]
+            win = idx[py[i] : py[i] + 11, px[i] : px[i] + 11]
             yy, xx = np.nonzero(win >= 0)
             ok = (yy - 5) ** 2 + (xx - 5) ** 2 <= 20.25
             rows.append(win[yy[ok], xx[ok]])

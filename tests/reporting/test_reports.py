@@ -17,8 +17,14 @@ from segbench.reporting.curves import read_curve, write_curves
 def fit(task, datamodule, run_dir: Path, epochs: int, ckpt_path: str | None = None) -> pl.Trainer:
     """A short real training with the CSV logger train.py's `logger=csv` uses (run_dir/csv/version_N)."""
     trainer = pl.Trainer(
-        accelerator="cpu", max_epochs=epochs, logger=CSVLogger(run_dir, name="csv"), log_every_n_steps=1,
-        default_root_dir=run_dir, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+        accelerator="cpu",
+        max_epochs=epochs,
+        logger=CSVLogger(run_dir, name="csv"),
+        log_every_n_steps=1,
+        default_root_dir=run_dir,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
     )
     trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
     return trainer
@@ -65,8 +71,10 @@ def test_curves_table_and_plot(tmp_path, datamodule, tiny_task):
     assert "Written by `cmd`" in text
     off = [value for *_, value in curves["off"]]
     drop = max(a - b for a, b in zip(off, off[1:]))
-    assert (f"- off: best {100 * max(off):.2f}, last {100 * off[-1]:.2f}, "
-            f"largest drop between consecutive evaluations {100 * max(drop, 0):.2f} points") in text
+    assert (
+        f"- off: best {100 * max(off):.2f}, last {100 * off[-1]:.2f}, "
+        f"largest drop between consecutive evaluations {100 * max(drop, 0):.2f} points"
+    ) in text
     # the second run has no third evaluation: its cell is empty
     assert f"| 3 | {100 * off[2]:.2f} |  |" in text
     assert (tmp_path / "out" / "bn.png").stat().st_size > 1000
@@ -78,14 +86,25 @@ def test_runs_table_puts_table1_beside_our_scores(tmp_path):
     run = tmp_path / "multirun" / "0"
     run.mkdir(parents=True)
     results = {
-        "choices": {"model": "segnet_basic", "balancing": "median_frequency"}, "epochs_trained": 3, "global_step": 90,
-        "test": {"test/G": 0.8, "test/C": 0.5, "test/mIoU": 0.4, "test/BF": 0.3}, "train": {"train/G": 0.9, "train/C": 0.6, "train/mIoU": 0.5},
+        "choices": {"model": "segnet_basic", "balancing": "median_frequency"},
+        "epochs_trained": 3,
+        "global_step": 90,
+        "test": {"test/G": 0.8, "test/C": 0.5, "test/mIoU": 0.4, "test/BF": 0.3},
+        "train": {"train/G": 0.9, "train/C": 0.6, "train/mIoU": 0.5},
     }
     (run / "results.json").write_text(json.dumps(results))
     (run / ".hydra").mkdir()
-    (run / ".hydra" / "overrides.yaml").write_text("- model=segnet_basic\n- dataset.resolution=[180,240]\n- ckpt_path=/x/last.ckpt\n- hydra.run.dir=/x\n")
+    (run / ".hydra" / "overrides.yaml").write_text(
+        "- model=segnet_basic\n- dataset.resolution=[180,240]\n- ckpt_path=/x/last.ckpt\n- hydra.run.dir=/x\n"
+    )
     write_runs_report([tmp_path / "multirun"], tmp_path / "runs", command="cmd")
     lines = (tmp_path / "runs.md").read_text().splitlines()
-    assert lines[-1] == "- `0`: `python src/train.py model=segnet_basic 'dataset.resolution=[180,240]' (trained in resumed segments)`"
+    assert (
+        lines[-1] == "- `0`: `python src/train.py model=segnet_basic 'dataset.resolution=[180,240]' "
+        "(trained in resumed segments)`"
+    )
     row = lines[lines.index("Each run re-created by (its full config is in `<run>/.hydra/config.yaml`):") - 2]
-    assert row == "| 0 | segnet_basic | median_frequency | 3 | 90 | 80.0 | 50.0 | 40.0 | 30.0 | 90.0 | 60.0 | 50.0 | 82.7 / 62.0 / 47.7 / 35.78 |"
+    assert (
+        row == "| 0 | segnet_basic | median_frequency | 3 | 90 | 80.0 | 50.0 | 40.0 | 30.0 | 90.0 | 60.0 | 50.0 "
+        "| 82.7 / 62.0 / 47.7 / 35.78 |"
+    )

@@ -46,12 +46,12 @@ def perturb(label: np.ndarray, index: int) -> np.ndarray:
     pred = np.empty_like(label)
     pred[SHIFT:, SHIFT:] = label[:-SHIFT, :-SHIFT]
     pred[:SHIFT, SHIFT:] = label[0, :-SHIFT][None, :]
-    pred[:, :SHIFT] = pred[:, SHIFT:SHIFT + 1]
+    pred[:, :SHIFT] = pred[:, SHIFT : SHIFT + 1]
     rng = np.random.default_rng(index)
     for _ in range(BLOCKS):
         y = int(rng.integers(0, h - BLOCK + 1))
         x = int(rng.integers(0, w - BLOCK + 1))
-        block = pred[y:y + BLOCK, x:x + BLOCK]
+        block = pred[y : y + BLOCK, x : x + BLOCK]
         keep = block == VOID_INDEX
         block[...] = np.where(keep, block, (block + 1) % NUM_CLASSES)
     return pred
@@ -84,8 +84,13 @@ def run_mode(mode: str, preds: list[np.ndarray], targets: list[np.ndarray]) -> d
             progress.advance(task)
     value = metric.compute().item()
     seconds = time.perf_counter() - start
-    return {"mode": mode, "seconds": round(seconds, 3), "images": len(targets), "bf": value,
-            "max_image_seconds": round(max(per_image), 4)}
+    return {
+        "mode": mode,
+        "seconds": round(seconds, 3),
+        "images": len(targets),
+        "bf": value,
+        "max_image_seconds": round(max(per_image), 4),
+    }
 
 
 def write_markdown(path: Path, rows: list[dict], command: str, shapes: list[tuple[int, int]]) -> None:
@@ -106,8 +111,9 @@ def write_markdown(path: Path, rows: list[dict], command: str, shapes: list[tupl
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        lines.append(f"| {r['mode']} | {r['images']} | {r['seconds']:.2f} | {r['max_image_seconds']:.3f} "
-                     f"| {r['bf']:.6f} |")
+        lines.append(
+            f"| {r['mode']} | {r['images']} | {r['seconds']:.2f} | {r['max_image_seconds']:.3f} | {r['bf']:.6f} |"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 

@@ -31,7 +31,9 @@ def stored_bytes(kept: list[torch.Tensor]) -> int:
 
 
 @torch.no_grad()
-def median_forward_ms(net: nn.Module, image: torch.Tensor, runs: int, warmup: int, fast: bool, progress: Progress | None = None) -> float:
+def median_forward_ms(
+    net: nn.Module, image: torch.Tensor, runs: int, warmup: int, fast: bool, progress: Progress | None = None
+) -> float:
     """Median wall time of one forward pass (Table 1: averaged over 50 runs at 360x480, batch 1).
 
     fast=False: fp32, contiguous (the reference); fast=True: bf16 autocast on channels-last tensors.
@@ -56,7 +58,15 @@ def median_forward_ms(net: nn.Module, image: torch.Tensor, runs: int, warmup: in
     return 1000 * statistics.median(times)
 
 
-def measure(net: nn.Module, height: int = 360, width: int = 480, runs: int = 50, warmup: int = 5, device: str = "cpu", progress: bool = True) -> dict:
+def measure(
+    net: nn.Module,
+    height: int = 360,
+    width: int = 480,
+    runs: int = 50,
+    warmup: int = 5,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict:
     """All of Table 1's left-hand columns for one network."""
     net = net.to(device).eval()
     image = torch.rand(1, 3, height, width, device=device) * 255

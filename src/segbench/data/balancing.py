@@ -10,7 +10,9 @@ import torch
 from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
 
 
-def median_frequency_weights(labels: Iterable[np.ndarray | torch.Tensor], num_classes: int = NUM_CLASSES, ignore_index: int | None = VOID_INDEX) -> torch.Tensor:
+def median_frequency_weights(
+    labels: Iterable[np.ndarray | torch.Tensor], num_classes: int = NUM_CLASSES, ignore_index: int | None = VOID_INDEX
+) -> torch.Tensor:
     """weight(c) = median(freq) / freq(c), with freq(c) = pixels of c / labelled pixels of the images containing c.
 
     Void pixels (`ignore_index`) count neither as a class nor toward an image's pixel total, since

@@ -25,15 +25,33 @@ SPLITS = ("train", "val", "test")
 
 # CamVid in the SegNet split: 11 classes plus void, 367/101/233 images at 360x480.
 CLASS_NAMES: tuple[str, ...] = (
-    "Sky", "Building", "Pole", "Road", "Pavement", "Tree",
-    "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist",
+    "Sky",
+    "Building",
+    "Pole",
+    "Road",
+    "Pavement",
+    "Tree",
+    "SignSymbol",
+    "Fence",
+    "Car",
+    "Pedestrian",
+    "Bicyclist",
 )
 NUM_CLASSES = len(CLASS_NAMES)
 VOID_INDEX = NUM_CLASSES
 # The CamVid colour code of each class, void last.
 COLOURS: tuple[tuple[int, int, int], ...] = (
-    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0),
-    (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192),
+    (128, 128, 128),
+    (128, 0, 0),
+    (192, 192, 128),
+    (128, 64, 128),
+    (60, 40, 222),
+    (128, 128, 0),
+    (192, 128, 128),
+    (64, 64, 128),
+    (64, 0, 128),
+    (64, 64, 0),
+    (0, 128, 192),
     (0, 0, 0),
 )
 SPLIT_SIZES = {"train": 367, "val": 101, "test": 233}
@@ -63,9 +81,13 @@ def list_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
     images = {p.name: p for p in image_dir.iterdir() if p.suffix.lower() == ".png"}
     labels = {p.name: p for p in label_dir.iterdir() if p.suffix.lower() == ".png"}
     if unlabelled := sorted(images.keys() - labels.keys()):
-        raise DatasetError(f"image {image_dir / unlabelled[0]} has no label {label_dir / unlabelled[0]} ({len(unlabelled)} such)")
+        raise DatasetError(
+            f"image {image_dir / unlabelled[0]} has no label {label_dir / unlabelled[0]} ({len(unlabelled)} such)"
+        )
     if orphans := sorted(labels.keys() - images.keys()):
-        raise DatasetError(f"label {label_dir / orphans[0]} has no image {image_dir / orphans[0]} ({len(orphans)} such)")
+        raise DatasetError(
+            f"label {label_dir / orphans[0]} has no image {image_dir / orphans[0]} ({len(orphans)} such)"
+        )
     if not images:
         raise DatasetError(f"split folder {image_dir} holds no PNG images")
     return [(images[name], labels[name]) for name in sorted(images)]
@@ -88,7 +110,10 @@ def decode_pair(
     if label.mode not in ("L", "P"):
         raise DatasetError(f"label {label_path} has mode {label.mode}; expected a single-channel class-index PNG")
     if image.size != label.size:
-        raise DatasetError(f"size mismatch: image {image_path} is {image.size[0]}x{image.size[1]} (WxH), label {label_path} is {label.size[0]}x{label.size[1]}")
+        raise DatasetError(
+            f"size mismatch: image {image_path} is {image.size[0]}x{image.size[1]} (WxH), "
+            f"label {label_path} is {label.size[0]}x{label.size[1]}"
+        )
     labels = np.asarray(label, dtype=np.uint8)
     if (highest := int(labels.max())) > max_label:
         raise DatasetError(f"label {label_path} holds class value {highest}; expected values 0..{max_label}")

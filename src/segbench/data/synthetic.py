@@ -28,20 +28,25 @@ import math
 import os
 import shutil
 import zlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Mapping
 
 import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from segbench.errors import DatasetError
 from segbench.data.camvid import CLASS_NAMES, COLOURS, VOID_INDEX
+from segbench.errors import DatasetError
 
 __all__ = [
-    "GENERATOR_VERSION", "MANIFEST_NAME", "DEFAULT_SPLIT_SIZES",
-    "generate_synthetic_camvid", "render_scene", "image_rng", "colourise",
+    "GENERATOR_VERSION",
+    "MANIFEST_NAME",
+    "DEFAULT_SPLIT_SIZES",
+    "generate_synthetic_camvid",
+    "render_scene",
+    "image_rng",
+    "colourise",
 ]
 
 # Bump whenever the rendered output changes: cached sets with another version are regenerated.
@@ -70,6 +75,7 @@ def image_rng(seed: int, split: str, index: int) -> np.random.Generator:
 # drawing primitives
 # --------------------------------------------------------------------------------------------------
 
+
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> np.ndarray:
     """Zero-mean, unit-std value noise with features about ``cell`` pixels across (bicubic upsampling)."""
     gh, gw = max(2, int(math.ceil(h / cell)) + 2), max(2, int(math.ceil(w / cell)) + 2)
@@ -81,7 +87,7 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> np.n
 class _Region:
     """A clipped axis-aligned window of the canvas with pixel-centre coordinate vectors."""
 
-    def __init__(self, cv: "_Canvas", iy0: int, iy1: int, ix0: int, ix1: int):
+    def __init__(self, cv: _Canvas, iy0: int, iy1: int, ix0: int, ix1: int):
         self.cv = cv
         self.sl = (slice(iy0, iy1), slice(ix0, ix1))
         self.ys = cv.ys[iy0:iy1, None]
@@ -153,7 +159,7 @@ class _Canvas:
         d = ((r.xs - cx) / rx) ** 2 + ((r.ys - cy) / ry) ** 2
         m = d <= 1.0
         if inner > 0:
-            m &= d >= inner ** 2
+            m &= d >= inner**2
         r.paint(m, label, colour_fn(r))
 
     def poly(self, pts, label, colour_fn) -> None:
@@ -187,22 +193,67 @@ def _flat(colour, low=0.06, mid=0.0, hi=0.0) -> Callable[[_Region], np.ndarray]:
 # colour palettes (RGB, 0..255 float); deliberately overlapping between classes
 # --------------------------------------------------------------------------------------------------
 
-_FACADES = np.array([
-    (150, 82, 62), (172, 100, 75), (190, 172, 140), (132, 130, 126), (205, 203, 196), (95, 75, 62),
-    (210, 190, 125), (112, 120, 138), (160, 150, 135), (120, 110, 100), (185, 150, 120), (150, 155, 160),
-], np.float32)
-_CAR_PAINT = np.array([
-    (200, 200, 205), (35, 35, 40), (130, 132, 135), (160, 30, 30), (30, 50, 120), (90, 95, 100),
-    (225, 225, 220), (60, 80, 60), (150, 120, 70), (100, 30, 40), (170, 170, 160), (20, 70, 110),
-], np.float32)
-_CLOTHES = np.array([
-    (30, 30, 35), (50, 55, 80), (120, 30, 35), (190, 190, 185), (80, 70, 60), (40, 60, 110),
-    (140, 120, 90), (70, 90, 60), (200, 160, 60), (100, 100, 105),
-], np.float32)
+_FACADES = np.array(
+    [
+        (150, 82, 62),
+        (172, 100, 75),
+        (190, 172, 140),
+        (132, 130, 126),
+        (205, 203, 196),
+        (95, 75, 62),
+        (210, 190, 125),
+        (112, 120, 138),
+        (160, 150, 135),
+        (120, 110, 100),
+        (185, 150, 120),
+        (150, 155, 160),
+    ],
+    np.float32,
+)
+_CAR_PAINT = np.array(
+    [
+        (200, 200, 205),
+        (35, 35, 40),
+        (130, 132, 135),
+        (160, 30, 30),
+        (30, 50, 120),
+        (90, 95, 100),
+        (225, 225, 220),
+        (60, 80, 60),
+        (150, 120, 70),
+        (100, 30, 40),
+        (170, 170, 160),
+        (20, 70, 110),
+    ],
+    np.float32,
+)
+_CLOTHES = np.array(
+    [
+        (30, 30, 35),
+        (50, 55, 80),
+        (120, 30, 35),
+        (190, 190, 185),
+        (80, 70, 60),
+        (40, 60, 110),
+        (140, 120, 90),
+        (70, 90, 60),
+        (200, 160, 60),
+        (100, 100, 105),
+    ],
+    np.float32,
+)
 _SKIN = np.array([(220, 180, 150), (180, 130, 100), (120, 85, 60), (60, 45, 35)], np.float32)
-_SIGN = np.array([
-    (200, 30, 30), (30, 60, 170), (235, 235, 230), (230, 190, 40), (30, 120, 60), (230, 110, 40),
-], np.float32)
+_SIGN = np.array(
+    [
+        (200, 30, 30),
+        (30, 60, 170),
+        (235, 235, 230),
+        (230, 190, 40),
+        (30, 120, 60),
+        (230, 110, 40),
+    ],
+    np.float32,
+)
 
 
 def _pick(rng: np.random.Generator, palette: np.ndarray, jitter: float = 15.0) -> np.ndarray:
@@ -217,21 +268,22 @@ def _grey(rng: np.random.Generator, lo: float, hi: float, tint: float = 8.0) -> 
 # the scene
 # --------------------------------------------------------------------------------------------------
 
+
 class _Scene:
     """One street: camera, road geometry, and drawing of every element."""
 
     def __init__(self, rng: np.random.Generator, h: int, w: int):
         self.rng, self.h, self.w = rng, h, w
         self.cv = _Canvas(rng, h, w)
-        self.f = w * rng.uniform(0.55, 0.8)          # focal length, pixels
-        self.yh = h * rng.uniform(0.43, 0.56)          # horizon row
-        self.xv = w * (0.5 + rng.uniform(-0.1, 0.1))   # vanishing point column
-        self.ch = rng.uniform(1.3, 1.8)                # camera height, metres
-        self.road_l = -rng.uniform(1.6, 4.0)           # road edges (world X, metres)
+        self.f = w * rng.uniform(0.55, 0.8)  # focal length, pixels
+        self.yh = h * rng.uniform(0.43, 0.56)  # horizon row
+        self.xv = w * (0.5 + rng.uniform(-0.1, 0.1))  # vanishing point column
+        self.ch = rng.uniform(1.3, 1.8)  # camera height, metres
+        self.road_l = -rng.uniform(1.6, 4.0)  # road edges (world X, metres)
         self.road_r = rng.uniform(2.3, 6.0)
-        self.pav_l = rng.uniform(2.5, 6.0)             # pavement widths
+        self.pav_l = rng.uniform(2.5, 6.0)  # pavement widths
         self.pav_r = rng.uniform(2.5, 6.0)
-        self.wall_l = self.road_l - self.pav_l          # facade planes
+        self.wall_l = self.road_l - self.pav_l  # facade planes
         self.wall_r = self.road_r + self.pav_r
         self.dusk = rng.random() < 0.25
         # sunlight direction: which facade / ground side is in shadow
@@ -260,7 +312,7 @@ class _Scene:
     # ---------------------------------------------------------------- background layers
     def sky(self) -> None:
         rng, r = self.rng, self.cv.full()
-        if rng.random() < 0.45:   # overcast: pale grey, overlaps white / concrete facades
+        if rng.random() < 0.45:  # overcast: pale grey, overlaps white / concrete facades
             top = _grey(rng, 165, 235, 6)
             bot = top + rng.uniform(-10, 15)
         else:
@@ -268,7 +320,7 @@ class _Scene:
             bot = np.array([rng.uniform(170, 215), rng.uniform(185, 220), rng.uniform(205, 240)], np.float32)
         t = np.clip(r.ys / max(self.yh, 1.0), 0, 1)[..., None]
         col = (top * (1 - t) + bot * t) * (1.0 + 0.06 * r.noise("n_low")[..., None])
-        col = col + rng.uniform(0, 12) * np.maximum(r.noise("n_mid"), 0)[..., None]   # clouds
+        col = col + rng.uniform(0, 12) * np.maximum(r.noise("n_mid"), 0)[..., None]  # clouds
         r.paint(np.ones(r.shape, bool), SKY, col)
 
     def far_ground(self) -> None:
@@ -292,7 +344,9 @@ class _Scene:
             if label == BUILDING:
                 col = _flat(_pick(rng, _FACADES, 20) * 0.9, 0.06, 0.05, 3)
             elif label == TREE:
-                col = _flat(np.array([rng.uniform(40, 90), rng.uniform(60, 110), rng.uniform(30, 70)], np.float32), 0.1, 0.2, 5)
+                col = _flat(
+                    np.array([rng.uniform(40, 90), rng.uniform(60, 110), rng.uniform(30, 70)], np.float32), 0.1, 0.2, 5
+                )
             else:
                 col = _flat(_grey(rng, 80, 170, 15), 0.1, 0.15, 4)
             cv.rect(x, x + wd, top, self.yh + 0.5, label, col)
@@ -315,15 +369,20 @@ class _Scene:
         base = np.stack([_pick(rng, _FACADES, 18) for _ in range(n)])
         light = 1.0 if self.shadow_side != side else self.shadow_k + 0.1
         base *= light * rng.uniform(0.85, 1.1, (n, 1))
-        win_col = np.stack([
-            _grey(rng, 25, 75, 10) if rng.random() < 0.7 else np.array([rng.uniform(120, 170), rng.uniform(140, 185), rng.uniform(170, 215)])
-            for _ in range(n)]).astype(np.float32)
-        sp_u = rng.uniform(2.0, 4.5, n).astype(np.float32)       # window spacing along the street
-        sp_y = rng.uniform(2.8, 3.6, n).astype(np.float32)       # floor height
-        wu = rng.uniform(0.3, 0.65, n).astype(np.float32)        # window width fraction
-        wy = rng.uniform(0.35, 0.65, n).astype(np.float32)       # window height fraction
-        shop = rng.random(n) < 0.4                               # dark shop window at street level
-        has_sign = rng.random(n) < 0.45                          # shop / name sign on the facade
+        win_col = np.stack(
+            [
+                _grey(rng, 25, 75, 10)
+                if rng.random() < 0.7
+                else np.array([rng.uniform(120, 170), rng.uniform(140, 185), rng.uniform(170, 215)])
+                for _ in range(n)
+            ]
+        ).astype(np.float32)
+        sp_u = rng.uniform(2.0, 4.5, n).astype(np.float32)  # window spacing along the street
+        sp_y = rng.uniform(2.8, 3.6, n).astype(np.float32)  # floor height
+        wu = rng.uniform(0.3, 0.65, n).astype(np.float32)  # window width fraction
+        wy = rng.uniform(0.35, 0.65, n).astype(np.float32)  # window height fraction
+        shop = rng.random(n) < 0.4  # dark shop window at street level
+        has_sign = rng.random(n) < 0.45  # shop / name sign on the facade
         sign_u0 = rng.uniform(0.5, 4.0, n).astype(np.float32)
         sign_len = rng.uniform(1.5, 5.0, n).astype(np.float32)
         sign_y0 = rng.uniform(2.6, 4.2, n).astype(np.float32)
@@ -340,15 +399,15 @@ class _Scene:
             return
         dx = (self.xv - r.xs) if side < 0 else (r.xs - self.xv)
         ok_col = dx > 0.5
-        Zc = self.f * D / np.maximum(dx, 0.5)                      # facade depth of each column
+        Zc = self.f * D / np.maximum(dx, 0.5)  # facade depth of each column
         seg = np.clip(np.searchsorted(edges, Zc, side="right") - 1, 0, n - 1)
         ok_col &= (Zc >= edges[0]) & (Zc < edges[-1]) & is_bld[seg]
-        Y = self.ch - (r.ys - self.yh) * Zc / self.f               # world height of every pixel
+        Y = self.ch - (r.ys - self.yh) * Zc / self.f  # world height of every pixel
         hgt = height[seg]
         m = ok_col & (Y >= 0) & (Y < hgt)
         if not m.any():
             return
-        u = Zc - edges[seg]                                        # distance along the facade
+        u = Zc - edges[seg]  # distance along the facade
         col = base[seg][0][None] * (1.0 + 0.07 * r.noise("n_low") + 0.05 * r.noise("n_mid"))[..., None]
         col = col + 4.0 * r.noise("n_hi")[..., None]
         fu = np.mod(u / sp_u[seg], 1.0)
@@ -358,10 +417,16 @@ class _Scene:
         win |= shop[seg] & (Y > 0.2) & (Y < 2.6) & (np.mod(u, 5.0) < 3.8)
         wcol = win_col[seg][0][None] * (1.0 + 0.15 * r.noise("n_mid"))[..., None]
         col = np.where(win[..., None], wcol, col)
-        cornice = (Y > hgt - 0.35)
+        cornice = Y > hgt - 0.35
         col = np.where(cornice[..., None], col * 0.8, col)
         r.paint(m, BUILDING, col)
-        sgn = has_sign[seg] & (u > sign_u0[seg]) & (u < sign_u0[seg] + sign_len[seg]) & (Y > sign_y0[seg]) & (Y < sign_y0[seg] + sign_h[seg])
+        sgn = (
+            has_sign[seg]
+            & (u > sign_u0[seg])
+            & (u < sign_u0[seg] + sign_len[seg])
+            & (Y > sign_y0[seg])
+            & (Y < sign_y0[seg] + sign_h[seg])
+        )
         sgn &= m
         r.paint(sgn, SIGN, sign_col[seg][0][None] * (1.0 + 0.1 * r.noise("n_mid"))[..., None])
 
@@ -378,7 +443,9 @@ class _Scene:
         pave = below & ~road & (Xg >= self.wall_l) & (Xg <= self.wall_r)
 
         rcol = _grey(rng, 62, 128, 6)
-        road_c = rcol * (1.0 + 0.09 * r.noise("n_low") + 0.05 * r.noise("n_mid"))[..., None] + 6 * r.noise("n_hi")[..., None]
+        road_c = (
+            rcol * (1.0 + 0.09 * r.noise("n_low") + 0.05 * r.noise("n_mid"))[..., None] + 6 * r.noise("n_hi")[..., None]
+        )
         mark = np.array([rng.uniform(190, 235)] * 2 + [rng.uniform(150, 225)], np.float32) * rng.uniform(0.75, 1.0)
         centre = self.road_l + (self.road_r - self.road_l) * rng.uniform(0.4, 0.6)
         lw = rng.uniform(0.08, 0.15)
@@ -388,13 +455,15 @@ class _Scene:
         lines = (np.abs(Xg - centre) < lw) & (np.mod(Zg + phase, period) < dash)
         if rng.random() < 0.6:
             lines |= (np.abs(Xg - self.road_l - 0.35) < lw) | (np.abs(Xg - self.road_r + 0.35) < lw)
-        if rng.random() < 0.2:   # zebra crossing
+        if rng.random() < 0.2:  # zebra crossing
             z0 = rng.uniform(6, 25)
             lines |= (Zg > z0) & (Zg < z0 + 3.5) & (np.mod(Xg, 1.0) < 0.5)
         road_c = np.where(lines[..., None], mark * (1 + 0.05 * r.noise("n_mid"))[..., None], road_c)
 
         if rng.random() < 0.3:
-            pcol = np.array([rng.uniform(130, 175), rng.uniform(95, 125), rng.uniform(85, 115)], np.float32)  # red tiles
+            pcol = np.array(
+                [rng.uniform(130, 175), rng.uniform(95, 125), rng.uniform(85, 115)], np.float32
+            )  # red tiles
         else:
             pcol = _grey(rng, 80, 165, 8)
         tile = rng.uniform(0.4, 0.9)
@@ -421,7 +490,7 @@ class _Scene:
         r = self.cv.region(min(xa, xb), max(xa, xb), self.py(height, z0), self.py(0, z0))
         if r is None:
             return
-        dx = (r.xs - self.xv) / X          # = f / Z on the plane
+        dx = (r.xs - self.xv) / X  # = f / Z on the plane
         ok = dx > 1e-3
         Z = self.f / np.where(ok, dx, 1.0)
         Y = self.ch - (r.ys - self.yh) * Z / self.f
@@ -441,7 +510,9 @@ class _Scene:
         trunk_h = rng.uniform(1.8, 3.5)
         cx, cy = self.px(X, Z), self.py(trunk_h + R * 0.8, Z)
         trunk = np.array([rng.uniform(55, 95), rng.uniform(45, 75), rng.uniform(35, 55)], np.float32)
-        cv.rect(cx - 0.15 * s, cx + 0.15 * s, self.py(trunk_h + 0.5 * R, Z), self.py(0, Z), TREE, _flat(trunk, 0.1, 0.1, 4))
+        cv.rect(
+            cx - 0.15 * s, cx + 0.15 * s, self.py(trunk_h + 0.5 * R, Z), self.py(0, Z), TREE, _flat(trunk, 0.1, 0.1, 4)
+        )
         rp = R * s
         r = cv.region(cx - 1.5 * rp, cx + 1.5 * rp, cy - 1.5 * rp, cy + 1.5 * rp)
         if r is None:
@@ -453,7 +524,7 @@ class _Scene:
             br = rng.uniform(0.45, 0.75) * rp
             field += np.exp(-((r.xs - bx) ** 2 + (r.ys - by) ** 2) / (br * br))
         m = field + 0.18 * r.noise("n_mid") > 0.55
-        if rng.random() < 0.15:   # autumn
+        if rng.random() < 0.15:  # autumn
             leaf = np.array([rng.uniform(110, 160), rng.uniform(90, 120), rng.uniform(30, 60)], np.float32)
         else:
             leaf = np.array([rng.uniform(35, 95), rng.uniform(60, 130), rng.uniform(20, 75)], np.float32)
@@ -468,11 +539,11 @@ class _Scene:
         col = _flat(_grey(rng, 90, 170, 8) if rng.random() < 0.6 else _grey(rng, 25, 65, 8), 0.05, 0.1, 3)
         x = self.px(X, Z)
         cv.rect(x - wd * s / 2, x + wd * s / 2, self.py(height, Z), self.py(0, Z), POLE, col)
-        if height > 5.5 and rng.random() < 0.6:   # street-lamp arm over the road
+        if height > 5.5 and rng.random() < 0.6:  # street-lamp arm over the road
             arm = rng.uniform(1.0, 2.5) * (-np.sign(X) if X != 0 else 1.0)
             cv.bar(x, self.py(height, Z), self.px(X + arm, Z), self.py(height + 0.3, Z), 0.12 * s, POLE, col)
         kind = rng.random()
-        if kind < 0.55:                            # traffic sign
+        if kind < 0.55:  # traffic sign
             y_sign = rng.uniform(2.0, min(height, 3.2))
             sc = _flat(_pick(rng, _SIGN, 20), 0.05, 0.08, 4)
             size = rng.uniform(0.55, 0.9) * s
@@ -484,7 +555,7 @@ class _Scene:
                 cv.rect(x - size / 2, x + size / 2, yc - size * 0.4, yc + size * 0.4, SIGN, sc)
             else:
                 cv.poly([(x, yc - size / 2), (x + size / 2, yc + size / 2), (x - size / 2, yc + size / 2)], SIGN, sc)
-        elif kind < 0.8:                           # traffic light box
+        elif kind < 0.8:  # traffic light box
             y0 = self.py(min(height, rng.uniform(2.8, 4.0)), Z)
             bw, bh = 0.35 * s, 0.95 * s
             cv.rect(x - bw / 2, x + bw / 2, y0, y0 + bh, SIGN, _flat(_grey(rng, 20, 50, 5), 0.05, 0.05, 3))
@@ -504,28 +575,66 @@ class _Scene:
         # side face (the one facing the camera axis) from Z to Z+ln
         sx = xr if X < 0 else xl
         if abs(sx) > 0.3:
-            cv.poly([(self.px(sx, Z), self.py(0.25, Z)), (self.px(sx, Z), self.py(belt, Z)),
-                     (self.px(sx, Z + ln), self.py(belt, Z + ln)), (self.px(sx, Z + ln), self.py(0.25, Z + ln))],
-                    CAR, _flat(paint * 0.85, 0.05, 0.05, 4))
+            cv.poly(
+                [
+                    (self.px(sx, Z), self.py(0.25, Z)),
+                    (self.px(sx, Z), self.py(belt, Z)),
+                    (self.px(sx, Z + ln), self.py(belt, Z + ln)),
+                    (self.px(sx, Z + ln), self.py(0.25, Z + ln)),
+                ],
+                CAR,
+                _flat(paint * 0.85, 0.05, 0.05, 4),
+            )
             za, zb = Z + 0.9, Z + ln - 0.6
-            cv.poly([(self.px(sx, za), self.py(belt, za)), (self.px(sx, za), self.py(ht - 0.05, za)),
-                     (self.px(sx, zb), self.py(ht - 0.05, zb)), (self.px(sx, zb), self.py(belt, zb))],
-                    CAR, _flat(glass, 0.05, 0.1, 4))
+            cv.poly(
+                [
+                    (self.px(sx, za), self.py(belt, za)),
+                    (self.px(sx, za), self.py(ht - 0.05, za)),
+                    (self.px(sx, zb), self.py(ht - 0.05, zb)),
+                    (self.px(sx, zb), self.py(belt, zb)),
+                ],
+                CAR,
+                _flat(glass, 0.05, 0.1, 4),
+            )
             for zw in (Z + 0.8, Z + ln - 0.8):
-                cv.ellipse(self.px(sx, zw), self.py(0.32, zw), 0.05 * self.scale(zw) + 0.5, 0.32 * self.scale(zw), CAR, _flat(tyre))
+                cv.ellipse(
+                    self.px(sx, zw),
+                    self.py(0.32, zw),
+                    0.05 * self.scale(zw) + 0.5,
+                    0.32 * self.scale(zw),
+                    CAR,
+                    _flat(tyre),
+                )
         # rear / front face
         cv.rect(self.px(xl + 0.05, Z), self.px(xl + 0.35, Z), self.py(0.3, Z), self.py(0, Z), CAR, _flat(tyre))
         cv.rect(self.px(xr - 0.35, Z), self.px(xr - 0.05, Z), self.py(0.3, Z), self.py(0, Z), CAR, _flat(tyre))
         cv.rect(self.px(xl, Z), self.px(xr, Z), self.py(belt, Z), self.py(0.25, Z), CAR, _flat(paint, 0.05, 0.06, 4))
         ins = rng.uniform(0.1, 0.25)
-        cv.poly([(self.px(xl, Z), self.py(belt, Z)), (self.px(xl + ins, Z), self.py(ht, Z)),
-                 (self.px(xr - ins, Z), self.py(ht, Z)), (self.px(xr, Z), self.py(belt, Z))], CAR, _flat(paint * 0.95, 0.05))
-        cv.poly([(self.px(xl + 0.12, Z), self.py(belt + 0.04, Z)), (self.px(xl + ins + 0.1, Z), self.py(ht - 0.08, Z)),
-                 (self.px(xr - ins - 0.1, Z), self.py(ht - 0.08, Z)), (self.px(xr - 0.12, Z), self.py(belt + 0.04, Z))],
-                CAR, _flat(glass, 0.05, 0.1, 4))
+        cv.poly(
+            [
+                (self.px(xl, Z), self.py(belt, Z)),
+                (self.px(xl + ins, Z), self.py(ht, Z)),
+                (self.px(xr - ins, Z), self.py(ht, Z)),
+                (self.px(xr, Z), self.py(belt, Z)),
+            ],
+            CAR,
+            _flat(paint * 0.95, 0.05),
+        )
+        cv.poly(
+            [
+                (self.px(xl + 0.12, Z), self.py(belt + 0.04, Z)),
+                (self.px(xl + ins + 0.1, Z), self.py(ht - 0.08, Z)),
+                (self.px(xr - ins - 0.1, Z), self.py(ht - 0.08, Z)),
+                (self.px(xr - 0.12, Z), self.py(belt + 0.04, Z)),
+            ],
+            CAR,
+            _flat(glass, 0.05, 0.1, 4),
+        )
         lamp = np.array([200, 40, 40] if rng.random() < 0.6 else [230, 225, 200], np.float32)
         for a, b in ((xl + 0.08, xl + 0.35), (xr - 0.35, xr - 0.08)):
-            cv.rect(self.px(a, Z), self.px(b, Z), self.py(belt - 0.05, Z), self.py(belt - 0.22, Z), CAR, _flat(lamp, 0.03))
+            cv.rect(
+                self.px(a, Z), self.px(b, Z), self.py(belt - 0.05, Z), self.py(belt - 0.22, Z), CAR, _flat(lamp, 0.03)
+            )
 
     def pedestrian(self, X: float, Z: float) -> None:
         rng, cv, s = self.rng, self.cv, self.scale(Z)
@@ -543,12 +652,14 @@ class _Scene:
         cv.bar(x + 0.22 * s, self.py(0.82 * ht, Z), x + 0.26 * s, self.py(0.5 * ht, Z), 0.08 * s, PEDESTRIAN, torso)
         head = _pick(rng, _SKIN, 10) if rng.random() < 0.7 else _grey(rng, 20, 60, 5)
         cv.ellipse(x, self.py(ht - 0.11, Z), 0.1 * s, 0.12 * s, PEDESTRIAN, _flat(head, 0.05))
-        if rng.random() < 0.25:   # bag / umbrella blob
-            cv.ellipse(x + 0.3 * s, self.py(0.55 * ht, Z), 0.12 * s, 0.15 * s, PEDESTRIAN, _flat(_pick(rng, _CLOTHES, 20)))
+        if rng.random() < 0.25:  # bag / umbrella blob
+            cv.ellipse(
+                x + 0.3 * s, self.py(0.55 * ht, Z), 0.12 * s, 0.15 * s, PEDESTRIAN, _flat(_pick(rng, _CLOTHES, 20))
+            )
 
     def bicyclist(self, X: float, Z: float) -> None:
         rng, cv, s = self.rng, self.cv, self.scale(Z)
-        d = 1 if rng.random() < 0.5 else -1       # facing left / right in the image
+        d = 1 if rng.random() < 0.5 else -1  # facing left / right in the image
         x0, ground = self.px(X, Z), self.py(0, Z)
         rw = 0.34 * s
         tyre = _flat(_grey(rng, 15, 45, 4))
@@ -566,7 +677,7 @@ class _Scene:
         cv.bar(seat[0], seat[1], pedal[0] + 0.1 * d * s, pedal[1] + 0.1 * s, 0.14 * s, BICYCLIST, body)
         cv.bar(seat[0], seat[1], shoulder[0], shoulder[1], 0.34 * s, BICYCLIST, body)
         cv.bar(shoulder[0], shoulder[1], bars[0], bars[1], 0.08 * s, BICYCLIST, body)
-        head = _pick(rng, _SKIN, 10) if rng.random() < 0.5 else _grey(rng, 20, 200, 10)   # face or helmet
+        head = _pick(rng, _SKIN, 10) if rng.random() < 0.5 else _grey(rng, 20, 200, 10)  # face or helmet
         cv.ellipse(shoulder[0] + 0.08 * d * s, shoulder[1] - 0.16 * s, 0.11 * s, 0.12 * s, BICYCLIST, _flat(head, 0.05))
 
     def clutter(self, X: float, Z: float) -> None:
@@ -596,9 +707,9 @@ class _Scene:
         if r is None:
             return
         t = (r.xs - self.w / 2) / (self.w / 2)
-        top = self.h - hh * (1 - 0.45 * t ** 2)
+        top = self.h - hh * (1 - 0.45 * t**2)
         col = r.texture(_grey(rng, 20, 80, 10), 0.1, 0.05, 3)
-        col = col + 40 * np.clip(1 - np.abs(r.ys - top - 2) / 3, 0, 1)[..., None]   # rim highlight
+        col = col + 40 * np.clip(1 - np.abs(r.ys - top - 2) / 3, 0, 1)[..., None]  # rim highlight
         r.paint(r.ys >= top, VOID, col)
 
     # ---------------------------------------------------------------- composition
@@ -619,7 +730,7 @@ class _Scene:
             if rng.random() < 0.7:
                 z0 = rng.uniform(3, 40)
                 self.fence(side, z0, z0 + rng.uniform(5, 50))
-            if rng.random() < 0.25:    # fence past the end of the street
+            if rng.random() < 0.25:  # fence past the end of the street
                 self.fence(side, self.ends[side], self.ends[side] + rng.uniform(15, 60))
 
         objs: list[tuple[float, Callable[[], None]]] = []
@@ -627,40 +738,40 @@ class _Scene:
         def add(Z: float, fn, *args) -> None:
             objs.append((Z, lambda: fn(*args)))
 
-        def depth(zmin: float, zmax: float) -> float:   # uniform in projected size: near objects common
+        def depth(zmin: float, zmax: float) -> float:  # uniform in projected size: near objects common
             return 1.0 / rng.uniform(1.0 / zmax, 1.0 / zmin)
 
         for side in (-1, 1):
             X_wall, X_edge = self.wall(side), self.road_edge(side)
             pav = abs(X_wall - X_edge)
-            for _ in range(int(rng.poisson(1.7))):                       # trees along the facade line
+            for _ in range(int(rng.poisson(1.7))):  # trees along the facade line
                 Z = depth(6, 70)
                 add(Z, self.tree, X_wall - side * rng.uniform(0.4, 1.2), Z)
-            for z0, z1 in self.gaps[side]:                                # bigger trees in the gaps
+            for z0, z1 in self.gaps[side]:  # bigger trees in the gaps
                 if rng.random() < 0.6:
                     Z = rng.uniform(z0, z1)
                     add(Z, self.tree, X_wall + side * rng.uniform(0.0, 2.0), Z, True)
-            for _ in range(int(rng.poisson(1.3))):                       # poles at the kerb or by the wall
+            for _ in range(int(rng.poisson(1.3))):  # poles at the kerb or by the wall
                 Z = depth(5, 80)
                 X = X_edge + side * rng.uniform(0.3, 0.6) if rng.random() < 0.7 else X_wall - side * 0.4
                 add(Z, self.pole, X, Z)
-            for _ in range(int(rng.poisson(1.5))):                       # pedestrians on the pavement
+            for _ in range(int(rng.poisson(1.5))):  # pedestrians on the pavement
                 Z = depth(4, 40)
                 add(Z, self.pedestrian, X_edge + side * rng.uniform(0.3, max(0.4, pav - 0.3)), Z)
-            for _ in range(int(rng.poisson(0.6))):                       # parked cars along the kerb
+            for _ in range(int(rng.poisson(0.6))):  # parked cars along the kerb
                 Z = depth(4, 50)
                 add(Z, self.car, X_edge - side * 1.1, Z)
-            if rng.random() < 0.35:                                      # bicyclist near the kerb
+            if rng.random() < 0.35:  # bicyclist near the kerb
                 Z = depth(4, 30)
                 add(Z, self.bicyclist, X_edge - side * rng.uniform(0.5, 1.3), Z)
-            for _ in range(int(rng.poisson(1.3))):                       # clutter on the pavement
+            for _ in range(int(rng.poisson(1.3))):  # clutter on the pavement
                 Z = depth(4, 50)
                 add(Z, self.clutter, X_edge + side * rng.uniform(0.3, max(0.4, pav - 0.3)), Z)
         lanes = np.linspace(self.road_l + 1.5, self.road_r - 1.5, 3)
-        for _ in range(int(rng.poisson(1.0))):                           # moving traffic
+        for _ in range(int(rng.poisson(1.0))):  # moving traffic
             Z = depth(6, 60)
             add(Z, self.car, float(rng.choice(lanes)) + rng.uniform(-0.3, 0.3), Z)
-        if rng.random() < 0.12:                                          # pedestrian crossing the road
+        if rng.random() < 0.12:  # pedestrian crossing the road
             Z = depth(6, 30)
             add(Z, self.pedestrian, rng.uniform(self.road_l + 0.5, self.road_r - 0.5), Z)
 
@@ -696,6 +807,7 @@ def render_scene(rng: np.random.Generator, height: int = 120, width: int = 160) 
 # --------------------------------------------------------------------------------------------------
 # the on-disk set
 # --------------------------------------------------------------------------------------------------
+
 
 def _manifest(split_sizes: Mapping[str, int], height: int, width: int, seed: int) -> dict:
     return {
@@ -747,8 +859,14 @@ def _write_set(out: Path, manifest: dict, progress: bool) -> None:
     (out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def generate_synthetic_camvid(root: str | Path, split_sizes: Mapping[str, int] = DEFAULT_SPLIT_SIZES,
-                              height: int = 120, width: int = 160, seed: int = 0, progress: bool = True) -> Path:
+def generate_synthetic_camvid(
+    root: str | Path,
+    split_sizes: Mapping[str, int] = DEFAULT_SPLIT_SIZES,
+    height: int = 120,
+    width: int = 160,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
     """Write (once) a synthetic CamVid-layout set under ``root`` and return ``root``.
 
     If ``root/synthetic.json`` matches the arguments (and ``GENERATOR_VERSION``) nothing is touched.
@@ -763,7 +881,10 @@ def generate_synthetic_camvid(root: str | Path, split_sizes: Mapping[str, int] =
     if _read_manifest(root) == manifest:
         return root
     if root.exists() and not (root / MANIFEST_NAME).exists() and (not root.is_dir() or any(root.iterdir())):
-        raise DatasetError(f"{root} exists and is not a synthetic CamVid set (no {MANIFEST_NAME}); refusing to overwrite it: choose another dataset.root")
+        raise DatasetError(
+            f"{root} exists and is not a synthetic CamVid set (no {MANIFEST_NAME}); "
+            "refusing to overwrite it: choose another dataset.root"
+        )
 
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f"{root.name}.tmp-{os.getpid()}"
@@ -773,7 +894,7 @@ def generate_synthetic_camvid(root: str | Path, split_sizes: Mapping[str, int] =
         tmp.mkdir()
         _write_set(tmp, manifest, progress)
         if root.exists():
-            if _read_manifest(root) == manifest:      # another process finished first
+            if _read_manifest(root) == manifest:  # another process finished first
                 shutil.rmtree(tmp)
                 return root
             old = root.parent / f"{root.name}.old-{os.getpid()}"

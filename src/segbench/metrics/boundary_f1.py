@@ -80,8 +80,7 @@ def _f1(n_p: int, n_g: int, m_p: int, m_g: int) -> float:
     return 2.0 * precision * recall / (precision + recall)
 
 
-def _check_args(num_classes: int, ignore_index: int | None, tolerance: float, class_rule: str,
-                matching: str) -> None:
+def _check_args(num_classes: int, ignore_index: int | None, tolerance: float, class_rule: str, matching: str) -> None:
     if not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, bool) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
     if ignore_index is not None and not isinstance(ignore_index, (int, np.integer)):
@@ -107,9 +106,15 @@ def _check_maps(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nd
     return pred.astype(np.int64, copy=False), target.astype(np.int64, copy=False)
 
 
-def boundary_f1_per_class(pred: np.ndarray, target: np.ndarray, num_classes: int,
-                          ignore_index: int | None = None, tolerance: float = BF_TOLERANCE,
-                          class_rule: ClassRule = "gt", matching: Matching = "exact") -> np.ndarray:
+def boundary_f1_per_class(
+    pred: np.ndarray,
+    target: np.ndarray,
+    num_classes: int,
+    ignore_index: int | None = None,
+    tolerance: float = BF_TOLERANCE,
+    class_rule: ClassRule = "gt",
+    matching: Matching = "exact",
+) -> np.ndarray:
     """Per-class boundary F1 of one image (Sec. 3.3); NaN for classes that are not counted.
 
     ``pred``/``target``: integer (H, W) label maps. Classes are 0..num_classes-1 except
@@ -146,13 +151,18 @@ def boundary_f1_per_class(pred: np.ndarray, target: np.ndarray, num_classes: int
     return out
 
 
-def boundary_f1_image(pred: np.ndarray, target: np.ndarray, num_classes: int,
-                      ignore_index: int | None = None, tolerance: float = BF_TOLERANCE,
-                      class_rule: ClassRule = "gt", matching: Matching = "exact") -> float:
+def boundary_f1_image(
+    pred: np.ndarray,
+    target: np.ndarray,
+    num_classes: int,
+    ignore_index: int | None = None,
+    tolerance: float = BF_TOLERANCE,
+    class_rule: ClassRule = "gt",
+    matching: Matching = "exact",
+) -> float:
     """BF score of one image: mean of :func:`boundary_f1_per_class` over the counted classes
     (Sec. 3.3). NaN when no class is counted (e.g. an all-void ground truth)."""
-    per_class = boundary_f1_per_class(pred, target, num_classes, ignore_index, tolerance,
-                                      class_rule, matching)
+    per_class = boundary_f1_per_class(pred, target, num_classes, ignore_index, tolerance, class_rule, matching)
     counted = per_class[~np.isnan(per_class)]
     return float(counted.mean()) if counted.size else float("nan")
 
@@ -193,8 +203,15 @@ class BoundaryF1Score(Metric):
     score_sum: torch.Tensor
     image_count: torch.Tensor
 
-    def __init__(self, num_classes: int, ignore_index: int | None = None, tolerance: float = BF_TOLERANCE,
-                 class_rule: ClassRule = "gt", matching: Matching = "exact", **kwargs) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        ignore_index: int | None = None,
+        tolerance: float = BF_TOLERANCE,
+        class_rule: ClassRule = "gt",
+        matching: Matching = "exact",
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         _check_args(num_classes, ignore_index, tolerance, class_rule, matching)
         self.num_classes = int(num_classes)
@@ -228,8 +245,9 @@ class BoundaryF1Score(Metric):
         p, t = self._to_labels(preds, target)
         total, count = 0.0, 0
         for i in range(t.shape[0]):
-            s = boundary_f1_image(p[i], t[i], self.num_classes, self.ignore_index, self.tolerance,
-                                  self.class_rule, self.matching)
+            s = boundary_f1_image(
+                p[i], t[i], self.num_classes, self.ignore_index, self.tolerance, self.class_rule, self.matching
+            )
             if not math.isnan(s):
                 total += s
                 count += 1

@@ -36,7 +36,7 @@ _TOL_SLACK = 1e-9
 def _offsets(tol_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integer offsets (dy, dx) with dy^2 + dx^2 <= tol^2, sorted by (d^2, dy, dx)."""
     r = int(math.floor(tol_px + _TOL_SLACK))
-    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
     dy, dx = dy.ravel(), dx.ravel()
     d2 = dy * dy + dx * dx
     keep = d2 <= tol_px * tol_px + _TOL_SLACK
@@ -90,8 +90,9 @@ def boundary_matching(pred_bdry: np.ndarray, gt_bdry: np.ndarray, tol_px: float)
     return ml
 
 
-def boundary_match_counts(pred_bdry: np.ndarray, gt_bdry: np.ndarray, tol_px: float,
-                          matching: Matching = "exact") -> tuple[int, int, int, int]:
+def boundary_match_counts(
+    pred_bdry: np.ndarray, gt_bdry: np.ndarray, tol_px: float, matching: Matching = "exact"
+) -> tuple[int, int, int, int]:
     """Match two boundary maps within ``tol_px`` (Euclidean, inclusive).
 
     Returns ``(n_pred, n_gt, matched_pred, matched_gt)``. ``"exact"``: one-to-one, the size of a
@@ -139,8 +140,9 @@ def _lattice_greedy(cand: np.ndarray, od2: np.ndarray, n_right: int) -> np.ndarr
     return ml
 
 
-def _finish_matching(eu: np.ndarray, ev: np.ndarray, n_left: int, n_right: int, ml: np.ndarray,
-                     mr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _finish_matching(
+    eu: np.ndarray, ev: np.ndarray, n_left: int, n_right: int, ml: np.ndarray, mr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Grow the matching (ml, mr) (-1 = free) of the bipartite graph with edges (eu[i], ev[i]) to a
     maximum one; modified in place and returned.
 

@@ -8,7 +8,9 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from segbench.metrics.boundary_f1 import BoundaryF1Score
 
 
-def segmentation_metrics(num_classes: int, ignore_index: int | None, prefix: str, boundary: str | None = None) -> MetricCollection:
+def segmentation_metrics(
+    num_classes: int, ignore_index: int | None, prefix: str, boundary: str | None = None
+) -> MetricCollection:
     """One collection per stage: G (global pixel accuracy), C (class-average accuracy), mIoU, optionally BF.
 
     torchmetrics accumulates per-class counts over every batch and computes once per epoch, so
@@ -23,7 +25,9 @@ def segmentation_metrics(num_classes: int, ignore_index: int | None, prefix: str
         "mIoU": MulticlassJaccardIndex(average="macro", **common),
     }
     if boundary is not None:
-        metrics["BF" if boundary == "exact" else "BF_approx"] = BoundaryF1Score(num_classes, ignore_index, matching=boundary)
+        metrics["BF" if boundary == "exact" else "BF_approx"] = BoundaryF1Score(
+            num_classes, ignore_index, matching=boundary
+        )
     return MetricCollection(metrics, prefix=prefix)
 
 

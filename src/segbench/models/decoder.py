@@ -57,7 +57,9 @@ class Decoder(nn.Module):
             DecoderStage(
                 upsample(channels=channels),
                 densify(channels=channels),
-                skip(encoder_channels=encoder_channels, channels=channels) if depth_index > 0 else NoSkip(encoder_channels, channels),
+                skip(encoder_channels=encoder_channels, channels=channels)
+                if depth_index > 0
+                else NoSkip(encoder_channels, channels),
             )
             for depth_index in range(depth)
         )

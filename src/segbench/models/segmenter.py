@@ -22,7 +22,9 @@ class Segmenter(nn.Module):
     `LocalResponseNorm(5, 1e-4, 0.75, 1)` to the 0-255 RGB input — or None to skip it.
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, num_classes: int, input_norm: nn.Module | None = None) -> None:
+    def __init__(
+        self, encoder: nn.Module, decoder: nn.Module, num_classes: int, input_norm: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.input_norm = input_norm if input_norm is not None else nn.Identity()
         self.encoder = encoder

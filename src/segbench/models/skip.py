@@ -27,7 +27,9 @@ class AddEncoderMap(nn.Module):
     def __init__(self, encoder_channels: int, channels: int) -> None:
         super().__init__()
         if encoder_channels != channels:
-            raise ValueError(f"AddEncoderMap needs decoder channels == encoder channels, got {channels} != {encoder_channels}")
+            raise ValueError(
+                f"AddEncoderMap needs decoder channels == encoder channels, got {channels} != {encoder_channels}"
+            )
 
     def forward(self, x: torch.Tensor, encoder_map: torch.Tensor) -> torch.Tensor:
         return x + encoder_map

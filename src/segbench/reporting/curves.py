@@ -44,12 +44,20 @@ def largest_drop(curve: list[tuple[int, int, float]]) -> float:
     return max([before[2] - after[2] for before, after in zip(curve, curve[1:])] + [0.0])
 
 
-def write_curves(runs: dict[str, Path], metric: str, out_stem: Path, command: str) -> dict[str, list[tuple[int, int, float]]]:
+def write_curves(
+    runs: dict[str, Path], metric: str, out_stem: Path, command: str
+) -> dict[str, list[tuple[int, int, float]]]:
     curves = {label: read_curve(path, metric) for label, path in runs.items()}
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     figure, axis = plt.subplots(figsize=(7, 4))
     for label, curve in curves.items():
-        axis.plot([epoch + 1 for epoch, _, _ in curve], [100 * value for _, _, value in curve], marker="o", markersize=3, label=label)
+        axis.plot(
+            [epoch + 1 for epoch, _, _ in curve],
+            [100 * value for _, _, value in curve],
+            marker="o",
+            markersize=3,
+            label=label,
+        )
     axis.set_xlabel("epoch")
     axis.set_ylabel(f"{metric} (%)")
     axis.grid(alpha=0.3)
@@ -64,18 +72,27 @@ def write_curves(runs: dict[str, Path], metric: str, out_stem: Path, command: st
     for epoch in epochs:
         cells = [f"{100 * values[label][epoch]:.2f}" if epoch in values[label] else "" for label in labels]
         table.append(f"| {epoch + 1} | " + " | ".join(cells) + " |")
-    spread = [f"- {label}: best {100 * max(v for *_, v in c):.2f}, last {100 * c[-1][2]:.2f}, "
-              f"largest drop between consecutive evaluations {100 * largest_drop(c):.2f} points"
-              for label, c in curves.items()]
-    text = f"# {metric} per evaluation\n\nWritten by `{command}` (do not edit by hand).\n\n![{metric}]({out_stem.name}.png)\n\n" \
-           + "\n".join(spread) + "\n\n" + "\n".join(table) + "\n"
+    spread = [
+        f"- {label}: best {100 * max(v for *_, v in c):.2f}, last {100 * c[-1][2]:.2f}, "
+        f"largest drop between consecutive evaluations {100 * largest_drop(c):.2f} points"
+        for label, c in curves.items()
+    ]
+    text = (
+        f"# {metric} per evaluation\n\nWritten by `{command}` (do not edit by hand).\n\n"
+        f"![{metric}]({out_stem.name}.png)\n\n" + "\n".join(spread) + "\n\n" + "\n".join(table) + "\n"
+    )
     out_stem.with_suffix(".md").write_text(text)
     return curves
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", action="append", required=True, help="LABEL=RUN_DIR (a train.py output dir with logger=csv); split at the last '='")
+    parser.add_argument(
+        "--run",
+        action="append",
+        required=True,
+        help="LABEL=RUN_DIR (a train.py output dir with logger=csv); split at the last '='",
+    )
     parser.add_argument("--metric", default="val/G")
     parser.add_argument("--out", type=Path, required=True, help="output path without suffix (.png and .md are written)")
     args = parser.parse_args()

@@ -14,8 +14,19 @@ from segbench.paper import TABLE1
 
 REFERENCE = "segnet_basic"
 COLUMNS = [
-    "model", "paper_name", "params", "paper_params_m", "storage_multiplier", "paper_storage_multiplier",
-    "stored_bytes", "infer_ms_fp32", "infer_ms_bf16_channels_last", "ratio_fp32", "ratio_bf16_channels_last", "paper_infer_ms", "paper_ratio",
+    "model",
+    "paper_name",
+    "params",
+    "paper_params_m",
+    "storage_multiplier",
+    "paper_storage_multiplier",
+    "stored_bytes",
+    "infer_ms_fp32",
+    "infer_ms_bf16_channels_last",
+    "ratio_fp32",
+    "ratio_bf16_channels_last",
+    "paper_infer_ms",
+    "paper_ratio",
 ]
 
 
@@ -30,21 +41,27 @@ def efficiency_rows(lines: list[dict]) -> list[dict]:
         if model not in by_model:
             continue
         line = by_model[model]
-        rows.append({
-            "model": model,
-            "paper_name": paper["paper_name"],
-            "params": line["params"],
-            "paper_params_m": paper["params_m"],
-            "storage_multiplier": line["storage_multiplier"],
-            "paper_storage_multiplier": "n/a" if paper["storage_multiplier"] is None else paper["storage_multiplier"],
-            "stored_bytes": line["stored_bytes"],
-            "infer_ms_fp32": round(line["infer_ms_fp32"], 1),
-            "infer_ms_bf16_channels_last": round(line["infer_ms_bf16_channels_last"], 1),
-            "ratio_fp32": round(line["infer_ms_fp32"] / reference["infer_ms_fp32"], 3),
-            "ratio_bf16_channels_last": round(line["infer_ms_bf16_channels_last"] / reference["infer_ms_bf16_channels_last"], 3),
-            "paper_infer_ms": paper["infer_ms"],
-            "paper_ratio": round(paper["infer_ms"] / paper_reference, 3),
-        })
+        rows.append(
+            {
+                "model": model,
+                "paper_name": paper["paper_name"],
+                "params": line["params"],
+                "paper_params_m": paper["params_m"],
+                "storage_multiplier": line["storage_multiplier"],
+                "paper_storage_multiplier": "n/a"
+                if paper["storage_multiplier"] is None
+                else paper["storage_multiplier"],
+                "stored_bytes": line["stored_bytes"],
+                "infer_ms_fp32": round(line["infer_ms_fp32"], 1),
+                "infer_ms_bf16_channels_last": round(line["infer_ms_bf16_channels_last"], 1),
+                "ratio_fp32": round(line["infer_ms_fp32"] / reference["infer_ms_fp32"], 3),
+                "ratio_bf16_channels_last": round(
+                    line["infer_ms_bf16_channels_last"] / reference["infer_ms_bf16_channels_last"], 3
+                ),
+                "paper_infer_ms": paper["infer_ms"],
+                "paper_ratio": round(paper["infer_ms"] / paper_reference, 3),
+            }
+        )
     return rows
 
 
@@ -59,20 +76,23 @@ def write_efficiency_table(jsonl: Path, out_stem: Path, command: str) -> list[di
     first = lines[0]
     header = (
         "| variant | params | Table 1 params (M) | storage multiplier | Table 1 | stored bytes at 360x480 "
-        "| fp32 ms | bf16+CL ms | fp32 / SegNet-Basic | bf16+CL / SegNet-Basic | Table 1 ms (Titan GPU) | Table 1 / SegNet-Basic |"
+        "| fp32 ms | bf16+CL ms | fp32 / SegNet-Basic | bf16+CL / SegNet-Basic "
+        "| Table 1 ms (Titan GPU) | Table 1 / SegNet-Basic |"
     )
     table = [header, "|" + "---|" * 12]
     for row in rows:
         table.append(
-            f"| {row['paper_name']} | {row['params']:,} | {row['paper_params_m']} | {row['storage_multiplier']} | {row['paper_storage_multiplier']} "
-            f"| {row['stored_bytes']:,} | {row['infer_ms_fp32']} | {row['infer_ms_bf16_channels_last']} | {row['ratio_fp32']} "
+            f"| {row['paper_name']} | {row['params']:,} | {row['paper_params_m']} | {row['storage_multiplier']} "
+            f"| {row['paper_storage_multiplier']} | {row['stored_bytes']:,} | {row['infer_ms_fp32']} "
+            f"| {row['infer_ms_bf16_channels_last']} | {row['ratio_fp32']} "
             f"| {row['ratio_bf16_channels_last']} | {row['paper_infer_ms']} | {row['paper_ratio']} |"
         )
     text = f"""# Table 1, efficiency columns — measured
 
 Written by `{command}` (do not edit by hand).
-Machine: {platform.machine()}, {first['threads']} threads on {first['device']}, torch {torch.__version__}.
-Inference: median of {first['runs']} forward passes after warm-up, input {first['input']} (the paper: 50 runs at 360x480, batch 1).
+Machine: {platform.machine()}, {first["threads"]} threads on {first["device"]}, torch {torch.__version__}.
+Inference: median of {first["runs"]} forward passes after warm-up, input {first["input"]}
+(the paper: 50 runs at 360x480, batch 1).
 
 - *params*: trainable parameters counted on the network built from `conf/model/<variant>.yaml`.
 - *storage multiplier*: derived from the tensors the decoder keeps from the first encoder level
@@ -89,7 +109,9 @@ Inference: median of {first['runs']} forward passes after warm-up, input {first[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("jsonl", type=Path, help="JSON lines written by src/bench.py jsonl=...")
-    parser.add_argument("--out", type=Path, default=Path("docs/results/table1-efficiency"), help="output path without suffix")
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs/results/table1-efficiency"), help="output path without suffix"
+    )
     parser.add_argument("--command", default="make bench", help="the command named in the document")
     args = parser.parse_args()
     write_efficiency_table(args.jsonl, args.out, args.command)

@@ -35,14 +35,23 @@ def _percent(scores: dict, key: str) -> str:
 
 
 def runs_table(runs: list[tuple[Path, dict]]) -> list[str]:
-    header = ["run", "model", "balancing", "epochs", "steps"] + [f"test {m}" for m in TEST] + [f"train {m}" for m in TRAIN] + ["Table 1 test G/C/mIoU/BF"]
+    header = (
+        ["run", "model", "balancing", "epochs", "steps"]
+        + [f"test {m}" for m in TEST]
+        + [f"train {m}" for m in TRAIN]
+        + ["Table 1 test G/C/mIoU/BF"]
+    )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for run_dir, results in runs:
         choices = results.get("choices", {})
         model = choices.get("model", "?")
         paper = TABLE1.get(model, {}).get("test") if choices.get("balancing") == "median_frequency" else None
         cells = [
-            run_dir.name, model, choices.get("balancing", "?"), str(results.get("epochs_trained", "")), str(results.get("global_step", "")),
+            run_dir.name,
+            model,
+            choices.get("balancing", "?"),
+            str(results.get("epochs_trained", "")),
+            str(results.get("global_step", "")),
             *(_percent(results["test"], f"test/{m}") for m in TEST),
             *(_percent(results.get("train", {}), f"train/{m}") for m in TRAIN),
             " / ".join(str(paper[m]) for m in TEST) if paper else "",
@@ -66,11 +75,18 @@ def train_command(run_dir: Path) -> str | None:
 def write_runs_report(paths: list[Path], out_stem: Path, command: str, title: str = "Runs") -> list[tuple[Path, dict]]:
     runs = find_results(paths)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    text = f"# {title}\n\nWritten by `{command}` (do not edit by hand). Scores in percent at the checkpoint with the best validation G.\n\n"
+    text = (
+        f"# {title}\n\nWritten by `{command}` (do not edit by hand). "
+        "Scores in percent at the checkpoint with the best validation G.\n\n"
+    )
     text += "\n".join(runs_table(runs)) + "\n"
     commands = [f"- `{run_dir.name}`: `{command}`" for run_dir, _ in runs if (command := train_command(run_dir))]
     if commands:
-        text += "\nEach run re-created by (its full config is in `<run>/.hydra/config.yaml`):\n\n" + "\n".join(commands) + "\n"
+        text += (
+            "\nEach run re-created by (its full config is in `<run>/.hydra/config.yaml`):\n\n"
+            + "\n".join(commands)
+            + "\n"
+        )
     out_stem.with_suffix(".md").write_text(text)
     return runs
 

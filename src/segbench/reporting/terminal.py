@@ -21,5 +21,7 @@ def print_evaluation(scores: dict[str, float], class_names: list[str], title: st
     per_class.add_column("accuracy", justify="right")
     per_class.add_column("IoU", justify="right")
     for name in class_names:
-        per_class.add_row(name, f"{100 * scores[f'{stage}/accuracy/{name}']:.2f}", f"{100 * scores[f'{stage}/IoU/{name}']:.2f}")
+        per_class.add_row(
+            name, f"{100 * scores[f'{stage}/accuracy/{name}']:.2f}", f"{100 * scores[f'{stage}/IoU/{name}']:.2f}"
+        )
     console.print(per_class)
