@@ -4,14 +4,15 @@ import hydra
 from omegaconf import DictConfig
 
 from segbench.pipeline import train
-from segbench.utils import exit_on_user_error
+from segbench.utils import exit_on_user_error, isolating_sweep_jobs
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @exit_on_user_error
-def main(cfg: DictConfig) -> float:
+@isolating_sweep_jobs
+def main(cfg: DictConfig) -> float | None:
     # The returned value lets Hydra sweepers optimise the selected validation G.
-    return train(cfg)["val"]["val/G"]
+    return train(cfg).get("val", {}).get("val/G")
 
 
 if __name__ == "__main__":

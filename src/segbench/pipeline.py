@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         torch.set_num_threads(cfg.threads)
     output_dir = Path(cfg.paths.output_dir)
     _refuse_to_overwrite(output_dir, cfg)
+    with _recording_failure(output_dir, cfg) as job:
+        return _fit_and_score(cfg, output_dir, job)
+
+
+def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, Any]:
     if cfg.get("ckpt_path"):
         _check_resumable(cfg)
         # Lightning restores the best-so-far score only when checkpoints go to the same folder:
@@ -142,8 +148,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule, task = build_task(cfg)
-    trainer = make_trainer(cfg)
-    with finishing_loggers(trainer), _recording_failure(output_dir, trainer, cfg):
+    trainer = job.trainer = make_trainer(cfg)
+    with finishing_loggers(trainer):
         for logger in trainer.loggers:
             logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), **SAFE_LOADING)
@@ -205,34 +211,36 @@ def _check_resumable(cfg: DictConfig) -> None:
         )
 
 
+@dataclass
+class _Job:
+    """What a failing job knows about itself: the trainer, once one is built."""
+
+    trainer: pl.Trainer | None = None
+
+
 @contextmanager
-def _recording_failure(output_dir: Path, trainer: pl.Trainer, cfg: DictConfig) -> Iterator[None]:
+def _recording_failure(output_dir: Path, cfg: DictConfig) -> Iterator[_Job]:
     """A job that stops early leaves results.json with its status and error, so a sweep's report shows it.
 
-    Lightning turns Ctrl-C into SystemExit after saving nothing; GracefulInterrupt has saved
-    last.ckpt by then, and the user gets one line saying how to resume.
+    Lightning turns Ctrl-C into SystemExit; GracefulInterrupt has saved last.ckpt by then, and the
+    user gets one line saying how to resume.
     """
+    job = _Job()
     try:
-        yield
+        yield job
     except BaseException as error:
-        interrupted = trainer.interrupted and isinstance(error, (KeyboardInterrupt, SystemExit))
+        trainer = job.trainer
+        interrupted = trainer is not None and trainer.interrupted and isinstance(error, (KeyboardInterrupt, SystemExit))
+        step = trainer.global_step if trainer is not None else 0
         last = Path(cfg.paths.checkpoint_dir) / "last.ckpt"
-        message = (
-            f"interrupted at step {trainer.global_step}; resume with the same command and resume=true, "
-            f"or ckpt_path={last}"
-            if interrupted
-            else (str(error).strip().splitlines() or [type(error).__name__])[0]
-        )
-        if trainer.is_global_zero:
-            _write_results(
-                output_dir,
-                {
-                    "status": "interrupted" if interrupted else "failed",
-                    "error": message,
-                    "global_step": trainer.global_step,
-                    "choices": _config_choices(),
-                },
-            )
+        if interrupted:
+            message = f"interrupted at step {step}; resume with the same command and resume=true, or ckpt_path={last}"
+        else:
+            message = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        if trainer is None or trainer.is_global_zero:
+            status = "interrupted" if interrupted else "failed"
+            failure = {"status": status, "error": message, "global_step": step, "choices": _config_choices()}
+            _write_results(output_dir, failure)
         if interrupted:
             raise SegbenchError(message) from None
         raise

@@ -8,6 +8,8 @@ import signal
 import pytorch_lightning as pl
 import torch
 
+from segbench.errors import SegbenchError
+
 
 class KillAtStep(pl.Callback):
     """SIGKILL the process in the middle of optimisation step `step` + 1 (after backward, before the update)."""
@@ -30,3 +32,15 @@ class PoisonWeightsAtStep(pl.Callback):
         if trainer.global_step == self.step:
             with torch.no_grad():
                 next(pl_module.parameters())[0, 0, 0, 0] = float("nan")
+
+
+class FailWhen(pl.Callback):
+    """Raise at the start of training when `value` equals `failing`: one chosen job of a sweep fails."""
+
+    def __init__(self, value, failing) -> None:
+        self.fails = str(value) == str(failing)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.fails:
+            # A user-facing error: the kind a single run turns into SystemExit, which must not end a sweep.
+            raise SegbenchError("this job was told to fail")

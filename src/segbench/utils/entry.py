@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+
 from segbench.errors import SegbenchError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _user_error_in(error: BaseException) -> SegbenchError | None:
@@ -36,5 +41,34 @@ def exit_on_user_error(function: Callable[..., T]) -> Callable[..., T]:
                 raise
             print(f"error: {cause}", file=sys.stderr)
             raise SystemExit(2) from None
+
+    return wrapper
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def isolating_sweep_jobs(function: Callable[..., T]) -> Callable[..., T | None]:
+    """In a multirun, a job that raises is reported in one line and the sweep goes on with the others.
+
+    The job's results.json records the failure (train.py writes it) and the sweep's exit status
+    is set at its end by `segbench.utils.hydra_callbacks.SweepFailures`; the traceback goes to the
+    job's log file. A single run raises as usual.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs) -> T | None:
+        if not _in_multirun():
+            return function(*args, **kwargs)
+        try:
+            return function(*args, **kwargs)
+        except Exception as error:
+            cause = _user_error_in(error) or error
+            job = HydraConfig.get()
+            log.error("job %s failed", job.job.num, exc_info=error)
+            first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+            print(f"error: job {job.job.num} ({job.runtime.output_dir}): {first_line}", file=sys.stderr)
+            return None
 
     return wrapper

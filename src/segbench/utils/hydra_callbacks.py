@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -32,3 +33,23 @@ class OutputFolderCheck(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _check_writable(config.hydra.sweep.dir, "hydra.sweep.dir")
+
+
+class SweepFailures(Callback):
+    """At the end of a multirun: one line per job whose results.json is not complete, and exit status 1.
+
+    Jobs run to the end whatever the others do (`segbench.utils.isolating_sweep_jobs`); this makes
+    the sweep as a whole report that some failed.
+    """
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        statuses = {}
+        for results in sorted(Path(config.hydra.sweep.dir).glob("*/results.json")):
+            statuses[results.parent] = json.loads(results.read_text())
+        failed = {run: r for run, r in statuses.items() if r.get("status", "complete") != "complete"}
+        if not failed:
+            return
+        for run, results in failed.items():
+            print(f"error: {run}: {results.get('status')}: {results.get('error')}", file=sys.stderr)
+        print(f"error: {len(failed)} of {len(statuses)} jobs did not complete", file=sys.stderr)
+        raise SystemExit(1)
