@@ -139,6 +139,7 @@ def same_run(resumed: dict, uninterrupted: dict) -> None:
     assert Path(resumed["best_checkpoint"]).name == Path(uninterrupted["best_checkpoint"]).name
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_to_the_same_result_with_resume_true(tmp_path, uninterrupted):
     first = killed_mid_epoch(tmp_path)
     check(run("train.py", tmp_path, *RESUMABLE))  # the same command again
@@ -150,6 +151,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_result_with_resume_true(tmp_
     assert len(list(tmp_path.glob("logs/train/runs/*/results.json"))) == 1
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_to_the_same_result_from_its_checkpoint(tmp_path, uninterrupted):
     first = killed_mid_epoch(tmp_path, f"hydra.run.dir={tmp_path}/logs/train/runs/first")
     last = first / "checkpoints" / "last.ckpt"
@@ -160,6 +162,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_result_from_its_checkpoint(t
     assert Path(resumed["best_checkpoint"]).parent == first / "checkpoints"
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_resumable_checkpoint_and_the_rerun_ends_as_the_uninterrupted_run(tmp_path, uninterrupted):
     env = {**os.environ, "SEGBENCH_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests" / "helpers"), env.get("PYTHONPATH", "")])
@@ -220,6 +223,7 @@ def test_eval_without_checkpoint_is_a_one_line_error(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("error: ckpt_path is required")
 
 
+@pytest.mark.slow
 def test_every_table1_variant_trains_through_train_py(tmp_path):
     # One Hydra multirun over conf/model/*.yaml: the same glob a user sweeps with.
     result = check(

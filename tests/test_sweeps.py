@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, run
 
 
+@pytest.mark.slow
 def test_one_failing_job_of_sixteen_leaves_the_other_fifteen_complete(tmp_path):
     fail_job_7 = [
         "+callbacks.fail._target_=kill_switch.FailWhen",
