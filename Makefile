@@ -28,10 +28,11 @@ train: install
 	$(BIN)/python src/train.py experiment=quickstart
 
 test: install
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 # Table 1's efficiency columns for every variant, one session -> docs/results/table1-efficiency.{md,csv}
 bench: install

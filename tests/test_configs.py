@@ -58,6 +58,7 @@ TRAINER_SETTINGS = {  # (accelerator, precision, strategy) each trainer option a
     "cpu_fast": ("auto", "bf16-mixed", "auto"),
     "gpu": ("gpu", "16-mixed", "auto"),
     "ddp": ("gpu", "16-mixed", "ddp"),
+    "ddp_cpu": ("cpu", "32-true", "ddp"),
 }
 
 

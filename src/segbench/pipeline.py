@@ -133,6 +133,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             cfg.ckpt_path = str(previous / "checkpoints" / "last.ckpt")
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
+    log.info("torch threads: %d", torch.get_num_threads())
     output_dir = Path(cfg.paths.output_dir)
     _refuse_to_overwrite(output_dir, cfg)
     with _recording_failure(output_dir, cfg) as job:
@@ -269,6 +270,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer = make_trainer(cfg)
     with finishing_loggers(trainer):
         scores = score(trainer, task, datamodule, ("test",))["test"]
+    if not trainer.is_global_zero:  # every process holds the same synced scores; one reports them
+        return scores
     print_evaluation(
         scores, task.test_report["class_names"], title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test"
     )

@@ -82,13 +82,16 @@ class SegmentationTask(pl.LightningModule):
             on_epoch=True,
             prog_bar=stage == "train",
             batch_size=len(images),
+            # Under DDP an evaluation's loss is the mean over every process's images, as in one process.
+            sync_dist=stage != "train",
         )
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         return loss, predictions
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss = self._step(batch, self.train_metrics, "train")[0]
-        if not torch.isfinite(loss):
+        # Decided by all processes together: under DDP a rank stopping alone would leave the others waiting.
+        if self.trainer.strategy.reduce_boolean_decision(not torch.isfinite(loss), all=False):
             # Stop before the optimiser writes NaN into the weights: the last checkpoint stays the last good one.
             raise NonFiniteLossError(
                 f"training loss is {loss.item()} at step {self.global_step + 1} (epoch {self.current_epoch}); "
@@ -112,14 +115,15 @@ class SegmentationTask(pl.LightningModule):
             for kind in ("accuracy", "IoU")
             for name, value in zip(names, scores[kind])
         }
-        self.log_dict(per_class)
+        self.log_dict(per_class, sync_dist=True)  # equal on every process already (synced metric states)
         self.test_report = {"confusion": scores["confusion"].tolist(), "class_names": names}
         self.test_per_class.reset()
 
     def optimizer_step(self, *args, **kwargs) -> None:
         super().optimizer_step(*args, **kwargs)
         # A finite loss can still leave non-finite weights behind; stop before a checkpoint saves them.
-        if not torch.stack([p.isfinite().all() for p in self.parameters()]).all():
+        finite = bool(torch.stack([p.isfinite().all() for p in self.parameters()]).all())
+        if self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
             raise NonFiniteLossError(
                 f"the weights became NaN or infinite at step {self.global_step} (epoch {self.current_epoch}); "
                 "training stopped, the last checkpoint is from before it (try a lower task.optimizer.lr)"

@@ -6,16 +6,18 @@ import copy
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
 
-from segbench.data.camvid import CLASS_NAMES, NUM_CLASSES, SPLITS, VOID_INDEX, load_split, resolve_root
+from segbench.data.camvid import CLASS_NAMES, NUM_CLASSES, SPLITS, VOID_INDEX, list_pairs, load_split, resolve_root
 from segbench.data.resumable import ResumableLoader
+from segbench.errors import DatasetError
 
 WEIGHTS_CACHE_VERSION = 1
 
@@ -31,6 +33,24 @@ class LabelledImages(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(self.images[index]).permute(2, 0, 1), torch.from_numpy(self.labels[index])
+
+
+class BatchShard(Sampler[list[int]]):
+    """The split in fixed order cut into batches of `batch_size`; batch `i` belongs to rank `i % world_size`.
+
+    The ranks' batches are disjoint and together the single-process batches, each exactly as it
+    would be there (batch-norm statistics are per-batch statistics).
+    """
+
+    def __init__(self, size: int, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
+        self.batches = BatchSampler(SequentialSampler(range(size)), batch_size, drop_last=False)
+        self.rank, self.world_size = rank, world_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return (batch for i, batch in enumerate(self.batches) if i % self.world_size == self.rank)
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.batches), self.world_size))
 
 
 class SegmentationDataModule(pl.LightningDataModule):
@@ -62,6 +82,11 @@ class SegmentationDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.root, self.default_root = root, default_root
+        if resolution is not None and (
+            len(resolution) != 2 or not all(isinstance(side, int) and side > 0 for side in resolution)
+        ):
+            # Any positive size works: ceil-mode pooling and unpooling to the recorded size handle odd sides.
+            raise DatasetError(f"dataset.resolution={list(resolution)} must be two positive integers [H, W]")
         self.resolution = tuple(resolution) if resolution is not None else None
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers = num_workers
@@ -83,18 +108,31 @@ class SegmentationDataModule(pl.LightningDataModule):
     def prepare_data(self) -> None:
         if self.generator is not None:
             self.generator(self.data_root)
+        # Every split's files are paired up front (a directory listing), so that a missing or empty test
+        # split stops the run before training, not after it.
+        for name in SPLITS:
+            list_pairs(self.data_root, name)
 
     def split(self, name: str) -> LabelledImages:
         if name not in self.splits:
             images, labels, names = load_split(
-                self.data_root, name, max_label=self.ignore_index, resolution=self.resolution,
-                cache_dir=self.cache_dir, progress=self.progress,
+                self.data_root,
+                name,
+                max_label=self.ignore_index,
+                resolution=self.resolution,
+                cache_dir=self.cache_dir,
+                progress=self.progress,
             )
             self.splits[name] = LabelledImages(images, labels, names)
         return self.splits[name]
 
     def setup(self, stage: str | None = None) -> None:
-        needed = {"fit": ("train", "val"), "validate": (self.validation_split,), "test": ("test",), "predict": ("test",)}
+        needed = {
+            "fit": ("train", "val"),
+            "validate": (self.validation_split,),
+            "test": ("test",),
+            "predict": ("test",),
+        }
         for name in needed.get(stage, SPLITS):
             self.split(name)
 
@@ -108,7 +146,9 @@ class SegmentationDataModule(pl.LightningDataModule):
         cache_file = None
         if self.cache_dir is not None:
             digest = hashlib.sha1(labels.tobytes())
-            digest.update(f"{WEIGHTS_CACHE_VERSION}/{getattr(balancing, 'name', balancing)}/{self.num_classes}/{self.ignore_index}".encode())
+            name = getattr(balancing, "name", balancing)
+            key = f"{WEIGHTS_CACHE_VERSION}/{name}/{self.num_classes}/{self.ignore_index}"
+            digest.update(key.encode())
             cache_file = self.cache_dir / f"class-weights-{digest.hexdigest()[:16]}.json"
             if cache_file.is_file():
                 return torch.tensor(json.loads(cache_file.read_text()))
@@ -121,12 +161,30 @@ class SegmentationDataModule(pl.LightningDataModule):
         return weights
 
     def _loader(self, split: str, batch_size: int) -> DataLoader:
-        """The split in fixed order."""
+        """The split in fixed order; under DDP this process's share of it, each image on exactly one process.
+
+        Lightning would otherwise give an evaluation loader a DistributedSampler, which pads the split
+        with repeated images up to a multiple of the number of processes: their pixels would be
+        counted twice in G, C, mIoU, BF and the confusion matrix. Shares may differ by one image, so
+        processes may run different numbers of batches: evaluation syncs only at the first batch (DDP's
+        buffer broadcast, hence at least one image per process) and at the end, where the metrics add
+        up every process's counts.
+        """
         workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
-        return DataLoader(self.split(split), batch_size=batch_size, shuffle=False, **workers)
+        rank, world_size = self._distributed()
+        if world_size == 1:
+            return DataLoader(self.split(split), batch_size=batch_size, shuffle=False, **workers)
+        shard = UnrepeatedDistributedSampler(self.split(split), num_replicas=world_size, rank=rank, shuffle=False)
+        return DataLoader(self.split(split), batch_size=batch_size, sampler=shard, **workers)
+
+    def _distributed(self) -> tuple[int, int]:
+        """(rank, number of processes) of the trainer this module is attached to; (0, 1) when there is none."""
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def train_dataloader(self) -> ResumableLoader:
         # Sec. 3.2: shuffle before each epoch, then take mini-batches in order (each image once).
+        # Under DDP Lightning rebuilds it with a DistributedSampler, from which it takes its shard.
         workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
         return ResumableLoader(self.split("train"), self.batch_size, seed=self.shuffle_seed, **workers)
 
@@ -136,9 +194,14 @@ class SegmentationDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", self.eval_batch_size)
 
-    def ordered_train_dataloader(self) -> DataLoader:
-        """The training split in fixed order at the training batch size (batch-norm statistics depend on it)."""
-        return self._loader("train", self.batch_size)
+    def ordered_train_dataloader(self, rank: int = 0, world_size: int = 1) -> DataLoader:
+        """The training split in fixed order at the training batch size (batch-norm statistics depend on it).
+
+        With `world_size` > 1: rank `rank`'s share of those same batches (see BatchShard).
+        """
+        workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        batches = BatchShard(len(self.split("train")), self.batch_size, rank, world_size)
+        return DataLoader(self.split("train"), batch_sampler=batches, **workers)
 
     def validating_on(self, split: str) -> SegmentationDataModule:
         """A view of this data module that validates on `split` (Table 1 also scores the training images).
@@ -148,4 +211,3 @@ class SegmentationDataModule(pl.LightningDataModule):
         view = copy.copy(self)
         view.validation_split = split
         return view
-
