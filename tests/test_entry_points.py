@@ -40,7 +40,9 @@ KILL_SWITCH = [  # a SIGKILL at the step in $SEGBENCH_TEST_KILL_AT_STEP; the ove
 
 def run(script: str, workdir: Path, *overrides: str, kill_at_step: int | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "SEGBENCH_ROOT": str(workdir), "WANDB_MODE": "disabled"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests" / "helpers"), env.get("PYTHONPATH", "")])
+    # The test callbacks given to the run on its command line are importable there: tests/helpers and tests/.
+    helpers = [str(REPO_ROOT / "tests" / "helpers"), str(REPO_ROOT / "tests")]
+    env["PYTHONPATH"] = os.pathsep.join([*helpers, env.get("PYTHONPATH", "")])
     env.pop("SEGBENCH_TEST_KILL_AT_STEP", None)
     if kill_at_step is not None:
         env["SEGBENCH_TEST_KILL_AT_STEP"] = str(kill_at_step)

@@ -12,8 +12,6 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +23,7 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, labelled_pixels
+from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, check, labelled_pixels, run
 from torch.utils.data import DistributedSampler, TensorDataset
 
 from segbench.data.datamodule import LabelledImages, SegmentationDataModule
@@ -152,25 +150,6 @@ def test_evaluation_shares_hold_every_image_once_and_bn_batches_are_split_whole(
 # 3 validation and 3 test images at 1 per batch: rank 0 evaluates 2 batches, rank 1 one (no collective may wait
 # on a batch). 4 training images in batches of 2.
 DDP_DATA = [*TINY_SYNTHETIC, "dataset.generator.split_sizes={train:4,val:3,test:3}", "dataset.eval_batch_size=1"]
-
-
-def run(script: str, workdir: Path, *overrides: str) -> subprocess.CompletedProcess:
-    """`python src/<script> <overrides>` in `workdir`; this module is importable there (the Probe callback)."""
-    env = {**os.environ, "SEGBENCH_ROOT": str(workdir), "WANDB_MODE": "disabled"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests"), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "src" / script), *overrides],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def check(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 @pytest.fixture(scope="module")
