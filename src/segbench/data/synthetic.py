@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from segbench.data.camvid import CLASS_NAMES, COLOURS, VOID_INDEX
+from segbench.data.camvid import CLASS_NAMES, VOID_INDEX
 from segbench.errors import DatasetError
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "generate_synthetic_camvid",
     "render_scene",
     "image_rng",
-    "colourise",
 ]
 
 # Bump whenever the rendered output changes: cached sets with another version are regenerated.
@@ -57,13 +56,6 @@ DEFAULT_SPLIT_SIZES: Mapping[str, int] = MappingProxyType({"train": 120, "val": 
 (SKY, BUILDING, POLE, ROAD, PAVEMENT, TREE, SIGN, FENCE, CAR, PEDESTRIAN, BICYCLIST) = range(11)
 VOID = VOID_INDEX
 assert len(CLASS_NAMES) == 11 and CLASS_NAMES[ROAD] == "Road" and CLASS_NAMES[BICYCLIST] == "Bicyclist"
-
-_PALETTE = np.array(COLOURS, dtype=np.uint8)
-
-
-def colourise(label: np.ndarray) -> np.ndarray:
-    """Label map (H, W) of class indices -> RGB uint8 image in the CamVid colour code."""
-    return _PALETTE[np.minimum(label, len(_PALETTE) - 1)]
 
 
 def image_rng(seed: int, split: str, index: int) -> np.random.Generator:
