@@ -32,18 +32,14 @@ def write_camvid_layout(
 
 @pytest.fixture(scope="session")
 def build_model():
-    """Build a network from conf/model/<name>.yaml, as train.py does."""
+    """Build a network from conf/model/<name>.yaml, as train.py does (seeded)."""
     import torch
-    from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
 
-    import segbench.utils  # noqa: F401  (registers the config resolvers)
+    from segbench.utils.config import compose_model
 
     def build(name: str):
-        with initialize_config_dir(version_base="1.3", config_dir=str(REPO_ROOT / "conf")):
-            cfg = compose("train", overrides=[f"model={name}"])
         torch.manual_seed(0)
-        return instantiate(cfg.model)
+        return compose_model(name)
 
     return build
 

@@ -25,10 +25,15 @@ class EncoderLevel:
     size: torch.Size  # spatial size before pooling, which the decoder must restore exactly
 
 
-def max_pool_keeping_indices(x: torch.Tensor) -> EncoderLevel:
-    """2x2 max-pool, stride 2, remembering each window's argmax (Sec. 3)."""
-    # Caffe pools with ceil mode, so 45x60 pools to 23x30 (not 22x30) at 360x480.
-    pooled, indices = F.max_pool2d(x, kernel_size=2, stride=2, ceil_mode=True, return_indices=True)
+def max_pool_keeping_indices(x: torch.Tensor, kernel_size: int = 2, stride: int = 2) -> EncoderLevel:
+    """2x2 max-pool, stride 2, remembering each window's argmax (Sec. 3).
+
+    Other windows serve DeepLab-LargeFOV (Sec. 4): its 3x3 pooling, padded by 1, with stride 2 or 1.
+    """
+    padding = kernel_size // 2 if kernel_size % 2 else 0
+    # Caffe pools with ceil mode, so 45x60 pools to 23x30 (not 22x30) at 360x480. A padded 3x3 window
+    # keeps floor mode: stride 2 then halves 360x480 exactly to 180x240 (ceil mode would give 181x241).
+    pooled, indices = F.max_pool2d(x, kernel_size, stride, padding=padding, ceil_mode=padding == 0, return_indices=True)
     return EncoderLevel(pooled=pooled, indices=indices, size=x.shape[-2:])
 
 

@@ -39,34 +39,43 @@ class BilinearUpsample(nn.Module):
         return []
 
 
-def bilinear_deconv_weight(channels: int, kernel_size: int = 8) -> torch.Tensor:
-    """Weights with which a stride-2 transposed conv computes bilinear 2x interpolation.
+def bilinear_deconv_weight(channels: int, kernel_size: int = 8, stride: int = 2) -> torch.Tensor:
+    """Weights with which a transposed conv of `stride` s computes bilinear s-times interpolation.
 
-    The 2x bilinear taps (1/4, 3/4, 3/4, 1/4) sit in the middle of the `kernel_size` kernel
-    (padding kernel_size//2 - 1 aligns them), each channel mapping to itself only [FCN, ref. 2].
+    The 2s bilinear taps 1 - |t - (s - 1/2)| / s (for s = 2: 1/4, 3/4, 3/4, 1/4) sit in the middle of the
+    `kernel_size` kernel (padding kernel_size//2 - s//2 aligns them), each channel mapping to itself only
+    [FCN, ref. 2]. FCN-Basic uses s = 2 in an 8x8 kernel (Sec. 3.1); FCN-8s 4x4 for s = 2, 16x16 for s = 8.
     """
+    if stride % 2 or kernel_size < 2 * stride:
+        raise ValueError(f"bilinear deconvolution needs an even stride and kernel_size >= 2 * stride, got {stride}")
+    offsets = torch.arange(2 * stride, dtype=torch.float32)
+    taps_of_stride = 1 - (offsets - (stride - 0.5)).abs() / stride
     taps = torch.zeros(kernel_size)
     centre = kernel_size // 2
-    taps[centre - 2 : centre + 2] = torch.tensor([0.25, 0.75, 0.75, 0.25])
+    taps[centre - stride : centre + stride] = taps_of_stride
     weight = torch.zeros(channels, channels, kernel_size, kernel_size)
     weight[range(channels), range(channels)] = torch.outer(taps, taps)
     return weight
 
 
 class LearntDeconv(nn.Module):
-    """FCN's upsampling (Sec. 3.1): a trainable 8x8 transposed conv, stride 2, bilinear initialisation."""
+    """FCN's upsampling (Sec. 3.1): a trainable transposed conv, bilinear initialisation.
 
-    def __init__(self, channels: int, kernel_size: int = 8) -> None:
+    FCN-Basic (Table 1): 8x8 kernel, stride 2. FCN-8s (Table 3, "FCN (learnt deconv)"): 4x4, stride 2 for
+    its two 2x steps and 16x16, stride 8 for the last step to the input resolution.
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 8, stride: int = 2) -> None:
         super().__init__()
         self.deconv = nn.ConvTranspose2d(
-            channels, channels, kernel_size, stride=2, padding=kernel_size // 2 - 1, bias=False
+            channels, channels, kernel_size, stride=stride, padding=kernel_size // 2 - stride // 2, bias=False
         )
         with torch.no_grad():
-            self.deconv.weight.copy_(bilinear_deconv_weight(channels, kernel_size))
+            self.deconv.weight.copy_(bilinear_deconv_weight(channels, kernel_size, stride))
 
     def forward(self, x: torch.Tensor, level: EncoderLevel) -> torch.Tensor:
         height, width = level.size
-        # A stride-2 deconv doubles the size; ceil-mode pooling of an odd size needs one row cut.
+        # A stride-s deconv multiplies the size by s; ceil-mode pooling of an odd size needs rows cut.
         return self.deconv(x)[..., :height, :width]
 
     def kept_from_encoder(self, level: EncoderLevel) -> list[torch.Tensor]:

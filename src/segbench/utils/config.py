@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import netrc
 import os
+from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_object, instantiate
@@ -24,6 +25,19 @@ def constant(path: str) -> Any:
     """`${constant:segbench.data.camvid.CLASS_NAMES}`: a value from its single home in the package."""
     value = get_object(path)
     return list(value) if isinstance(value, tuple) else value
+
+
+# The repository's config tree (the package is installed in editable mode from src/).
+CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
+
+
+def compose_model(name: str, overrides: tuple[str, ...] = ()) -> Any:
+    """The network `python src/train.py model=<name>` would build, outside a Hydra run (benchmarks, tests)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("train", overrides=[f"model={name}", *overrides])
+    return instantiate(cfg.model)
 
 
 def register_resolvers() -> None:
