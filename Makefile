@@ -34,11 +34,15 @@ lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-# Table 1's efficiency columns for every variant, one session -> docs/results/table1-efficiency.{md,csv}
+# Table 1's efficiency columns for every variant, one session -> docs/results/table1-efficiency.{md,csv,jsonl}
+# and Table 6 (time, memory, size of the Table 3 networks and SegNet-Basic) -> docs/results/table6.{md,csv,jsonl}.
+# The measurements (.jsonl) are committed beside the tables they make.
 bench: install
-	rm -f logs/bench/table1.jsonl
-	$(BIN)/python src/bench.py --multirun 'model=glob(*)' jsonl=$(CURDIR)/logs/bench/table1.jsonl progress=false
-	$(BIN)/python -m segbench.reporting.efficiency_table logs/bench/table1.jsonl --out docs/results/table1-efficiency --command "make bench"
+	rm -f docs/results/table1-efficiency.jsonl docs/results/table6.jsonl
+	$(BIN)/python src/bench.py --multirun 'model=glob(*)' jsonl=$(CURDIR)/docs/results/table1-efficiency.jsonl progress=false
+	$(BIN)/python -m segbench.reporting.efficiency_table docs/results/table1-efficiency.jsonl --out docs/results/table1-efficiency --command "make bench"
+	$(BIN)/python -m segbench.benchmarks.table6_resources --jsonl docs/results/table6.jsonl
+	$(BIN)/python -m segbench.reporting.table6 docs/results/table6.jsonl --out docs/results/table6 --command "make bench"
 
 # Exact and approximate BF over the CamVid test labels -> docs/results/bf-benchmark.md
 bench-bf: install

@@ -77,3 +77,16 @@ TABLE1 = {
 
 # Section 3.3: BF tolerance as a fraction of the image diagonal.
 BF_TOLERANCE = 0.0075
+
+# Table 6: forward / backward ms (caffe time, batch 1, 360x480, Titan GPU), GPU training memory (MB, batch 4),
+# GPU inference memory (MB, batch 1), Caffe model size (MB). Keyed by our `model=` names.
+TABLE6 = {
+    "table3/segnet": dict(paper_name="SegNet", forward_ms=422.50, backward_ms=488.71, training_mb=6803,
+                          inference_mb=1052, model_mb=117),
+    "table3/deeplab_largefov": dict(paper_name="DeepLab-LargeFOV", forward_ms=110.06, backward_ms=160.73,
+                                    training_mb=5618, inference_mb=1993, model_mb=83),
+    "table3/fcn_learnt_deconv": dict(paper_name="FCN (learnt deconv)", forward_ms=317.09, backward_ms=484.11,
+                                     training_mb=9735, inference_mb=1806, model_mb=539),
+    "table3/deconvnet": dict(paper_name="DeconvNet", forward_ms=474.65, backward_ms=602.15, training_mb=9731,
+                             inference_mb=1872, model_mb=877),
+}  # fmt: skip

@@ -89,7 +89,7 @@ def write_efficiency_table(jsonl: Path, out_stem: Path, command: str) -> list[di
         )
     text = f"""# Table 1, efficiency columns — measured
 
-Written by `{command}` (do not edit by hand).
+Written by `{command}` (do not edit by hand); the measurements are in `{jsonl.name}` beside this file.
 Machine: {platform.machine()}, {first["threads"]} threads on {first["device"]}, torch {torch.__version__}.
 Inference: median of {first["runs"]} forward passes after warm-up, input {first["input"]}
 (the paper: 50 runs at 360x480, batch 1).

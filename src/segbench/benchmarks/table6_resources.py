@@ -1,0 +1,187 @@
+"""Table 6, measured on this machine: forward and backward time, training and inference memory, model size.
+
+    python -m segbench.benchmarks.table6_resources --jsonl logs/bench/table6.jsonl [--models ...] [--runs 3]
+
+The paper (Table 6) times `caffe time` over 10 iterations at batch 1 and 360x480, reads GPU memory
+with nvidia-smi at training batch 4 and inference batch 1, and gives the Caffe model's size on disk.
+Here, for each network built from `conf/model/<name>.yaml`:
+
+* **forward / backward ms**: median over `runs` iterations (after one warm-up) of the forward pass
+  with the loss, and of `loss.backward()`, in training mode, batch 1, 360x480 — never a smaller input;
+  slow networks get fewer repetitions instead;
+* **training / inference memory (MB)**: peak resident memory of a fresh process that builds the
+  network and runs one SGD step at batch 4 (inference: one forward pass at batch 1 without
+  gradients), minus that process's resident memory after importing torch — weights, activations,
+  gradients and momentum, as nvidia-smi counts a network's share of the GPU; on CUDA,
+  `torch.cuda.max_memory_allocated` instead;
+* **model size (MB)**: the bytes of its saved fp32 state dict.
+
+Every measurement runs in its own process, so one network's freed memory never hides another's peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from segbench.data.camvid import NATIVE_HEIGHT, NATIVE_WIDTH, NUM_CLASSES
+from segbench.models import count_parameters
+from segbench.utils.config import compose_model
+
+# SegNet-Basic is the reference every ratio is taken against (absolute times mean little across CPUs).
+NETWORKS = (
+    "segnet_basic",
+    "table3/segnet",
+    "table3/deeplab_largefov",
+    "table3/fcn",
+    "table3/fcn_learnt_deconv",
+    "table3/deconvnet",
+)
+TRAINING_BATCH, INFERENCE_BATCH = 4, 1
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _peak_resident_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def _batch(size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images = torch.rand(size, 3, NATIVE_HEIGHT, NATIVE_WIDTH, device=device) * 255
+    labels = torch.randint(0, NUM_CLASSES, (size, NATIVE_HEIGHT, NATIVE_WIDTH), device=device)
+    return images, labels
+
+
+def measure_in_this_process(name: str, what: str, runs: int, device: str) -> dict:
+    """One measurement (`times`, `training_memory`, `inference_memory`) of network `name`."""
+    torch.manual_seed(0)
+    before = _resident_mb()
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    net = compose_model(name).to(device)
+    row: dict = {"model": name, "measure": what}
+    if what == "times":
+        net.train()
+        images, labels = _batch(1, device)
+        synchronise = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        forward, backward = [], []
+        for _ in range(runs + 1):  # the first iteration is the warm-up
+            net.zero_grad(set_to_none=True)
+            synchronise()
+            start = time.perf_counter()
+            loss = F.cross_entropy(net(images), labels)
+            synchronise()
+            middle = time.perf_counter()
+            loss.backward()
+            synchronise()
+            forward.append(1000 * (middle - start))
+            backward.append(1000 * (time.perf_counter() - middle))
+        buffer = io.BytesIO()
+        torch.save(net.state_dict(), buffer)
+        row.update(
+            forward_ms=statistics.median(forward[1:]),
+            backward_ms=statistics.median(backward[1:]),
+            runs=runs,
+            params=count_parameters(net),
+            model_mb=buffer.tell() / 2**20,
+        )
+    elif what == "training_memory":
+        net.train()
+        optimizer = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
+        images, labels = _batch(TRAINING_BATCH, device)
+        F.cross_entropy(net(images), labels).backward()
+        optimizer.step()
+        row["training_mb"] = _used_mb(device, before)
+    elif what == "inference_memory":
+        net.eval()
+        images, _ = _batch(INFERENCE_BATCH, device)
+        with torch.no_grad():
+            net(images)
+        row["inference_mb"] = _used_mb(device, before)
+    else:
+        raise ValueError(f"unknown measurement {what!r}")
+    return row
+
+
+def _used_mb(device: str, before: float) -> float:
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return _peak_resident_mb() - before
+
+
+def measure(name: str, runs: int, device: str, threads: int | None) -> dict:
+    """Every Table 6 column of one network, each measurement in a fresh process."""
+    row = {"model": name}
+    for what in ("times", "training_memory", "inference_memory"):
+        command = [
+            sys.executable,
+            "-m",
+            "segbench.benchmarks.table6_resources",
+            "--one",
+            name,
+            what,
+            "--runs",
+            str(runs),
+            "--device",
+            device,
+        ]
+        if threads:
+            command += ["--threads", str(threads)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} {what} failed: {done.stderr.strip().splitlines()[-1:]}")
+        row.update({k: v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items() if k != "measure"})
+    row.update(device=device, threads=threads or torch.get_num_threads(), cpu=_cpu_name())
+    return row
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(NETWORKS))
+    parser.add_argument("--runs", type=int, default=3, help="timed iterations after one warm-up (Caffe: 10)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--jsonl", type=Path, help="append one JSON line per network here")
+    parser.add_argument("--one", nargs=2, metavar=("MODEL", "MEASURE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.one:
+        print(json.dumps(measure_in_this_process(*args.one, runs=args.runs, device=args.device)), flush=True)
+        return
+    for name in args.models:
+        row = measure(name, args.runs, args.device, args.threads)
+        line = json.dumps(row)
+        print(line, flush=True)
+        if args.jsonl:
+            args.jsonl.parent.mkdir(parents=True, exist_ok=True)
+            with args.jsonl.open("a") as handle:
+                handle.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()

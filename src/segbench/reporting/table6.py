@@ -1,0 +1,83 @@
+"""docs/results/table6.{md,csv} from the JSON lines of `segbench.benchmarks.table6_resources` (`make bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from segbench.paper import TABLE6
+
+REFERENCE = "table3/segnet"  # ratios are against SegNet of the same session, the paper's against its SegNet
+MEASURES = ("forward_ms", "backward_ms", "training_mb", "inference_mb", "model_mb")
+HEADINGS = ("forward ms", "backward ms", "training memory MB", "inference memory MB", "model MB")
+
+
+def table6_rows(lines: list[dict]) -> list[dict]:
+    by_model = {line["model"]: line for line in lines}
+    if REFERENCE not in by_model:
+        raise ValueError(f"the session has no {REFERENCE} line to compute ratios against")
+    reference = by_model[REFERENCE]
+    rows = []
+    for model, line in by_model.items():
+        paper = TABLE6.get(model)
+        row = {"model": model, "paper_name": paper["paper_name"] if paper else "", "params": line["params"]}
+        for measure in MEASURES:
+            row[measure] = round(line[measure], 1)
+            row[f"{measure}_ratio"] = round(line[measure] / reference[measure], 2)
+            row[f"paper_{measure}"] = paper[measure] if paper else ""
+            row[f"paper_{measure}_ratio"] = round(paper[measure] / TABLE6[REFERENCE][measure], 2) if paper else ""
+        rows.append(row)
+    return rows
+
+
+def write_table6(jsonl: Path, out_stem: Path, command: str) -> list[dict]:
+    lines = [json.loads(text) for text in jsonl.read_text().splitlines() if text.strip()]
+    rows = table6_rows(lines)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    with out_stem.with_suffix(".csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    header = "| network | params | " + " | ".join(f"{h} (÷ SegNet) | Table 6 (÷ SegNet)" for h in HEADINGS) + " |"
+    table = [header, "|" + "---|" * (2 + 2 * len(MEASURES))]
+    for row in rows:
+        cells = [row["paper_name"] or row["model"], f"{row['params']:,}"]
+        for measure in MEASURES:
+            cells.append(f"{row[measure]:,} ({row[f'{measure}_ratio']})")
+            paper = row[f"paper_{measure}"]
+            cells.append(f"{paper:,} ({row[f'paper_{measure}_ratio']})" if paper != "" else "—")
+        table.append("| " + " | ".join(cells) + " |")
+    first = lines[0]
+    text = f"""# Table 6, measured
+
+Written by `{command}` (do not edit by hand); the measurements are in `{jsonl.name}` beside this file.
+Machine: {first["cpu"]}, {first["threads"]} threads on {first["device"]}. Each figure in brackets is the ratio to
+SegNet (VGG16) of the same session, or of the paper's Table 6: absolute CPU times mean little across machines.
+
+- *forward / backward ms*: median of {first["runs"]} iterations after a warm-up, training mode, batch 1,
+  360x480 (the paper: `caffe time`, 10 iterations, Titan GPU);
+- *training / inference memory*: peak resident memory of a fresh process running one SGD step at batch 4
+  (inference: one forward pass at batch 1, no gradients), minus its memory after importing torch — weights,
+  activations, gradients and momentum (the paper: nvidia-smi on the GPU);
+- *model MB*: the saved fp32 state dict (the paper: the Caffe model on disk). SegNet-Basic is Table 1's network.
+
+{chr(10).join(table)}
+"""
+    out_stem.with_suffix(".md").write_text(text)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("jsonl", type=Path, help="JSON lines written by segbench.benchmarks.table6_resources")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/table6"), help="output path without suffix")
+    parser.add_argument("--command", default="make bench", help="the command named in the document")
+    args = parser.parse_args()
+    write_table6(args.jsonl, args.out, args.command)
+    print(args.out.with_suffix(".md"))
+
+
+if __name__ == "__main__":
+    main()
