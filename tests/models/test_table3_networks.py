@@ -379,11 +379,12 @@ def test_table3_experiment_is_section_4s_recipe():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["segnet", "deeplab_largefov_densecrf"])
-def test_trains_through_train_py(name, tmp_path):
+def test_every_table3_network_trains_through_train_py(tmp_path):
+    """One multirun over the six networks: fast_dev_run at 48x64 on the synthetic scenes, results.json each."""
     env = {**os.environ, "SEGBENCH_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
     overrides = [
-        f"model=table3/{name}",
+        "--multirun",
+        "model=" + ",".join(f"table3/{name}" for name in EXPECTED_PARAMS),
         "dataset=synthetic",
         "dataset.generator.split_sizes={train:4,val:2,test:2}",
         "dataset.batch_size=2",
@@ -393,7 +394,7 @@ def test_trains_through_train_py(name, tmp_path):
         "logger=csv",
         "callbacks.progress_bar=null",
         "callbacks.model_summary=null",
-        f"hydra.run.dir={tmp_path}/run",
+        f"hydra.sweep.dir={tmp_path}/sweep",
     ]
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "src" / "train.py"), *overrides],
@@ -401,11 +402,16 @@ def test_trains_through_train_py(name, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["params"] == EXPECTED_PARAMS[name] and "test/BF" in results["test"]
+    trained = {}
+    for path in (tmp_path / "sweep").glob("*/results.json"):
+        results = json.loads(path.read_text())
+        trained[results["choices"]["model"].removeprefix("table3/")] = results
+    assert sorted(trained) == sorted(EXPECTED_PARAMS)
+    for name, results in trained.items():
+        assert results["params"] == EXPECTED_PARAMS[name] and "test/BF" in results["test"], name
 
 
 @pytest.mark.slow
