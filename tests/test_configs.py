@@ -28,7 +28,9 @@ def test_defaults_are_the_paper_setting():
     assert cfg.hydra.runtime.choices["model"] == "segnet_basic"
     assert cfg.hydra.runtime.choices["balancing"] == "median_frequency"
     assert cfg.dataset.batch_size == 12 and cfg.dataset.resolution is None
-    assert (cfg.task.optimizer.lr, cfg.task.optimizer.momentum) == (0.1, 0.9)
+    # Sec. 3.2's fixed rate 0.1, momentum 0.9, and the released solver's weight decay
+    assert (cfg.task.optimizer.lr, cfg.task.optimizer.momentum, cfg.task.optimizer.weight_decay) == (0.1, 0.9, 5e-4)
+    assert not cfg.task.scheduler
     assert cfg.trainer.precision == "32-true"
     assert cfg.callbacks.model_checkpoint.monitor == "val/G" and cfg.callbacks.model_checkpoint.mode == "max"
     assert cfg.callbacks.bn_statistics is not None

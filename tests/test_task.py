@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pytorch_lightning as pl
 
 from segbench.data.camvid import CLASS_NAMES
@@ -39,3 +40,21 @@ def test_validation_can_log_the_approximate_bf(tiny_camvid, tiny_task):
     scores = trainer().validate(tiny_task(val_boundary="approximate"), datamodule=datamodule, verbose=False)[0]
     assert {"val/G", "val/BF_approx"} <= set(scores) and "val/BF" not in scores
     assert 0.0 <= scores["val/BF_approx"] <= 1.0
+
+
+def test_poly_schedule_decays_the_rate_to_zero_over_the_run(tiny_camvid, tiny_task):
+    datamodule = SegmentationDataModule(root=str(tiny_camvid), batch_size=1, progress=False)
+    poly = {"_target_": "torch.optim.lr_scheduler.PolynomialLR", "power": 0.9, "interval": "step", "over_the_run": True}
+    task = tiny_task(optimizer={"_target_": "torch.optim.SGD", "lr": 0.1}, scheduler=poly)
+    rates = []
+
+    class RecordRate(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    fit = pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=False,
+                     enable_progress_bar=False, enable_model_summary=False, callbacks=[RecordRate()])  # fmt: skip
+    fit.fit(task, datamodule=datamodule)
+    # 3 training images at batch 1, 2 epochs: 6 steps; step k runs at 0.1 * (1 - k / 6) ** 0.9
+    assert rates == pytest.approx([0.1 * (1 - k / 6) ** 0.9 for k in range(6)])
+    assert fit.optimizers[0].param_groups[0]["lr"] == 0.0

@@ -24,8 +24,9 @@ class SegmentationTask(pl.LightningModule):
         optimizer: the optimiser's config, `_target_` and its arguments (the paper: SGD lr 0.1, momentum 0.9);
             a plain dict, instantiated in `configure_optimizers`, so that checkpoints hold no code
             and load with `torch.load(weights_only=True)`.
-        scheduler: optional LR scheduler config of the same kind (`optimizer` is passed to it); the paper
-            keeps the rate fixed.
+        scheduler: optional LR scheduler config of the same kind (`optimizer` is passed to it), plus
+            `interval` ("step" or "epoch") and `over_the_run: true` to set its `total_iters` to the run's
+            length; the paper keeps the rate fixed.
         class_weights: loss weight per class (median frequency or natural balancing).
         channels_last: run convolutions in channels-last memory format (fast bf16 on CPUs with AMX).
         model_config: the network's resolved config as YAML, stored in checkpoints so eval can rebuild it.
@@ -131,7 +132,13 @@ class SegmentationTask(pl.LightningModule):
 
     def configure_optimizers(self) -> dict:
         optimizer = instantiate(dict(self.hparams.optimizer), params=self.parameters())
-        if self.hparams.scheduler is None:
+        if not self.hparams.scheduler:  # None or the empty `schedule=fixed`
             return {"optimizer": optimizer}
-        scheduler = instantiate(dict(self.hparams.scheduler), optimizer=optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        config = dict(self.hparams.scheduler)
+        interval = config.pop("interval", "epoch")
+        if config.pop("over_the_run", False):
+            # Decay over the whole budget: Lightning knows it from max_steps or max_epochs x batches.
+            total = self.trainer.estimated_stepping_batches if interval == "step" else self.trainer.max_epochs
+            config["total_iters"] = int(total)
+        scheduler = instantiate(config, optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
