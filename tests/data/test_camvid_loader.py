@@ -101,7 +101,8 @@ def test_root_resolution_order(tmp_path, monkeypatch, tiny_camvid):
 
 
 def test_datamodule_serves_uint8_batches_and_shuffles_only_training(tiny_camvid):
-    datamodule = SegmentationDataModule(root=str(tiny_camvid), batch_size=2, progress=False)
+    # shuffle_seed 0: epochs 0-2 of 3 images come in orders (not all equal; 1 in 36 seeds gives three equal)
+    datamodule = SegmentationDataModule(root=str(tiny_camvid), batch_size=2, progress=False, shuffle_seed=0)
     datamodule.setup("fit")
     images, labels = next(iter(datamodule.val_dataloader()))
     assert images.shape == (2, 3, 12, 16) and images.dtype == torch_uint8()

@@ -1,4 +1,4 @@
-"""The Lightning data module: CamVid-layout folders in, uint8 batches out."""
+"""The Lightning data module: a data set folder read through its layout (CamVid's, SUN RGB-D's), uint8 batches out."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import torch
 from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
 
-from segbench.data.camvid import CLASS_NAMES, NUM_CLASSES, SPLITS, VOID_INDEX, list_pairs, load_split, resolve_root
+from segbench.data.camvid import CLASS_NAMES, NUM_CLASSES, VOID_INDEX, CamVidLayout
+from segbench.data.layouts import Layout
 from segbench.data.resumable import ResumableLoader
 from segbench.errors import DatasetError
 
@@ -54,14 +55,18 @@ class BatchShard(Sampler[list[int]]):
 
 
 class SegmentationDataModule(pl.LightningDataModule):
-    """Train/val/test splits of a folder in the CamVid layout.
+    """Train/val/test splits of a data set folder, read through `layout` (where the files lie, what labels mean).
+
+    One data module serves every data set: the config picks the layout (`dataset.layout`, Hydra-instantiated;
+    `segbench.data.layouts` lists them), the data module does the rest (resizing, caching, loaders, DDP shares).
 
     Args:
-        root: data set folder; None means $CAMVID_ROOT, then `default_root`.
+        root: data set folder; None means the layout's environment variable ($CAMVID_ROOT), then `default_root`.
         resolution: [H, W] to resize to (bilinear images, nearest labels), None for native size.
         generator: optional callable writing the folder first (the synthetic road scenes).
         cache_dir: where decoded arrays and class weights are cached; None disables caching.
         shuffle_seed: seeds the training order of every epoch (`${seed}` in the configs); None draws one.
+        layout: how the folder is laid out; None means CamVid's (`CamVidLayout`), which the synthetic scenes share.
     """
 
     def __init__(
@@ -79,6 +84,7 @@ class SegmentationDataModule(pl.LightningDataModule):
         generator: Callable[[Path], object] | None = None,
         progress: bool = True,
         shuffle_seed: int | None = None,
+        layout: Layout | None = None,
     ) -> None:
         super().__init__()
         self.root, self.default_root = root, default_root
@@ -96,6 +102,7 @@ class SegmentationDataModule(pl.LightningDataModule):
         self.generator = generator
         self.progress = progress
         self.shuffle_seed = int(torch.randint(2**62, ())) if shuffle_seed is None else shuffle_seed
+        self.layout = layout if layout is not None else CamVidLayout()
         self.splits: dict[str, LabelledImages] = {}
         self.validation_split = "val"
 
@@ -103,22 +110,26 @@ class SegmentationDataModule(pl.LightningDataModule):
     def data_root(self) -> Path:
         if self.generator is not None:
             return Path(self.root or self.default_root)
-        return resolve_root(self.root, self.default_root)
+        return self.layout.resolve_root(self.root, self.default_root)
 
     def prepare_data(self) -> None:
         if self.generator is not None:
             self.generator(self.data_root)
         # Every split's files are paired up front (a directory listing), so that a missing or empty test
         # split stops the run before training, not after it.
-        for name in SPLITS:
-            list_pairs(self.data_root, name)
+        for name in self.layout.splits:
+            self.layout.list_pairs(self.data_root, name)
 
     def split(self, name: str) -> LabelledImages:
         if name not in self.splits:
-            images, labels, names = load_split(
+            if (source := self.layout.source(name)) != name:
+                # A split served as another (SUN RGB-D validating on test): the same arrays, decoded once.
+                self.splits[name] = self.split(source)
+                return self.splits[name]
+            images, labels, names = self.layout.load_split(
                 self.data_root,
                 name,
-                max_label=self.ignore_index,
+                ignore_index=self.ignore_index,
                 resolution=self.resolution,
                 cache_dir=self.cache_dir,
                 progress=self.progress,
@@ -133,7 +144,7 @@ class SegmentationDataModule(pl.LightningDataModule):
             "test": ("test",),
             "predict": ("test",),
         }
-        for name in needed.get(stage, SPLITS):
+        for name in needed.get(stage, self.layout.splits):
             self.split(name)
 
     def class_weights(self, balancing: Callable[..., torch.Tensor]) -> torch.Tensor:
