@@ -380,6 +380,15 @@ def test_table3_experiment_is_section_4s_recipe():
     assert sorted(swept) == sorted(f"table3/{name}" for name in EXPECTED_PARAMS)
 
 
+def test_table4_is_the_table3_grid_on_sun_rgbd():
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        cfg = compose("train", overrides=["experiment=table4"], return_hydra_config=True)
+        table3 = compose("train", overrides=["experiment=table3"], return_hydra_config=True)
+    assert cfg.hydra.runtime.choices["dataset"] == "sunrgbd" and cfg.dataset.num_classes == 37
+    assert cfg.dataset.batch_size == 4  # Sec. 4.2
+    assert cfg.task.optimizer == table3.task.optimizer and cfg.hydra.sweeper.params == table3.hydra.sweeper.params
+
+
 @pytest.mark.slow
 def test_every_table3_network_trains_through_train_py(tmp_path):
     """One multirun over the six networks: fast_dev_run at 48x64 on the synthetic scenes, results.json each."""
