@@ -8,6 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 # Holds the TORCH_SPEC torch was installed with; rewritten (and torch reinstalled) only when it changes.
 TORCH_STAMP := $(VENV)/.torch-spec
+TORCH_INSTALLED := $(VENV)/.torch-installed
 
 .PHONY: install train test lint bench bench-bf clean FORCE
 
@@ -17,12 +18,16 @@ $(TORCH_STAMP): FORCE
 	@mkdir -p $(VENV)
 	@echo '$(TORCH_SPEC)' | cmp -s - $@ || echo '$(TORCH_SPEC)' > $@
 
-# --force-reinstall: pip counts an installed CPU torch 2.13.0 as satisfying a CUDA spec of the same version.
-$(STAMP): pyproject.toml $(TORCH_STAMP)
+# torch alone, reinstalled only when TORCH_SPEC changes. --force-reinstall: pip counts an installed CPU torch
+# 2.13.0 as satisfying a CUDA spec of the same version.
+$(TORCH_INSTALLED): $(TORCH_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --force-reinstall $(TORCH_SPEC)
+	touch $@
+
+$(STAMP): pyproject.toml $(TORCH_INSTALLED)
 	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	touch $@
 
 train: install
 	$(BIN)/python src/train.py experiment=quickstart
