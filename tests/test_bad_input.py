@@ -60,6 +60,11 @@ def test_a_resolution_that_is_not_two_positive_integers_is_named(tmp_path, resol
     assert line.startswith("error: dataset.resolution=[") and line.endswith("must be two positive integers [H, W]")
 
 
+def test_a_scoring_resolution_that_is_not_native_input_or_a_size_is_named(tmp_path):
+    line = last_line(run("train.py", tmp_path, *TINY_SYNTHETIC, "dataset.scoring_resolution=[0,32]"))
+    assert line == "error: dataset.scoring_resolution=[0, 32] must be native, input or two positive integers"
+
+
 @pytest.mark.parametrize("script", ["train.py", "eval.py"])
 def test_a_file_that_is_not_a_checkpoint_is_named(tmp_path, script):
     garbage = tmp_path / "notes.ckpt"

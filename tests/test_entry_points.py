@@ -203,6 +203,10 @@ def test_eval_scores_a_checkpoint_as_training_did_at_its_training_resolution(uni
     assert "mIoU" in printed and "BF" in printed and "Bicyclist" in printed
     evaluated = json.loads((workdir / "eval" / "eval.json").read_text())
     assert evaluated["confusion"] == results["test_confusion"]
+    # trained and fed at 24x32, scored on the native 48x64 label files: every labelled native pixel once
+    assert results["input_resolution"] == evaluated["input_resolution"] == [24, 32]
+    assert results["scoring_resolution"] == evaluated["scoring_resolution"] == [48, 64]
+    assert sum(map(sum, results["test_confusion"])) == labelled_pixels(workdir, "test")
     for measure in ("G", "C", "mIoU", "BF"):
         assert evaluated[f"test/{measure}"] == pytest.approx(results["test"][f"test/{measure}"], abs=1e-9)
 

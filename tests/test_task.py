@@ -58,3 +58,32 @@ def test_poly_schedule_decays_the_rate_to_zero_over_the_run(tiny_camvid, tiny_ta
     # 3 training images at batch 1, 2 epochs: 6 steps; step k runs at 0.1 * (1 - k / 6) ** 0.9
     assert rates == pytest.approx([0.1 * (1 - k / 6) ** 0.9 for k in range(6)])
     assert fit.optimizers[0].param_groups[0]["lr"] == 0.0
+
+
+def thin_column_layout(root):
+    """8x8 images whose labels are Sky (0) with a 1-pixel Road (3) column at x = 2: nearest 8 -> 4 drops it."""
+    from PIL import Image
+
+    labels = np.zeros((8, 8), dtype=np.uint8)
+    labels[:, 2] = 3
+    for split in ("train", "val", "test"):
+        (root / split).mkdir(parents=True)
+        (root / f"{split}annot").mkdir(parents=True)
+        Image.fromarray(np.full((8, 8, 3), 100, dtype=np.uint8)).save(root / split / "a.png")
+        Image.fromarray(labels, mode="L").save(root / f"{split}annot" / "a.png")
+    return root
+
+
+@pytest.mark.parametrize(("scoring", "road_pixels", "total"), [("native", 8, 64), ("input", 0, 16)])
+def test_native_scoring_sees_a_thin_class_that_downsampled_labels_lose(
+    tmp_path, tiny_task, scoring, road_pixels, total
+):
+    root = thin_column_layout(tmp_path / "camvid")
+    datamodule = SegmentationDataModule(
+        root=str(root), resolution=[4, 4], batch_size=1, progress=False, scoring_resolution=scoring
+    )
+    task = tiny_task()
+    trainer().test(task, datamodule=datamodule, verbose=False)
+    confusion = np.array(task.test_report["confusion"])
+    assert confusion.sum() == total and confusion[CLASS_NAMES.index("Road")].sum() == road_pixels
+    assert datamodule.split("test").images.shape[1:3] == (4, 4)  # the network still sees the reduced input

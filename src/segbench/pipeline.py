@@ -168,6 +168,9 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
             "best_checkpoint": best,
             "epochs_trained": trainer.current_epoch,
             "global_step": trainer.global_step,
+            # the network's input size, and the label size the scores were computed at (Sec. 3.3: the native one)
+            "input_resolution": list(datamodule.split("test").images.shape[1:3]),
+            "scoring_resolution": list(datamodule.scoring_size("test")),
             **scores,
             "class_names": task.test_report["class_names"],
             "test_confusion": task.test_report["confusion"],
@@ -280,6 +283,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     report = {
         "ckpt_path": str(cfg.ckpt_path),
         "dataset": str(datamodule.data_root),
+        "input_resolution": list(datamodule.split("test").images.shape[1:3]),
+        "scoring_resolution": list(datamodule.scoring_size("test")),
         **scores,
         "class_names": task.test_report["class_names"],
         "confusion": task.test_report["confusion"],

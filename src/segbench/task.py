@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from torch import nn
+from torch.nn import functional as F
 
 from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
 from segbench.errors import NonFiniteLossError
@@ -73,6 +74,10 @@ class SegmentationTask(pl.LightningModule):
         """Loss and metric update for one batch; returns the loss and the predicted label map."""
         images, labels = batch
         logits = self(images)
+        if logits.shape[-2:] != labels.shape[-2:]:
+            # Scored on labels of another size than the input (the native label files, Sec. 3.3's protocol):
+            # the logits are upsampled bilinearly to the labels, never the labels resized to the logits.
+            logits = F.interpolate(logits, size=tuple(labels.shape[-2:]), mode="bilinear", align_corners=False)
         loss = self.criterion(logits, labels)
         predictions = logits.argmax(dim=1)
         metrics.update(predictions, labels)

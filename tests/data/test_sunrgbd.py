@@ -144,6 +144,7 @@ def test_datamodule_reads_the_layout_it_is_given(tiny_sunrgbd, tmp_path):
         cache_dir=str(tmp_path / "cache"),
         layout=SunRGBDLayout(),
         progress=False,
+        scoring_resolution=[6, 8],  # the files' sizes vary: scored at the input size, as the yaml's 360x480
     )
     datamodule.prepare_data()
     datamodule.setup("fit")

@@ -23,6 +23,14 @@ from segbench.errors import DatasetError
 WEIGHTS_CACHE_VERSION = 1
 
 
+def _positive_pair(value: object) -> bool:
+    return (
+        not isinstance(value, str)
+        and len(value) == 2
+        and all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in value)
+    )
+
+
 class LabelledImages(Dataset):
     """Decoded uint8 arrays served as (image CHW uint8, label HW uint8); float conversion happens on the device."""
 
@@ -67,6 +75,9 @@ class SegmentationDataModule(pl.LightningDataModule):
         cache_dir: where decoded arrays and class weights are cached; None disables caching.
         shuffle_seed: seeds the training order of every epoch (`${seed}` in the configs); None draws one.
         layout: how the folder is laid out; None means CamVid's (`CamVidLayout`), which the synthetic scenes share.
+        scoring_resolution: the label size G, C, mIoU and BF are computed at: "native" (the label files' own
+            size, as the paper scores), "input" (the labels resized with the images, nearest neighbour), or
+            [H, W]. Logits are upsampled bilinearly to it; training always uses labels at the input size.
     """
 
     def __init__(
@@ -85,12 +96,11 @@ class SegmentationDataModule(pl.LightningDataModule):
         progress: bool = True,
         shuffle_seed: int | None = None,
         layout: Layout | None = None,
+        scoring_resolution: str | Sequence[int] = "native",
     ) -> None:
         super().__init__()
         self.root, self.default_root = root, default_root
-        if resolution is not None and (
-            len(resolution) != 2 or not all(isinstance(side, int) and side > 0 for side in resolution)
-        ):
+        if resolution is not None and not _positive_pair(resolution):
             # Any positive size works: ceil-mode pooling and unpooling to the recorded size handle odd sides.
             raise DatasetError(f"dataset.resolution={list(resolution)} must be two positive integers [H, W]")
         self.resolution = tuple(resolution) if resolution is not None else None
@@ -103,7 +113,15 @@ class SegmentationDataModule(pl.LightningDataModule):
         self.progress = progress
         self.shuffle_seed = int(torch.randint(2**62, ())) if shuffle_seed is None else shuffle_seed
         self.layout = layout if layout is not None else CamVidLayout()
+        if not (scoring_resolution in ("native", "input") or _positive_pair(scoring_resolution)):
+            raise DatasetError(
+                f"dataset.scoring_resolution={scoring_resolution} must be native, input or two positive integers"
+            )
+        self.scoring_resolution = (
+            scoring_resolution if isinstance(scoring_resolution, str) else tuple(scoring_resolution)
+        )
         self.splits: dict[str, LabelledImages] = {}
+        self.scoring_splits: dict[str, LabelledImages] = {}
         self.validation_split = "val"
 
     @property
@@ -136,6 +154,29 @@ class SegmentationDataModule(pl.LightningDataModule):
             )
             self.splits[name] = LabelledImages(images, labels, names)
         return self.splits[name]
+
+    def scoring_split(self, name: str) -> LabelledImages:
+        """`split(name)`'s images with labels at the scoring resolution (the same object when that is the input's)."""
+        wanted = None if self.scoring_resolution == "native" else self.scoring_resolution
+        if self.scoring_resolution == "input" or wanted == self.resolution:
+            return self.split(name)
+        if name not in self.scoring_splits:
+            inputs = self.split(name)
+            source = self.layout.source(name)
+            _, labels, _ = self.layout.load_split(
+                self.data_root,
+                source,
+                ignore_index=self.ignore_index,
+                resolution=wanted,
+                cache_dir=self.cache_dir,
+                progress=self.progress,
+            )
+            self.scoring_splits[name] = LabelledImages(inputs.images, labels, inputs.names)
+        return self.scoring_splits[name]
+
+    def scoring_size(self, name: str = "test") -> tuple[int, int]:
+        """(H, W) of the label maps `name` is scored on."""
+        return tuple(self.scoring_split(name).labels.shape[1:3])
 
     def setup(self, stage: str | None = None) -> None:
         needed = {
@@ -183,10 +224,11 @@ class SegmentationDataModule(pl.LightningDataModule):
         """
         workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
         rank, world_size = self._distributed()
+        scored = self.scoring_split(split)
         if world_size == 1:
-            return DataLoader(self.split(split), batch_size=batch_size, shuffle=False, **workers)
-        shard = UnrepeatedDistributedSampler(self.split(split), num_replicas=world_size, rank=rank, shuffle=False)
-        return DataLoader(self.split(split), batch_size=batch_size, sampler=shard, **workers)
+            return DataLoader(scored, batch_size=batch_size, shuffle=False, **workers)
+        shard = UnrepeatedDistributedSampler(scored, num_replicas=world_size, rank=rank, shuffle=False)
+        return DataLoader(scored, batch_size=batch_size, sampler=shard, **workers)
 
     def _distributed(self) -> tuple[int, int]:
         """(rank, number of processes) of the trainer this module is attached to; (0, 1) when there is none."""
