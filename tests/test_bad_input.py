@@ -143,3 +143,21 @@ def test_a_diverging_run_stops_names_the_step_and_keeps_the_last_good_checkpoint
     assert results["status"] == "failed" and results["error"] == line.removeprefix("error: ")
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert last["global_step"] == 3 and all(t.isfinite().all() for t in last["state_dict"].values())
+
+
+def test_eval_scores_each_video_sequence_of_the_test_split(trained, tmp_path):
+    """CamVid-style names (`<sequence>_<frame>.png`): eval.json holds the whole split and each sequence."""
+    _, run_dir = trained
+    root = write_camvid_layout(tmp_path / "camvid", {"train": 2, "val": 1, "test": 5}, height=24, width=32)
+    for index, path in enumerate(sorted((root / "test").glob("*.png"))):
+        sequence = "0001TP" if index < 2 else "Seq05VD"
+        path.rename(root / "test" / f"{sequence}_{index:03d}.png")
+        (root / "testannot" / path.name).rename(root / "testannot" / f"{sequence}_{index:03d}.png")
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    check(run("eval.py", tmp_path, f"dataset.root={root}", f"ckpt_path={checkpoint}", f"hydra.run.dir={tmp_path}/eval"))
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    per_sequence = report["per_sequence"]
+    assert {name: scores["images"] for name, scores in per_sequence.items()} == {"0001TP": 2, "Seq05VD": 3}
+    # the whole split's G is a pixel-weighted mean of the sequences' Gs: it lies between them
+    low, high = sorted(scores["G"] for scores in per_sequence.values())
+    assert low <= report["test/G"] <= high

@@ -30,7 +30,7 @@ def test_defaults_are_the_paper_setting():
     assert cfg.dataset.batch_size == 12 and cfg.dataset.resolution is None
     # Sec. 3.2's fixed rate 0.1, momentum 0.9, and the released solver's weight decay
     assert (cfg.task.optimizer.lr, cfg.task.optimizer.momentum, cfg.task.optimizer.weight_decay) == (0.1, 0.9, 5e-4)
-    assert not cfg.task.scheduler
+    assert not cfg.task.scheduler and not cfg.task.augment  # fixed rate, no augmentation: the paper preset
     assert cfg.trainer.precision == "32-true"
     assert cfg.callbacks.model_checkpoint.monitor == "val/G" and cfg.callbacks.model_checkpoint.mode == "max"
     assert cfg.callbacks.bn_statistics is not None

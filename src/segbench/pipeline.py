@@ -273,6 +273,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer = make_trainer(cfg)
     with finishing_loggers(trainer):
         scores = score(trainer, task, datamodule, ("test",))["test"]
+    report_of_whole_split = dict(task.test_report)
+    per_sequence = score_per_sequence(cfg, task, datamodule)
+    task.test_report = report_of_whole_split
     if not trainer.is_global_zero:  # every process holds the same synced scores; one reports them
         return scores
     print_evaluation(
@@ -288,10 +291,28 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         **scores,
         "class_names": task.test_report["class_names"],
         "confusion": task.test_report["confusion"],
+        "per_sequence": per_sequence,
     }
     (output_dir / "eval.json").write_text(json.dumps(report, indent=2))
     log.info("scores: %s", output_dir / "eval.json")
     return scores
+
+
+def score_per_sequence(cfg: DictConfig, task: SegmentationTask, datamodule) -> dict[str, dict[str, float]]:
+    """G, C, mIoU, BF of the test split's images of each video sequence (CamVid's test split mixes a day and a
+    dusk sequence, and only one of its sequences appears in training); empty when the layout has no sequences."""
+    sequences = datamodule.sequences("test")
+    if len(sequences) < 2:
+        return {}
+    trainer = make_trainer(cfg, with_loggers=False)
+    per_sequence = {}
+    for sequence, indices in sorted(sequences.items()):
+        scores = score(trainer, task, datamodule.restricted("test", indices), ("test",))["test"]
+        summary = {measure: scores[f"test/{measure}"] for measure in ("G", "C", "mIoU", "BF")}
+        per_sequence[sequence] = {"images": len(indices), **summary}
+        log.info("test sequence %s (%d images): %s", sequence, len(indices),
+                 " ".join(f"{k} {100 * v:.2f}" for k, v in summary.items()))  # fmt: skip
+    return per_sequence
 
 
 def benchmark(cfg: DictConfig) -> dict[str, Any]:

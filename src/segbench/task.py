@@ -33,6 +33,7 @@ class SegmentationTask(pl.LightningModule):
         model_config: the network's resolved config as YAML, stored in checkpoints so eval can rebuild it.
         val_boundary: BF on validation too: None, "approximate" (cheap) or "exact". Test always reports exact BF.
         data_resolution: the [H, W] the images were resized to in training (None: native); eval uses it.
+        augment: optional training-time augmentation config (`_target_` and arguments, e.g. FlipScaleCrop).
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class SegmentationTask(pl.LightningModule):
         model_config: str | None = None,
         val_boundary: str | None = None,
         data_resolution: Sequence[int] | None = None,
+        augment: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net"])
@@ -59,6 +61,8 @@ class SegmentationTask(pl.LightningModule):
         self.test_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test/", boundary="exact")
         self.test_per_class = per_class_metrics(num_classes, ignore_index)
         self.test_report: dict[str, object] = {}
+        # Training batches only (not evaluation, not the BN-statistics pass, which run in eval mode).
+        self.augment = instantiate(dict(augment), ignore_index=ignore_index) if augment else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -68,7 +72,10 @@ class SegmentationTask(pl.LightningModule):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # Batches travel as uint8 (4x less to copy); the float image is made on the device.
         images, labels = batch
-        return images.float().contiguous(memory_format=self.memory_format), labels.long()
+        images, labels = images.float(), labels.long()
+        if self.augment is not None and self.training:
+            images, labels = self.augment(images, labels)
+        return images.contiguous(memory_format=self.memory_format), labels
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and metric update for one batch; returns the loss and the predicted label map."""

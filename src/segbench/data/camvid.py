@@ -107,3 +107,7 @@ class CamVidLayout(Layout):
 
     def list_pairs(self, root: Path, split: str) -> list[tuple[Path, Path]]:
         return list_pairs(root, split)
+
+    def sequence(self, name: str) -> str | None:
+        """CamVid file names start with their sequence: `0001TP_008550.png`, `Seq05VD_f00000.png`."""
+        return name.split("_", 1)[0] if "_" in name else None

@@ -122,6 +122,7 @@ class SegmentationDataModule(pl.LightningDataModule):
         )
         self.splits: dict[str, LabelledImages] = {}
         self.scoring_splits: dict[str, LabelledImages] = {}
+        self._restricted: dict[str, LabelledImages] = {}
         self.validation_split = "val"
 
     @property
@@ -157,6 +158,8 @@ class SegmentationDataModule(pl.LightningDataModule):
 
     def scoring_split(self, name: str) -> LabelledImages:
         """`split(name)`'s images with labels at the scoring resolution (the same object when that is the input's)."""
+        if name in self._restricted:
+            return self._restricted[name]
         wanted = None if self.scoring_resolution == "native" else self.scoring_resolution
         if self.scoring_resolution == "input" or wanted == self.resolution:
             return self.split(name)
@@ -255,6 +258,23 @@ class SegmentationDataModule(pl.LightningDataModule):
         workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
         batches = BatchShard(len(self.split("train")), self.batch_size, rank, world_size)
         return DataLoader(self.split("train"), batch_sampler=batches, **workers)
+
+    def sequences(self, split: str) -> dict[str, list[int]]:
+        """The indices of each video sequence's images in `split` (empty when the layout knows no sequences)."""
+        groups: dict[str, list[int]] = {}
+        for index, name in enumerate(self.split(split).names):
+            if (sequence := self.layout.sequence(name)) is not None:
+                groups.setdefault(sequence, []).append(index)
+        return groups
+
+    def restricted(self, split: str, indices: Sequence[int]) -> SegmentationDataModule:
+        """A view of this data module whose `split` is scored on the images `indices` only (e.g. one sequence)."""
+        scored = self.scoring_split(split)
+        view = copy.copy(self)
+        picked = list(indices)
+        subset = LabelledImages(scored.images[picked], scored.labels[picked], [scored.names[i] for i in picked])
+        view._restricted = {**self._restricted, split: subset}
+        return view
 
     def validating_on(self, split: str) -> SegmentationDataModule:
         """A view of this data module that validates on `split` (Table 1 also scores the training images).

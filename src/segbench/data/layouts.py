@@ -52,6 +52,10 @@ class Layout:
         """(image, label) paths of `split` in a fixed order; any file that breaks the layout is a DatasetError."""
         raise NotImplementedError
 
+    def sequence(self, name: str) -> str | None:
+        """The video sequence an image file belongs to, for per-sequence scores; None when the layout has none."""
+        return None
+
     def source(self, split: str) -> str:
         """The split whose images `split` serves; a layout may serve one split as another (no copy is decoded)."""
         return split
