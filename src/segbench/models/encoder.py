@@ -46,15 +46,10 @@ class EncoderBlock(nn.Module):
         return max_pool_keeping_indices(self.features(x))
 
 
-class BasicEncoder(nn.Module):
-    """The encoder shared by every Table 1 variant: `depth` blocks of `channels` 7x7 filters."""
+class LevelEncoder(nn.Module):
+    """An encoder as a list of `blocks`, each pooling its input and handing its pooled map to the next."""
 
-    def __init__(self, in_channels: int = 3, channels: int = 64, depth: int = 4, kernel_size: int = 7) -> None:
-        super().__init__()
-        self.out_channels = channels
-        self.blocks = nn.ModuleList(
-            EncoderBlock(in_channels if i == 0 else channels, channels, kernel_size) for i in range(depth)
-        )
+    blocks: nn.ModuleList
 
     def forward(self, x: torch.Tensor) -> list[EncoderLevel]:
         levels = []
@@ -63,3 +58,14 @@ class BasicEncoder(nn.Module):
             levels.append(level)
             x = level.pooled
         return levels
+
+
+class BasicEncoder(LevelEncoder):
+    """The encoder shared by every Table 1 variant: `depth` blocks of `channels` 7x7 filters."""
+
+    def __init__(self, in_channels: int = 3, channels: int = 64, depth: int = 4, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.out_channels = channels
+        self.blocks = nn.ModuleList(
+            EncoderBlock(in_channels if i == 0 else channels, channels, kernel_size) for i in range(depth)
+        )

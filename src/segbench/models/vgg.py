@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from segbench.errors import SegbenchError
-from segbench.models.encoder import EncoderLevel, max_pool_keeping_indices
+from segbench.models.encoder import EncoderLevel, LevelEncoder, max_pool_keeping_indices
 from segbench.models.layers import conv_bn
 from segbench.models.segmenter import mark_pretrained
 
@@ -74,7 +74,7 @@ class VGGBlock(nn.Module):
         return level
 
 
-class VGG16Encoder(nn.Module):
+class VGG16Encoder(LevelEncoder):
     """VGG16's 13 convolutional layers as an encoder of five levels (Sec. 3, Fig. 2).
 
     Args:
@@ -123,14 +123,6 @@ class VGG16Encoder(nn.Module):
             in_channels = widths[-1]
         if pretrained is not None:
             self.load_vgg16(pretrained)
-
-    def forward(self, x: torch.Tensor) -> list[EncoderLevel]:
-        levels = []
-        for block in self.blocks:
-            level = block(x)
-            levels.append(level)
-            x = level.pooled
-        return levels
 
     def conv_bn_pairs(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
         """The 13 (conv, BN) pairs in VGG16's order."""
