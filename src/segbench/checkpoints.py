@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from segbench.errors import SegbenchError
+from segbench.errors import SegbenchError, first_line
 from segbench.task import SegmentationTask
 
 # Checkpoints hold tensors and plain containers only (configs are plain dicts, not Hydra partials),
@@ -25,7 +25,9 @@ def read_checkpoint(path: str | Path, option: str = "ckpt_path") -> dict[str, An
     if not path.is_file():
         raise SegbenchError(f"{option}={path} is not a file; pass {option}=/path/to/run/checkpoints/<name>.ckpt")
     try:
-        checkpoint = torch.load(path, map_location="cpu", **SAFE_LOADING)
+        # Memory-mapped: callers read the config in it, and Lightning loads the tensors once more itself,
+        # so an FCN checkpoint (1.6 GB with its momentum) is not read into memory twice.
+        checkpoint = torch.load(path, map_location="cpu", mmap=True, **SAFE_LOADING)
     except pickle.UnpicklingError as error:
         # torch names the refused global in one of two wordings, depending on why it is refused.
         unsafe = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", str(error))
@@ -34,18 +36,14 @@ def read_checkpoint(path: str | Path, option: str = "ckpt_path") -> dict[str, An
                 f"refusing {path}: loading it would call {unsafe.group(1)}, which can run arbitrary code "
                 "(segbench checkpoints hold only tensors and plain containers)"
             ) from None
-        raise SegbenchError(f"{path} is not a PyTorch checkpoint ({_first_line(error)})") from None
+        raise SegbenchError(f"{path} is not a PyTorch checkpoint ({first_line(error)[:200]})") from None
     except Exception as error:  # torch.load raises many types for a file that is not a checkpoint
         raise SegbenchError(
-            f"{path} is not a PyTorch checkpoint ({type(error).__name__}: {_first_line(error)})"
+            f"{path} is not a PyTorch checkpoint ({type(error).__name__}: {first_line(error)[:200]})"
         ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise SegbenchError(f"{path} is not a Lightning checkpoint (no state_dict in it)")
     return checkpoint
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [""])[0][:200]
 
 
 def model_config_of(checkpoint: dict[str, Any], path: str | Path) -> str:
@@ -66,4 +64,6 @@ def load_task(ckpt_path: str | Path) -> SegmentationTask:
     try:
         return SegmentationTask.load_from_checkpoint(ckpt_path, map_location="cpu", net=net, **SAFE_LOADING)
     except RuntimeError as error:  # weights that do not fit the network its own config builds
-        raise SegbenchError(f"{ckpt_path}: its weights do not fit its model_config ({_first_line(error)})") from None
+        raise SegbenchError(
+            f"{ckpt_path}: its weights do not fit its model_config ({first_line(error)[:200]})"
+        ) from None

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from segbench.benchmarks.measure_efficiency import measure
 from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_checkpoint
-from segbench.errors import SegbenchError
+from segbench.errors import SegbenchError, first_line
 from segbench.models import count_parameters
 from segbench.reporting.terminal import print_evaluation
 from segbench.resume import find_previous_run
@@ -240,7 +240,7 @@ def _recording_failure(output_dir: Path, cfg: DictConfig) -> Iterator[_Job]:
         if interrupted:
             message = f"interrupted at step {step}; resume with the same command and resume=true, or ckpt_path={last}"
         else:
-            message = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            message = first_line(error)
         if trainer is None or trainer.is_global_zero:
             status = "interrupted" if interrupted else "failed"
             failure = {"status": status, "error": message, "global_step": step, "choices": _config_choices()}

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segbench.data.camvid import SPLIT_SIZES, list_pairs, load_split, resolve_root
+from segbench.data.camvid import SPLIT_SIZES, CamVidLayout, list_pairs
 from segbench.data.datamodule import SegmentationDataModule
 from segbench.errors import DatasetError
 
 
 def test_reads_pairs_in_name_order_as_uint8(tiny_camvid):
-    images, labels, names = load_split(tiny_camvid, "train", max_label=11)
+    images, labels, names = CamVidLayout().load_split(tiny_camvid, "train", ignore_index=11)
     assert names == ["train_000.png", "train_001.png", "train_002.png"]
     assert images.shape == (3, 12, 16, 3) and images.dtype == np.uint8
     assert labels.shape == (3, 12, 16) and labels.dtype == np.uint8
@@ -20,7 +20,7 @@ def test_reads_pairs_in_name_order_as_uint8(tiny_camvid):
 
 
 def test_resolution_resizes_images_bilinear_and_labels_nearest(tiny_camvid):
-    images, labels, _ = load_split(tiny_camvid, "train", max_label=11, resolution=(6, 8))
+    images, labels, _ = CamVidLayout().load_split(tiny_camvid, "train", ignore_index=11, resolution=(6, 8))
     assert images.shape == (3, 6, 8, 3)
     original = np.asarray(Image.open(tiny_camvid / "trainannot" / "train_000.png"))
     # Nearest neighbour never invents a class: every value comes from the original map.
@@ -30,12 +30,12 @@ def test_resolution_resizes_images_bilinear_and_labels_nearest(tiny_camvid):
 
 def test_decoded_arrays_are_cached_and_invalidated_by_a_changed_file(tiny_camvid, tmp_path):
     cache = tmp_path / "cache"
-    first = load_split(tiny_camvid, "val", max_label=11, cache_dir=cache)
+    first = CamVidLayout().load_split(tiny_camvid, "val", ignore_index=11, cache_dir=cache)
     assert len(list(cache.glob("*.npz"))) == 1
-    again = load_split(tiny_camvid, "val", max_label=11, cache_dir=cache)
+    again = CamVidLayout().load_split(tiny_camvid, "val", ignore_index=11, cache_dir=cache)
     assert np.array_equal(first[0], again[0])
     Image.fromarray(np.zeros((12, 16), np.uint8), mode="L").save(tiny_camvid / "valannot" / "val_000.png")
-    changed = load_split(tiny_camvid, "val", max_label=11, cache_dir=cache)
+    changed = CamVidLayout().load_split(tiny_camvid, "val", ignore_index=11, cache_dir=cache)
     assert changed[1][0].max() == 0 and len(list(cache.glob("*.npz"))) == 2
 
 
@@ -60,19 +60,19 @@ def test_label_without_image_is_named(tiny_camvid):
 def test_corrupt_png_is_named(tiny_camvid):
     (tiny_camvid / "train" / "train_002.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     with pytest.raises(DatasetError, match=r"cannot read .*train/train_002.png"):
-        load_split(tiny_camvid, "train", max_label=11)
+        CamVidLayout().load_split(tiny_camvid, "train", ignore_index=11)
 
 
 def test_size_mismatch_is_named(tiny_camvid):
     Image.fromarray(np.zeros((10, 16), np.uint8), mode="L").save(tiny_camvid / "trainannot" / "train_000.png")
     with pytest.raises(DatasetError, match=r"size mismatch: image .*train/train_000.png is 16x12"):
-        load_split(tiny_camvid, "train", max_label=11)
+        CamVidLayout().load_split(tiny_camvid, "train", ignore_index=11)
 
 
 def test_label_value_out_of_range_is_named(tiny_camvid):
     Image.fromarray(np.full((12, 16), 12, np.uint8), mode="L").save(tiny_camvid / "testannot" / "test_001.png")
     with pytest.raises(DatasetError, match=r"testannot/test_001.png holds class value 12; expected values 0..11"):
-        load_split(tiny_camvid, "test", max_label=11)
+        CamVidLayout().load_split(tiny_camvid, "test", ignore_index=11)
 
 
 def test_images_of_different_sizes_name_the_odd_one(tiny_camvid):
@@ -81,23 +81,24 @@ def test_images_of_different_sizes_name_the_odd_one(tiny_camvid):
     with pytest.raises(
         DatasetError, match=r"image .*train/train_002.png is 16x10 \(WxH\) but .*train_000.png is 16x12"
     ):
-        load_split(tiny_camvid, "train", max_label=11)
-    assert load_split(tiny_camvid, "train", max_label=11, resolution=(12, 16))[0].shape == (3, 12, 16, 3)
+        CamVidLayout().load_split(tiny_camvid, "train", ignore_index=11)
+    resized, _, _ = CamVidLayout().load_split(tiny_camvid, "train", ignore_index=11, resolution=(12, 16))
+    assert resized.shape == (3, 12, 16, 3)
 
 
 def test_rgb_label_is_refused(tiny_camvid):
     Image.fromarray(np.zeros((12, 16, 3), np.uint8)).save(tiny_camvid / "valannot" / "val_000.png")
     with pytest.raises(DatasetError, match=r"valannot/val_000.png has mode RGB"):
-        load_split(tiny_camvid, "val", max_label=11)
+        CamVidLayout().load_split(tiny_camvid, "val", ignore_index=11)
 
 
 def test_root_resolution_order(tmp_path, monkeypatch, tiny_camvid):
     monkeypatch.setenv("CAMVID_ROOT", str(tiny_camvid))
-    assert resolve_root(None) == tiny_camvid
-    assert resolve_root(str(tmp_path)) == tmp_path
+    assert CamVidLayout().resolve_root(None, "data/camvid") == tiny_camvid
+    assert CamVidLayout().resolve_root(str(tmp_path), "data/camvid") == tmp_path
     monkeypatch.delenv("CAMVID_ROOT")
     with pytest.raises(DatasetError, match=r"CamVid not found: .*nowhere \(from default\).*CAMVID_ROOT="):
-        resolve_root(None, default=tmp_path / "nowhere")
+        CamVidLayout().resolve_root(None, default=tmp_path / "nowhere")
 
 
 def test_datamodule_serves_uint8_batches_and_shuffles_only_training(tiny_camvid):

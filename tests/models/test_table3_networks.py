@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, check, run
 from torch import nn
 from torch.nn import functional as F
 
@@ -392,30 +390,9 @@ def test_table4_is_the_table3_grid_on_sun_rgbd():
 @pytest.mark.slow
 def test_every_table3_network_trains_through_train_py(tmp_path):
     """One multirun over the six networks: fast_dev_run at 48x64 on the synthetic scenes, results.json each."""
-    env = {**os.environ, "SEGBENCH_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
-    overrides = [
-        "--multirun",
-        "model=" + ",".join(f"table3/{name}" for name in EXPECTED_PARAMS),
-        "dataset=synthetic",
-        "dataset.generator.split_sizes={train:4,val:2,test:2}",
-        "dataset.batch_size=2",
-        "dataset.resolution=[48,64]",
-        "dataset.progress=false",
-        "trainer.fast_dev_run=true",
-        "logger=csv",
-        "callbacks.progress_bar=null",
-        "callbacks.model_summary=null",
-        f"hydra.sweep.dir={tmp_path}/sweep",
-    ]
-    result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "src" / "train.py"), *overrides],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    networks = "model=" + ",".join(f"table3/{name}" for name in EXPECTED_PARAMS)
+    sweep = [networks, "trainer.fast_dev_run=true", f"hydra.sweep.dir={tmp_path}/sweep"]
+    check(run("train.py", tmp_path, "--multirun", *TINY_SYNTHETIC, *QUIET_TRAINING, *sweep))
     trained = {}
     for path in (tmp_path / "sweep").glob("*/results.json"):
         results = json.loads(path.read_text())
@@ -427,26 +404,9 @@ def test_every_table3_network_trains_through_train_py(tmp_path):
 
 @pytest.mark.slow
 def test_train_py_names_a_missing_vgg16_file_in_one_line(tmp_path):
-    env = {**os.environ, "SEGBENCH_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
     missing = tmp_path / "vgg16.pth"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "src" / "train.py"),
-            "model=table3/deeplab_largefov",
-            f"model.encoder.pretrained={missing}",
-            "dataset=synthetic",
-            "dataset.generator.split_sizes={train:2,val:1,test:1}",
-            "dataset.progress=false",
-            "logger=csv",
-            f"hydra.run.dir={tmp_path}/run",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    pretrained = ["model=table3/deeplab_largefov", f"model.encoder.pretrained={missing}"]
+    result = run("train.py", tmp_path, *TINY_SYNTHETIC, *pretrained, f"hydra.run.dir={tmp_path}/run")
     assert result.returncode == 2, result.stderr[-3000:]
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: model.encoder.pretrained={missing}: no such file (a torchvision vgg16 or vgg16_bn state dict)"

@@ -11,13 +11,10 @@ through the `${constant:...}` resolver, the synthetic generator and the tests im
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
-
 from segbench.data.layouts import SPLITS as SPLITS  # CamVid's split names: those of every layout
-from segbench.data.layouts import Layout, find_root, load_pairs
+from segbench.data.layouts import Layout
 from segbench.errors import DatasetError
 
 # CamVid in the SegNet split: 11 classes plus void, 367/101/233 images at 360x480.
@@ -52,12 +49,7 @@ COLOURS: tuple[tuple[int, int, int], ...] = (
     (0, 0, 0),
 )
 SPLIT_SIZES = {"train": 367, "val": 101, "test": 233}
-NATIVE_HEIGHT, NATIVE_WIDTH = NATIVE_RESOLUTION = (360, 480)
-
-
-def resolve_root(root: str | os.PathLike | None, default: str | os.PathLike = "data/camvid") -> Path:
-    """The data set root: `dataset.root` if given, else $CAMVID_ROOT, else `default`."""
-    return find_root(root, default, "CamVid", "CAMVID_ROOT")
+NATIVE_HEIGHT, NATIVE_WIDTH = 360, 480
 
 
 def list_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
@@ -79,21 +71,6 @@ def list_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
     if not images:
         raise DatasetError(f"split folder {image_dir} holds no PNG images")
     return [(images[name], labels[name]) for name in sorted(images)]
-
-
-def load_split(
-    root: Path,
-    split: str,
-    max_label: int,
-    resolution: tuple[int, int] | None = None,
-    cache_dir: Path | None = None,
-    progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Images (N, H, W, 3) and labels (N, H, W) as uint8, and the file names, of a CamVid-layout split.
-
-    Decoded once and cached under `cache_dir` (see `segbench.data.layouts.load_pairs`).
-    """
-    return load_pairs(list_pairs(root, split), f"{root.name}-{split}", max_label, resolution, cache_dir, progress)
 
 
 class CamVidLayout(Layout):

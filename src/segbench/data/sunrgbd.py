@@ -86,7 +86,6 @@ CLASS_NAMES: tuple[str, ...] = (
 )
 NUM_CLASSES = len(CLASS_NAMES)
 VOID_INDEX = NUM_CLASSES  # after decoding; the label files write void as 0
-FILE_VOID_VALUE = 0
 MAX_FILE_LABEL = NUM_CLASSES  # file values 0..37
 # File value -> class index: 0 (unlabelled) -> void, v -> v - 1.
 LABEL_MAP = np.array([VOID_INDEX, *range(NUM_CLASSES)], dtype=np.uint8)
@@ -94,8 +93,7 @@ LABEL_MAP = np.array([VOID_INDEX, *range(NUM_CLASSES)], dtype=np.uint8)
 SPLIT_SIZES = {"train": 5285, "test": 5050}
 # Images vary in size with the sensor (Sec. 4.2), so there is no native size; all are resized to the
 # paper's input size (Sec. 4: "The input RGB images for both tasks were 360x480").
-NATIVE_RESOLUTION = None
-TARGET_HEIGHT, TARGET_WIDTH = TARGET_RESOLUTION = (360, 480)
+TARGET_RESOLUTION = (360, 480)
 # Sec. 4: "for indoor scenes with 37 classes we used a mini-batch size of 4".
 BATCH_SIZE = 4
 

@@ -7,6 +7,7 @@ storage column); the encoder just offers them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -38,12 +39,36 @@ def max_pool_keeping_indices(x: torch.Tensor, kernel_size: int = 2, stride: int 
 
 
 class EncoderBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 7) -> None:
+    """One encoder block: per width a conv, BN and ReLU, then max-pooling that keeps the indices (Sec. 3).
+
+    SegNet-Basic's blocks are one 7x7 conv (Sec. 3.1); VGG16's are two or three 3x3 convs (Sec. 4), with
+    DeepLab-LargeFOV's dilation and pooling windows, and optional dropout after the pooling (Bayesian
+    SegNet's placement, to which Sec. 4 points for its dropout).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        widths: Sequence[int],
+        kernel_size: int = 3,
+        dilation: int = 1,
+        pool_kernel_size: int = 2,
+        pool_stride: int = 2,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
-        self.features = nn.Sequential(*conv_bn(in_channels, out_channels, kernel_size), nn.ReLU(inplace=True))
+        layers: list[nn.Module] = []
+        for width in widths:
+            layers += [*conv_bn(in_channels, width, kernel_size, dilation=dilation), nn.ReLU(inplace=True)]
+            in_channels = width
+        self.features = nn.Sequential(*layers)
+        self.pool_kernel_size, self.pool_stride = pool_kernel_size, pool_stride
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> EncoderLevel:
-        return max_pool_keeping_indices(self.features(x))
+        level = max_pool_keeping_indices(self.features(x), self.pool_kernel_size, self.pool_stride)
+        level.pooled = self.dropout(level.pooled)
+        return level
 
 
 class LevelEncoder(nn.Module):
@@ -67,5 +92,5 @@ class BasicEncoder(LevelEncoder):
         super().__init__()
         self.out_channels = channels
         self.blocks = nn.ModuleList(
-            EncoderBlock(in_channels if i == 0 else channels, channels, kernel_size) for i in range(depth)
+            EncoderBlock(in_channels if i == 0 else channels, [channels], kernel_size) for i in range(depth)
         )

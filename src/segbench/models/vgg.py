@@ -18,9 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from segbench.errors import SegbenchError
-from segbench.models.encoder import EncoderLevel, LevelEncoder, max_pool_keeping_indices
-from segbench.models.layers import conv_bn
+from segbench.errors import SegbenchError, first_line
+from segbench.models.encoder import EncoderBlock, LevelEncoder
 from segbench.models.segmenter import mark_pretrained
 
 # VGG16's configuration "D" (Simonyan & Zisserman, ref. [1]): widths of the 13 convs, block by block.
@@ -44,34 +43,6 @@ def torchvision_vgg16_conv_indices(batch_norm: bool) -> list[int]:
             index += 3 if batch_norm else 2
         index += 1  # the block's MaxPool2d
     return indices
-
-
-class VGGBlock(nn.Module):
-    """One encoder block: 3x3 conv, BN, ReLU per width, then max-pooling that keeps the indices."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        widths: Sequence[int],
-        dilation: int = 1,
-        pool_kernel_size: int = 2,
-        pool_stride: int = 2,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        for width in widths:
-            layers += [*conv_bn(in_channels, width, 3, dilation=dilation), nn.ReLU(inplace=True)]
-            in_channels = width
-        self.features = nn.Sequential(*layers)
-        self.pool_kernel_size, self.pool_stride = pool_kernel_size, pool_stride
-        # Dropout after pooling: Bayesian SegNet's placement, to which Sec. 4 points for its dropout.
-        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> EncoderLevel:
-        level = max_pool_keeping_indices(self.features(x), self.pool_kernel_size, self.pool_stride)
-        level.pooled = self.dropout(level.pooled)
-        return level
 
 
 class VGG16Encoder(LevelEncoder):
@@ -111,9 +82,10 @@ class VGG16Encoder(LevelEncoder):
         self.blocks = nn.ModuleList()
         for index, widths in enumerate(VGG16_BLOCKS):
             self.blocks.append(
-                VGGBlock(
+                EncoderBlock(
                     in_channels,
                     widths,
+                    kernel_size=3,
                     dilation=dilations[index],
                     pool_kernel_size=pool_kernel_size,
                     pool_stride=pool_strides[index],
@@ -148,8 +120,7 @@ class VGG16Encoder(LevelEncoder):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:
-            detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise PretrainedWeightsError(f"{option}: not a readable state dict ({detail})") from None
+            raise PretrainedWeightsError(f"{option}: not a readable state dict ({first_line(error)})") from None
         if not isinstance(state, dict):
             raise PretrainedWeightsError(f"{option}: holds a {type(state).__name__}, not a state dict")
         batch_norm = "features.1.weight" in state  # features.1 is vgg16_bn's first BN, vgg16's first ReLU

@@ -11,7 +11,7 @@ from typing import TypeVar
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from segbench.errors import SegbenchError
+from segbench.errors import SegbenchError, first_line
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -67,8 +67,7 @@ def isolating_sweep_jobs(function: Callable[..., T]) -> Callable[..., T | None]:
             cause = _user_error_in(error) or error
             job = HydraConfig.get()
             log.error("job %s failed", job.job.num, exc_info=error)
-            first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-            print(f"error: job {job.job.num} ({job.runtime.output_dir}): {first_line}", file=sys.stderr)
+            print(f"error: job {job.job.num} ({job.runtime.output_dir}): {first_line(cause)}", file=sys.stderr)
             return None
 
     return wrapper
