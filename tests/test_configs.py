@@ -8,7 +8,7 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from pytorch_lightning.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar, Timer
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
 from segbench.callbacks import BatchNormStatistics, GracefulInterrupt, RngStateCheckpoint
@@ -36,9 +36,17 @@ def test_defaults_are_the_paper_setting():
     assert cfg.callbacks.bn_statistics is not None
 
 
-def test_paper_protocol_validates_every_1000_iterations():
-    cfg = compose_train("experiment=paper_protocol")
+def test_paper_scale_validates_every_1000_iterations():
+    cfg = compose_train("scale=paper")
     assert cfg.trainer.val_check_interval == 1000 and cfg.trainer.check_val_every_n_epoch is None
+    assert cfg.trainer.max_steps == 40000 and cfg.dataset.resolution is None and cfg.trainer.precision == "32-true"
+
+
+def test_cpu_scale_is_reduced_bf16_with_a_decaying_rate():
+    cfg = compose_train("experiment=table1", "scale=cpu")
+    assert list(cfg.dataset.resolution) == [120, 160] and cfg.trainer.precision == "bf16-mixed"
+    assert cfg.trainer.max_epochs == 30 and cfg.task.scheduler._target_.endswith("PolynomialLR")
+    assert cfg.hydra.runtime.choices["dataset"] == "camvid" and cfg.task.optimizer.lr == 0.1
 
 
 def test_quickstart_is_synthetic_bf16():
@@ -79,6 +87,7 @@ def test_trainer_logger_and_callbacks_instantiate(trainer, logger, tmp_path):
         RichProgressBar,
         RichModelSummary,
         BatchNormStatistics,
+        Timer,
     ]
     assert [type(c) for c in callbacks] == expected
     best, last, every_n_steps = callbacks[:3]

@@ -16,6 +16,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Timer
 
 from segbench.benchmarks.measure_efficiency import measure
 from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_checkpoint
@@ -161,6 +162,9 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
         # fast_dev_run keeps no checkpoint: the weights in memory are scored.
         scorer = make_trainer(cfg, callbacks="scoring_callbacks", with_loggers=False)
         scores = score(scorer, task, datamodule, ("train", "val", "test"), ckpt_path=best or None)
+        test_report = dict(task.test_report)
+        per_sequence = score_per_sequence(cfg, task, datamodule, callbacks="scoring_callbacks")
+        timer = next((callback for callback in trainer.callbacks if isinstance(callback, Timer)), None)
         results = {
             "status": "complete",
             "choices": _config_choices(),
@@ -171,9 +175,12 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
             # the network's input size, and the label size the scores were computed at (Sec. 3.3: the native one)
             "input_resolution": list(datamodule.split("test").images.shape[1:3]),
             "scoring_resolution": list(datamodule.scoring_size("test")),
+            # wall time of the fitting loop (training, validation, BN recompute), across resumed segments
+            "fit_seconds": timer.time_elapsed("train") if timer else None,
             **scores,
-            "class_names": task.test_report["class_names"],
-            "test_confusion": task.test_report["confusion"],
+            "class_names": test_report["class_names"],
+            "test_confusion": test_report["confusion"],
+            "per_sequence": per_sequence,
         }
         if trainer.is_global_zero:
             _write_results(output_dir, results)
@@ -298,13 +305,15 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return scores
 
 
-def score_per_sequence(cfg: DictConfig, task: SegmentationTask, datamodule) -> dict[str, dict[str, float]]:
+def score_per_sequence(
+    cfg: DictConfig, task: SegmentationTask, datamodule, callbacks: str = "callbacks"
+) -> dict[str, dict[str, float]]:
     """G, C, mIoU, BF of the test split's images of each video sequence (CamVid's test split mixes a day and a
     dusk sequence, and only one of its sequences appears in training); empty when the layout has no sequences."""
     sequences = datamodule.sequences("test")
     if len(sequences) < 2:
         return {}
-    trainer = make_trainer(cfg, with_loggers=False)
+    trainer = make_trainer(cfg, callbacks=callbacks, with_loggers=False)
     per_sequence = {}
     for sequence, indices in sorted(sequences.items()):
         scores = score(trainer, task, datamodule.restricted("test", indices), ("test",))["test"]
