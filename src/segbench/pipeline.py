@@ -19,13 +19,16 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Timer
 
 from segbench.benchmarks.measure_efficiency import measure
+from segbench.callbacks.milestones import milestone_checkpoints
 from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_checkpoint
 from segbench.errors import SegbenchError, first_line
+from segbench.inference import evenly_spaced, predict_labels, save_label_map
 from segbench.models import count_parameters
 from segbench.reporting.terminal import print_evaluation
 from segbench.resume import find_previous_run
 from segbench.task import SegmentationTask
 from segbench.utils import instantiate_group
+from segbench.utils.hydra_callbacks import CONTINUED
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +127,17 @@ def _previous_run(cfg: DictConfig) -> Path | None:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, select the checkpoint with the best validation G (Sec. 3.3), score it, write results.json."""
     if cfg.get("resume") and not cfg.get("ckpt_path"):
-        previous = _previous_run(cfg)
+        # This very folder (a sweep re-run within the same second) or the latest earlier run of the command.
+        previous = Path(cfg.paths.output_dir) if _completed(Path(cfg.paths.output_dir)) else _previous_run(cfg)
         if previous is not None and _completed(previous):
             log.info("already finished: %s (delete its results.json to train it again)", previous / "results.json")
+            _continued_in(cfg, previous)
             return json.loads((previous / "results.json").read_text())
-        if previous is not None:
+        if previous is not None and not (previous / "checkpoints" / "last.ckpt").is_file():
+            log.info("the earlier run %s stopped before its first checkpoint; starting again", previous)
+        elif previous is not None:
             log.info("resuming %s", previous)
+            _continued_in(cfg, previous)
             cfg.paths.output_dir = str(previous)
             cfg.ckpt_path = str(previous / "checkpoints" / "last.ckpt")
     if cfg.get("threads"):
@@ -139,6 +147,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     _refuse_to_overwrite(output_dir, cfg)
     with _recording_failure(output_dir, cfg) as job:
         return _fit_and_score(cfg, output_dir, job)
+
+
+def _continued_in(cfg: DictConfig, previous: Path) -> None:
+    """Leave a pointer in this job's own folder to the run it continues: a sweep's summary follows it."""
+    here = Path(cfg.paths.output_dir)
+    if here.resolve() != previous.resolve():
+        (here / CONTINUED).write_text(json.dumps({"run": str(previous.resolve())}))
 
 
 def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, Any]:
@@ -164,6 +179,13 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
         scores = score(scorer, task, datamodule, ("train", "val", "test"), ckpt_path=best or None)
         test_report = dict(task.test_report)
         per_sequence = score_per_sequence(cfg, task, datamodule, callbacks="scoring_callbacks")
+        save_predictions(task, datamodule, cfg.get("saved_predictions", 0), output_dir / "predictions")
+        # Table 3's iteration points: each milestone checkpoint scored like the selected one (its BN
+        # statistics were recomputed for the evaluation it was saved at).
+        milestones = {
+            str(step): score(scorer, task, datamodule, ("test",), str(path))["test"]
+            for _, step, path in milestone_checkpoints(cfg.paths.checkpoint_dir)
+        }
         timer = next((callback for callback in trainer.callbacks if isinstance(callback, Timer)), None)
         results = {
             "status": "complete",
@@ -181,6 +203,7 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
             "class_names": test_report["class_names"],
             "test_confusion": test_report["confusion"],
             "per_sequence": per_sequence,
+            "milestones": milestones,
         }
         if trainer.is_global_zero:
             _write_results(output_dir, results)
@@ -322,6 +345,18 @@ def score_per_sequence(
         log.info("test sequence %s (%d images): %s", sequence, len(indices),
                  " ".join(f"{k} {100 * v:.2f}" for k, v in summary.items()))  # fmt: skip
     return per_sequence
+
+
+def save_predictions(task: SegmentationTask, datamodule, per_sequence: int, folder: Path) -> None:
+    """The predicted label maps of `per_sequence` test images of each sequence (of the split when it has
+    none), at the scoring size, as palette PNGs named after the images: the report's Fig. 4 panel."""
+    if not per_sequence:
+        return
+    split, size = datamodule.split("test"), datamodule.scoring_size("test")
+    for indices in (datamodule.sequences("test") or {"": list(range(len(split)))}).values():
+        for index in evenly_spaced(indices, per_sequence):
+            labels = predict_labels(task, split.images[index : index + 1], size)[0]
+            save_label_map(folder / f"{Path(split.names[index]).stem}.png", labels)
 
 
 def benchmark(cfg: DictConfig) -> dict[str, Any]:

@@ -44,8 +44,10 @@ class SweepFailures(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         statuses = {}
-        for results in sorted(Path(config.hydra.sweep.dir).glob("*/results.json")):
-            statuses[results.parent] = json.loads(results.read_text())
+        for job in sorted(Path(config.hydra.sweep.dir).glob("*/.hydra")):
+            run = continued_run(job.parent)
+            results = run / "results.json"
+            statuses[run] = json.loads(results.read_text()) if results.is_file() else {"status": "no results.json"}
         failed = {run: r for run, r in statuses.items() if r.get("status", "complete") != "complete"}
         if not failed:
             return
@@ -53,3 +55,12 @@ class SweepFailures(Callback):
             print(f"error: {run}: {results.get('status')}: {results.get('error')}", file=sys.stderr)
         print(f"error: {len(failed)} of {len(statuses)} jobs did not complete", file=sys.stderr)
         raise SystemExit(1)
+
+
+CONTINUED = "continued.json"
+
+
+def continued_run(job_folder: Path) -> Path:
+    """The run folder a job's work went to: an earlier run it resumed or found finished (resume=true), else its own."""
+    pointer = job_folder / CONTINUED
+    return Path(json.loads(pointer.read_text())["run"]) if pointer.is_file() else job_folder
