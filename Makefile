@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint bench bench-bf clean FORCE
+.PHONY: install train test lint bench bench-bf report table1 table3 clean FORCE
 
 install: $(STAMP)
 
@@ -52,6 +52,25 @@ bench: install
 # Exact and approximate BF over the CamVid test labels -> docs/results/bf-benchmark.md
 bench-bf: install
 	$(BIN)/python -m segbench.benchmarks.bf_timing --root "$${CAMVID_ROOT:?set CAMVID_ROOT=/path/to/CamVid}" --out docs/results/bf-benchmark.md --command "make bench-bf"
+
+# The grids, end to end: train every job (re-running resumes: finished jobs are skipped), copy the finished
+# jobs' small files into docs/results/<table>-camvid-<scale>/runs/ (never checkpoints) and write the report
+# beside them. SCALE=cpu (a 2-core machine: two single-threaded jobs at once), smoke (minutes; its numbers
+# mean nothing) or paper (a GPU box: add TRAIN_ARGS="trainer=gpu", or TRAIN_ARGS="hydra/launcher=slurm ...").
+SCALE ?= cpu
+TRAIN_ARGS ?= $(if $(filter paper,$(SCALE)),,hydra/launcher=parallel threads=1)
+table1 table3: install
+	$(BIN)/python src/train.py --multirun experiment=$@ scale=$(SCALE) $(TRAIN_ARGS); status=$$?; \
+	$(BIN)/python -m segbench.reporting.collect logs/$@ --where scale=$(SCALE) --out docs/results/$@-camvid-$(SCALE)/runs \
+		&& $(MAKE) --no-print-directory report; exit $$status
+
+# Every committed grid's report (tables, plots; Fig. 4's panel when CAMVID_ROOT points at CamVid), from the
+# run files committed beside it: docs/results/<table>-camvid-<scale>/{table1,table3}.{md,csv,tex}, *.png
+report: install
+	for grid in $(wildcard docs/results/table*-camvid-*/runs); do \
+		$(BIN)/python src/report.py $$grid --out $$(dirname $$grid) --efficiency docs/results/table1-efficiency.jsonl \
+			--data-root "$${CAMVID_ROOT:-}" --command "make report" || exit 1; \
+	done
 
 clean:
 	rm -rf logs data/cache

@@ -12,6 +12,8 @@ from pytorch_lightning.loggers import CSVLogger
 
 from segbench.data.datamodule import SegmentationDataModule
 from segbench.reporting.curves import read_curve, write_curves
+from segbench.reporting.grid_report import runs_section
+from segbench.reporting.grid_runs import find_runs
 
 
 def fit(task, datamodule, run_dir: Path, epochs: int, ckpt_path: str | None = None) -> pl.Trainer:
@@ -80,15 +82,14 @@ def test_curves_table_and_plot(tmp_path, datamodule, tiny_task):
     assert (tmp_path / "out" / "bn.png").stat().st_size > 1000
 
 
-def test_runs_table_puts_table1_beside_our_scores(tmp_path):
-    from segbench.reporting.runs import write_runs_report
-
+def test_runs_section_recreates_each_run_from_its_saved_overrides(tmp_path):
     run = tmp_path / "multirun" / "0"
     run.mkdir(parents=True)
     results = {
         "choices": {"model": "segnet_basic", "balancing": "median_frequency"},
         "epochs_trained": 3,
         "global_step": 90,
+        "fit_seconds": 150.0,
         "test": {"test/G": 0.8, "test/C": 0.5, "test/mIoU": 0.4, "test/BF": 0.3},
         "train": {"train/G": 0.9, "train/C": 0.6, "train/mIoU": 0.5},
     }
@@ -97,14 +98,10 @@ def test_runs_table_puts_table1_beside_our_scores(tmp_path):
     (run / ".hydra" / "overrides.yaml").write_text(
         "- model=segnet_basic\n- dataset.resolution=[180,240]\n- ckpt_path=/x/last.ckpt\n- hydra.run.dir=/x\n"
     )
-    write_runs_report([tmp_path / "multirun"], tmp_path / "runs", command="cmd")
-    lines = (tmp_path / "runs.md").read_text().splitlines()
-    assert (
-        lines[-1] == "- `0`: `python src/train.py model=segnet_basic 'dataset.resolution=[180,240]' "
+    runs = find_runs([tmp_path / "multirun"])
+    lines = runs_section(runs, shown=runs)
+    assert lines[-1] == (
+        f"- `{run}`: `python src/train.py model=segnet_basic 'dataset.resolution=[180,240]' "
         "(trained in resumed segments)`"
     )
-    row = lines[lines.index("Each run re-created by (its full config is in `<run>/.hydra/config.yaml`):") - 2]
-    assert (
-        row == "| 0 | segnet_basic | median_frequency | 3 | 90 | 80.0 | 50.0 | 40.0 | 30.0 | 90.0 | 60.0 | 50.0 "
-        "| 82.7 / 62.0 / 47.7 / 35.78 |"
-    )
+    assert f"| {run} | segnet_basic | median_frequency | complete | 3 | 90 | 2 min | yes |" in lines

@@ -1,6 +1,6 @@
 """Copy the small, committable files of finished runs out of `logs/` into a results folder of the repository.
 
-python -m segbench.reporting.collect logs/table1 --out docs/results/table1-camvid-cpu
+python -m segbench.reporting.collect logs/table1 --where scale=cpu --out docs/results/table1-camvid-cpu/runs
 
 Each run folder found below the given paths (its `results.json`, any status) is copied as
 `<out>/<name>/` with its results.json, resolved config and overrides (`.hydra/`), CSV metrics and
@@ -41,11 +41,15 @@ def run_names(runs: list[Path]) -> dict[Path, str]:
     return names
 
 
-def collect(paths: list[Path], out: Path) -> list[Path]:
-    """Copy every run below `paths` into `out`; returns the copies, one per name (the newest run wins)."""
+def collect(paths: list[Path], out: Path, where: dict[str, str] | None = None) -> list[Path]:
+    """Copy every run below `paths` whose config choices match `where` (e.g. {"scale": "cpu"}) into `out`;
+    returns the copies, one per name (the newest run wins)."""
     runs = sorted({file.parent for path in paths for file in Path(path).glob("**/results.json")})
+    wanted = {key: str(value) for key, value in (where or {}).items()}
+    runs = [run for run in runs if all(str(_results(run).get("choices", {}).get(k)) == v for k, v in wanted.items())]
     if not runs:
-        raise SegbenchError(f"no results.json below {', '.join(map(str, paths))}")
+        condition = f" with {wanted}" if wanted else ""
+        raise SegbenchError(f"no results.json{condition} below {', '.join(map(str, paths))}")
     newest: dict[str, Path] = {}
     finished_at = {run: (run / "results.json").stat().st_mtime for run in runs}
     for run, name in run_names(runs).items():
@@ -76,9 +80,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="run, sweep or task folders under logs/")
     parser.add_argument("--out", type=Path, required=True, help="the results folder to copy into")
+    parser.add_argument("--where", action="append", default=[], help="GROUP=CHOICE: only runs with that choice")
     args = parser.parse_args()
     try:
-        copies = collect(args.runs, args.out)
+        if bad := [w for w in args.where if "=" not in w]:
+            raise SegbenchError(f"--where {bad[0]}: expected GROUP=CHOICE, e.g. --where scale=cpu")
+        copies = collect(args.runs, args.out, dict(w.split("=", 1) for w in args.where))
     except SegbenchError as error:
         raise SystemExit(f"error: {error}") from None
     for copy in copies:

@@ -1,0 +1,123 @@
+"""Plots of a sweep: accuracy against inference cost (Table 1's trade-off, Sec. 3.3) and validation curves.
+
+Each writer returns the file names it wrote and one-line notes about what it left out; a plot whose
+inputs are absent is skipped with a note rather than drawn empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from segbench.errors import SegbenchError  # noqa: E402
+from segbench.paper import TABLE1, TABLE3  # noqa: E402
+from segbench.reporting.curves import read_curve  # noqa: E402
+from segbench.reporting.grid_runs import Run  # noqa: E402
+from segbench.reporting.grid_tables import BALANCING_NAMES  # noqa: E402
+
+MARKERS = {"median_frequency": "o", "natural": "^"}
+COLOURS = {"median_frequency": "tab:blue", "natural": "tab:orange"}
+SHORT = {"median_frequency": "MF", "natural": "NF"}
+# (x-axis label, efficiency JSONL key, scale to the unit shown, file stem)
+COSTS = (
+    ("stored at inference (MB, first encoder level)", "stored_bytes", 1e-6, "table1-vs-stored-bytes"),
+    ("inference time (ms, fp32)", "infer_ms_fp32", 1.0, "table1-vs-infer-time"),
+)
+ACCURACY = (("test", "mIoU"), ("test", "BF"))
+CURVES = ("val/G", "val/mIoU")
+DPI = 120
+
+
+def run_label(run: Run) -> str:
+    """The paper's name of the network, and the balancing (MF / NF) it was trained with."""
+    name = (TABLE1.get(run.model) or TABLE3.get(run.model) or {}).get("paper_name", run.model)
+    return f"{name} ({SHORT.get(run.balancing, run.balancing or 'no balancing')})"
+
+
+def _save(figure, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+
+
+def write_efficiency_plots(
+    runs: Sequence[Run], efficiency: dict[str, dict[str, Any]] | None, out_dir: Path
+) -> tuple[list[str], list[str]]:
+    """Test mIoU and BF against the memory kept for the decoder and against inference time, one point per run."""
+    if efficiency is None:
+        return [], ["skipped the accuracy-vs-cost plots: no --efficiency JSON lines given"]
+    measured = [run for run in runs if run.complete and run.model in efficiency]
+    if not measured:
+        return [], ["skipped the accuracy-vs-cost plots: no complete Table 1 run of a measured model"]
+    notes = []
+    if unmeasured := sorted({run.model for run in runs if run.complete and run.model not in efficiency}):
+        notes.append(f"not in the accuracy-vs-cost plots (no efficiency line): {', '.join(unmeasured)}")
+    written = []
+    for axis_label, key, scale, stem in COSTS:
+        figure, axes = plt.subplots(1, len(ACCURACY), figsize=(6 * len(ACCURACY), 4.5))
+        for axis, (split, metric) in zip(axes, ACCURACY):
+            for run in measured:
+                value = run.score(split, metric)
+                if value is None:
+                    continue
+                x, y = efficiency[run.model][key] * scale, 100 * value
+                axis.scatter(
+                    x, y, marker=MARKERS.get(run.balancing, "s"), color=COLOURS.get(run.balancing, "grey"), s=36
+                )
+                axis.annotate(run_label(run), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=6)
+            axis.set_xlim(left=0)  # a cost: the variants that keep nothing sit at 0
+            axis.set_xlabel(axis_label)
+            axis.set_ylabel(f"{split} {metric} (%)")
+            axis.grid(alpha=0.3)
+        handles = [
+            plt.Line2D([], [], marker=marker, linestyle="", color=COLOURS[balancing], label=name)
+            for balancing, marker in MARKERS.items()
+            if any(run.balancing == balancing for run in measured)
+            for name in [f"{SHORT[balancing]}: {BALANCING_NAMES[balancing].lower()}"]
+        ]
+        axes[0].legend(handles=handles, fontsize=7)
+        _save(figure, out_dir / f"{stem}.png")
+        written.append(f"{stem}.png")
+    return written, notes
+
+
+def write_curve_plot(runs: Sequence[Run], out_path: Path, title: str) -> tuple[list[str], list[str]]:
+    """Validation G and mIoU per evaluation of every run, from its Lightning CSV log (resumed segments joined)."""
+    curves: list[tuple[Run, dict[str, list[tuple[int, int, float]]]]] = []
+    unlogged = []
+    for run in runs:
+        if not any(run.folder.glob("csv/version_*/metrics.csv")):
+            unlogged.append(str(run.folder))
+            continue
+        try:
+            curves.append((run, {metric: read_curve(run.folder, metric) for metric in CURVES}))
+        except (ValueError, KeyError) as error:
+            raise SegbenchError(f"{run.folder / 'csv'}: a metrics.csv that cannot be read ({error})") from None
+    notes = [f"no CSV log (csv/version_*/metrics.csv) for {title} curves: {', '.join(unlogged)}"] if unlogged else []
+    if not any(points for _, by_metric in curves for points in by_metric.values()):
+        return [], [*notes, f"skipped {out_path.name}: no run has validation scores in a CSV log"]
+    figure, axes = plt.subplots(1, len(CURVES), figsize=(6 * len(CURVES), 4.5))
+    for axis, metric in zip(axes, CURVES):
+        for run, by_metric in curves:
+            points = by_metric[metric]
+            axis.plot(
+                [epoch + 1 for epoch, _, _ in points],
+                [100 * value for *_, value in points],
+                linestyle="--" if run.balancing == "natural" else "-",
+                marker=MARKERS.get(run.balancing, "s"),
+                markersize=3,
+                label=run_label(run) + ("" if run.complete else f" [{run.status}]"),
+            )
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(f"{metric} (%)")
+        axis.set_title(title, fontsize=9)
+        axis.grid(alpha=0.3)
+    axes[-1].legend(fontsize=6)
+    _save(figure, out_path)
+    return [out_path.name], notes

@@ -1,0 +1,231 @@
+"""The paper-vs-ours report of a sweep (`src/report.py`): Tables 1 and 3, Fig. 4's panel and plots in one folder.
+
+Badrinarayanan et al., "SegNet", TPAMI 2017: Table 1 (decoder variants, both balancings), Table 3
+(deep networks at iteration points), Fig. 4 (qualitative CamVid test results).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segbench.errors import SegbenchError
+from segbench.paper import BALANCINGS, TABLE1
+from segbench.reporting import grid_plots, grid_tables, qualitative
+from segbench.reporting.grid_runs import Run, find_runs, place, read_efficiency, settings, train_command
+
+# Every file this report may write: one it does not write this time is removed from --out, so
+# a folder regenerated after its inputs changed never keeps a stale table or figure.
+OUTPUTS = (
+    "table1.md",
+    "table1.csv",
+    "table1.tex",
+    "table3.md",
+    "table3.csv",
+    "table3.tex",
+    "table1-vs-stored-bytes.png",
+    "table1-vs-infer-time.png",
+    "table1-val-curves.png",
+    "table3-val-curves.png",
+    "fig4.png",
+)
+FIGURE_CAPTIONS = {
+    "table1-vs-stored-bytes.png": "Test mIoU and BF against the memory kept for the decoder at inference",
+    "table1-vs-infer-time.png": "Test mIoU and BF against inference time",
+    "table1-val-curves.png": "Validation G and mIoU per evaluation (Table 1 variants)",
+    "table3-val-curves.png": "Validation G and mIoU per evaluation (Table 3 networks)",
+    "fig4.png": "Test images, ground truth and each network's prediction (as the paper's Fig. 4)",
+}
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    written: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return ""
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def runs_section(runs: Sequence[Run], shown: Sequence[Run]) -> list[str]:
+    """Every run of a table with its status (a failed job's error), and the command that re-creates it."""
+    header = ["run", "model", "balancing", "status", "epochs", "steps", "fit time", "in the table"]
+    rows = []
+    for run in runs:
+        status = run.status if run.complete else grid_tables.run_state(run.status, run.global_step, run.error)
+        rows.append(
+            [
+                str(run.folder),
+                run.model,
+                run.balancing,
+                status,
+                str(run.results.get("epochs_trained", "")),
+                f"{run.global_step:,}" if isinstance(run.global_step, int) else "",
+                _duration(run.results.get("fit_seconds")),
+                "yes" if any(run is other for other in shown) else "no: another run of this cell is shown",
+            ]
+        )
+    lines = ["## Runs", "", *grid_tables.markdown_table(header, rows)]
+    commands = [f"- `{run.folder}`: `{command}`" for run in runs if (command := train_command(run))]
+    if commands:
+        lines += ["", "Each run re-created by (its full config is in `<run>/.hydra/config.yaml`):", "", *commands]
+    return lines
+
+
+def _document(title: str, intro: list[str], table: list[str], figures: list[str], runs: list[str], notes: list[str]):
+    parts = [f"# {title}", "", *intro, "", *table, ""]
+    if figures:
+        parts += ["## Figures", ""]
+        parts += [f"![{FIGURE_CAPTIONS[name]}]({name})\n\n{FIGURE_CAPTIONS[name]}.\n" for name in figures]
+    parts += [*runs, ""]
+    if notes:
+        parts += ["## Notes", "", *(f"- {note}" for note in notes), ""]
+    return "\n".join(parts)
+
+
+def _found(runs: Sequence[Run]) -> list[str]:
+    found = settings([run for run in runs if run.complete])
+    return [f"Found in the runs: {'; '.join(found)}."] if found else []
+
+
+def _efficiency_line(path: Path | None, measured: dict[str, dict] | None) -> str:
+    if measured is None:
+        return (
+            "Efficiency columns: no `--efficiency` measurements given; the parameter count is the runs' own, "
+            "the storage multiplier and time the paper's only."
+        )
+    first = next(iter(measured.values()))
+    where = ", ".join(
+        f"{name} {first[key]}"
+        for key, name in (("device", "on"), ("threads", "threads:"), ("input", "input"))
+        if key in first
+    )
+    return (
+        f"Efficiency columns (ours / paper) measured by `make bench` into `{path}` ({where}): trainable parameters, "
+        "the storage multiplier of the first encoder level's kept maps, and fp32 inference time in ms — "
+        "the paper's on a Titan GPU with Caffe, so compare ratios between variants, not milliseconds."
+    )
+
+
+TABLE1_INTRO = (
+    "Laid out as Table 1 of Badrinarayanan et al., *SegNet* (TPAMI 2017): each score cell is "
+    "**ours / paper (ours − paper)** in percent, the test (CamVid test set) and train scores of the checkpoint "
+    "with the best validation G (Sec. 3.3). MF: median frequency balancing; NF: natural frequency balancing. "
+    "A *run* column gives the steps trained, or how a job that did not finish ended; — : no results.json for "
+    "that job."
+)
+TABLE3_INTRO = (
+    "Laid out as Table 3 of Badrinarayanan et al., *SegNet* (TPAMI 2017): CamVid test G, C, mIoU and BF in "
+    "percent, each cell **ours / paper (ours − paper)**. Ours at a milestone (results.json `milestones`, scored "
+    "during training) or at the selected checkpoint (best validation G); the paper's 40 K and 80 K beside a "
+    'milestone at exactly that step, its "> 80 K" (its last test point, no later than its max iter) beside our '
+    "selected checkpoint. The paper trained these networks on 3,433 road scenes without class balancing: only "
+    "runs with balancing=natural are compared."
+)
+
+
+def _plots(report: Report, shown1: list[Run], shown3: list[Run], measured: dict | None) -> tuple[list, list]:
+    """The plots of each table's runs, by table."""
+    figures1: list[str] = []
+    figures3: list[str] = []
+    if shown1:
+        for written, notes in (
+            grid_plots.write_efficiency_plots(shown1, measured, report.out_dir),
+            grid_plots.write_curve_plot(shown1, report.out_dir / "table1-val-curves.png", "Table 1 variants"),
+        ):
+            figures1 += written
+            report.notes += notes
+    if shown3:
+        curves = report.out_dir / "table3-val-curves.png"
+        written, notes = grid_plots.write_curve_plot(shown3, curves, "Table 3 networks")
+        figures3 += written
+        report.notes += notes
+    report.written += figures1 + figures3
+    return figures1, figures3
+
+
+def _fig4(report: Report, shown: list[Run], data_root: Path | None, images: int) -> list[Run]:
+    """Fig. 4's panel of every shown run with predictions; the runs drawn (none when skipped)."""
+    predicted = [run for run in shown if run.complete and qualitative.prediction_stems(run.folder)]
+    if data_root is None:
+        report.notes.append("skipped fig4.png: no --data-root (a CamVid folder with test/ and testannot/)")
+        return []
+    if not predicted:
+        report.notes.append("skipped fig4.png: no run has predictions/<image>.png")
+        return []
+    columns = [(grid_plots.run_label(run), run.folder) for run in predicted]
+    qualitative.write_fig4(columns, data_root, report.out_dir / "fig4.png", images)
+    report.written.append("fig4.png")
+    return predicted
+
+
+def _write_table(report: Report, stem: str, rows: list[dict], tex: str, document: str) -> None:
+    grid_tables.write_csv(rows, report.out_dir / f"{stem}.csv")
+    (report.out_dir / f"{stem}.tex").write_text(tex)
+    (report.out_dir / f"{stem}.md").write_text(document)
+    report.written += [f"{stem}.md", f"{stem}.csv", f"{stem}.tex"]
+
+
+def write_report(
+    paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    command: str,
+    efficiency: Path | None = None,
+    data_root: Path | None = None,
+    title: str | None = None,
+    fig4_images: int = 4,
+) -> Report:
+    """Read every results.json under `paths` and write the report's files into `out_dir`."""
+    runs = find_runs(paths)
+    measured = read_efficiency(efficiency) if efficiency is not None else None
+    table1_runs = [run for run in runs if run.model in TABLE1 and run.balancing in BALANCINGS]
+    table3_runs = [run for run in runs if run.model.startswith("table3/")]
+    others = [run for run in runs if not any(run is r for r in (*table1_runs, *table3_runs))]
+    if not table1_runs and not table3_runs:
+        raise SegbenchError(
+            f"none of the {len(runs)} runs under {', '.join(map(str, paths))} is of a Table 1 variant "
+            "(with balancing median_frequency or natural) or a Table 3 network (model=table3/...)"
+        )
+    report = Report(out_dir)
+    if others:
+        listed = ", ".join(f"{run.folder} (model={run.model}, balancing={run.balancing})" for run in others)
+        report.notes.append(f"not in Table 1 or Table 3: {listed}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cells1, cells3 = place(table1_runs, "Table 1"), place(table3_runs, "Table 3")
+    rows1, rows3 = grid_tables.table1_rows(cells1, measured), grid_tables.table3_rows(cells3)
+    order = list(TABLE1)
+    shown1 = sorted(cells1.values(), key=lambda run: (order.index(run.model), BALANCINGS.index(run.balancing)))
+    shown3 = [cells3[key] for key in dict.fromkeys((row["model"], row["balancing"]) for row in rows3)]
+
+    figures1, figures3 = _plots(report, shown1, shown3, measured)
+    drawn = _fig4(report, [*shown1, *shown3], data_root, fig4_images)
+    for shown, figures in ((shown1, figures1), (shown3, figures3)):
+        if any(run is other for run in drawn for other in shown):
+            figures.append("fig4.png")
+    written_by = f"Written by `{command}` (do not edit by hand) from the runs' results.json."
+    if rows1:
+        intro = [f"{written_by} {TABLE1_INTRO}", "", *_found(shown1), "", _efficiency_line(efficiency, measured)]
+        table = grid_tables.table1_markdown(rows1)
+        runs1 = runs_section(table1_runs, shown1)
+        document = _document(title or "Table 1, ours beside the paper", intro, table, figures1, runs1, report.notes)
+        _write_table(report, "table1", rows1, grid_tables.table1_tex(rows1, command), document)
+    if rows3:
+        intro = [f"{written_by} {TABLE3_INTRO}", "", *_found(shown3)]
+        table = grid_tables.table3_markdown(rows3)
+        heading = f"{title} (Table 3)" if title else "Table 3, ours beside the paper"
+        runs3 = runs_section(table3_runs, shown3)
+        document = _document(heading, intro, table, figures3, runs3, report.notes)
+        _write_table(report, "table3", rows3, grid_tables.table3_tex(rows3, command), document)
+    for name in OUTPUTS:
+        if name not in report.written and (out_dir / name).exists():
+            (out_dir / name).unlink()
+            report.notes.append(f"removed {out_dir / name}, from an earlier report with inputs this one lacks")
+    return report

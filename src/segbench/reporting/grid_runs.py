@@ -1,0 +1,234 @@
+"""The runs of a sweep: every results.json under some folders, checked, and placed in Table 1's or Table 3's cells.
+
+A job writes results.json when it ends (`segbench.pipeline`): complete with its scores, or failed /
+interrupted with its error. A job that never ended has none and is simply absent from the reports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from segbench.errors import SegbenchError, first_line
+
+STATUSES = ("complete", "failed", "interrupted")
+SPLITS = ("train", "val", "test")
+# The scores every complete run has; BF is computed by the scoring callbacks and may be switched off.
+REQUIRED_TEST = ("test/G", "test/C", "test/mIoU")
+EFFICIENCY_KEYS = ("model", "params", "storage_multiplier", "stored_bytes", "infer_ms_fp32")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One job's folder and its results.json."""
+
+    folder: Path
+    results: dict[str, Any]
+
+    @property
+    def file(self) -> Path:
+        return self.folder / "results.json"
+
+    @property
+    def status(self) -> str:
+        return self.results.get("status", "complete")
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def model(self) -> str:
+        return self.results["choices"]["model"]
+
+    @property
+    def balancing(self) -> str:
+        return self.results["choices"].get("balancing") or ""
+
+    @property
+    def error(self) -> str:
+        """The first line of a failed or interrupted job's error; empty for a complete one."""
+        return (str(self.results.get("error") or "").strip().splitlines() or [""])[0]
+
+    @property
+    def global_step(self) -> int | None:
+        return self.results.get("global_step")
+
+    def score(self, split: str, metric: str) -> float | None:
+        """A score (a fraction) of the selected checkpoint, e.g. score("test", "mIoU"); None when not recorded."""
+        return self.results.get(split, {}).get(f"{split}/{metric}")
+
+    def milestones(self) -> dict[int, dict[str, float]]:
+        """Test scores at fixed global steps during training (Table 3's iteration points), by step."""
+        return {int(step): scores for step, scores in self.results.get("milestones", {}).items()}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_scores(file: Path, where: str, scores: Any) -> None:
+    if not isinstance(scores, dict):
+        raise SegbenchError(f"{file}: {where} is not a JSON object of scores")
+    for key, value in scores.items():
+        if not _is_number(value):
+            raise SegbenchError(f"{file}: {where}[{key!r}] is {value!r}, not a number")
+
+
+def load_run(file: Path) -> Run:
+    """A results.json, checked for what the reports read: a bad file stops the report with one line naming it."""
+    try:
+        results = json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise SegbenchError(f"{file} is not JSON ({error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SegbenchError(f"cannot read {file}: {error}") from None
+    if not isinstance(results, dict):
+        raise SegbenchError(f"{file} is not a JSON object")
+    status = results.get("status", "complete")
+    if status not in STATUSES:
+        raise SegbenchError(f"{file}: status {status!r} is none of {', '.join(STATUSES)}")
+    choices = results.get("choices")
+    if not isinstance(choices, dict) or not isinstance(choices.get("model"), str):
+        raise SegbenchError(f"{file} has no choices.model (the config choices a job records): which network is it?")
+    if "global_step" in results and not isinstance(results["global_step"], int):
+        raise SegbenchError(f"{file}: global_step is {results['global_step']!r}, not an integer")
+    if status == "complete":
+        for split in SPLITS:
+            if split in results:
+                _check_scores(file, split, results[split])
+        missing = [key for key in REQUIRED_TEST if key not in results.get("test", {})]
+        if missing:
+            raise SegbenchError(f"{file} is a complete run without {', '.join(missing)} in its test scores")
+    milestones = results.get("milestones", {})
+    if not isinstance(milestones, dict):
+        raise SegbenchError(f"{file}: milestones is not a JSON object of {{global step: test scores}}")
+    for step, scores in milestones.items():
+        if not step.isdigit():
+            raise SegbenchError(f"{file}: milestone {step!r} is not a global step")
+        _check_scores(file, f"milestones[{step!r}]", scores)
+    return Run(file.parent, results)
+
+
+def find_runs(paths: Sequence[Path]) -> list[Run]:
+    """Every results.json under `paths` (folders searched recursively, or results.json files), each read once."""
+    runs: dict[Path, Run] = {}
+    for path in paths:
+        if path.is_file():
+            files = [path]
+        elif path.is_dir():
+            files = sorted(path.rglob("results.json"))
+            if not files:
+                raise SegbenchError(f"no results.json under {path}")
+        else:
+            raise SegbenchError(f"{path} does not exist")
+        for file in files:
+            runs.setdefault(file.resolve(), load_run(file))
+    return list(runs.values())
+
+
+def place(runs: Iterable[Run], description: str) -> dict[tuple[str, str], Run]:
+    """The run of each (model, balancing) cell.
+
+    A complete run beats failed or interrupted attempts at the same cell (a retry that finished); of
+    several unfinished attempts the last in path order (Hydra's time-stamped folders: the latest) shows.
+    Two complete runs of one cell are ambiguous: the report names both rather than pick one.
+    """
+    cells: dict[tuple[str, str], Run] = {}
+    for run in runs:
+        key = (run.model, run.balancing)
+        other = cells.get(key)
+        if other is not None and other.complete and run.complete:
+            raise SegbenchError(
+                f"two complete runs of {description} cell model={run.model} balancing={run.balancing}: "
+                f"{other.file} and {run.file}; pass only one of them"
+            )
+        if other is None or run.complete or not other.complete:
+            cells[key] = run
+    return cells
+
+
+def read_efficiency(path: Path) -> dict[str, dict[str, Any]]:
+    """The JSON lines of `src/bench.py jsonl=...` (`make bench`), by model: Table 1's efficiency columns measured."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise SegbenchError(f"cannot read {path}: {error}") from None
+    lines: dict[str, dict[str, Any]] = {}
+    where: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise SegbenchError(f"{path}:{number} is not JSON ({error})") from None
+        if not isinstance(record, dict) or (missing := [key for key in EFFICIENCY_KEYS if key not in record]):
+            raise SegbenchError(f"{path}:{number} lacks {', '.join(missing) if isinstance(record, dict) else 'keys'}")
+        if (model := record["model"]) in lines:
+            raise SegbenchError(
+                f"{path}: {model} is measured twice (lines {where[model]} and {number}); keep one session"
+            )
+        lines[model], where[model] = record, number
+    if not lines:
+        raise SegbenchError(f"{path} holds no measurements")
+    return lines
+
+
+def train_command(run: Run) -> str | None:
+    """The command that re-creates a run, from the overrides Hydra saved beside it."""
+    overrides = run.folder / ".hydra" / "overrides.yaml"
+    if not overrides.is_file():
+        return None
+    try:
+        saved = yaml.safe_load(overrides.read_text())
+    except yaml.YAMLError as error:
+        raise SegbenchError(f"{overrides} is not YAML ({first_line(error)})") from None
+    if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
+        raise SegbenchError(f"{overrides} is not a list of overrides")
+    given = [o for o in saved if not o.startswith("hydra.")]
+    # A run resumed from its own checkpoint is re-created from scratch by the same overrides.
+    chosen = [o for o in given if not o.startswith(("ckpt_path=", "resume="))]
+    note = " (trained in resumed segments)" if len(chosen) < len(given) else ""
+    return "python src/train.py " + " ".join(shlex.quote(o) for o in chosen) + note
+
+
+def percent(fraction: float | None, decimals: int) -> float | None:
+    """A score in percent as the tables show it; NaN (e.g. a class absent from the test set) stays NaN."""
+    if fraction is None:
+        return None
+    return fraction * 100 if math.isnan(fraction) else round(fraction * 100, decimals)
+
+
+def settings(runs: Sequence[Run]) -> list[str]:
+    """What the runs were trained with, one `name: values` line each: the context a reader needs for the numbers."""
+
+    def values(get) -> str:
+        found = sorted({get(run) for run in runs if get(run) not in (None, "")}, key=str)
+        if not found:
+            return ""
+        if len(found) > 2 and all(isinstance(v, int) for v in found):
+            return f"{found[0]}–{found[-1]} (per run below)"
+        return ", ".join(str(v) for v in found)
+
+    def resolution(key):
+        return lambda run: "x".join(str(v) for v in run.results[key]) if run.results.get(key) else None
+
+    wanted = [
+        ("dataset", lambda run: run.results["choices"].get("dataset")),
+        ("scale", lambda run: run.results["choices"].get("scale")),
+        ("schedule", lambda run: run.results["choices"].get("schedule")),
+        ("augment", lambda run: run.results["choices"].get("augment")),
+        ("input resolution", resolution("input_resolution")),
+        ("scoring resolution", resolution("scoring_resolution")),
+        ("epochs trained", lambda run: run.results.get("epochs_trained")),
+        ("steps", lambda run: run.results.get("global_step")),
+    ]
+    return [f"{name}: {text}" for name, get in wanted if (text := values(get))]

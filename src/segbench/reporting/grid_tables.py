@@ -1,0 +1,311 @@
+"""Table 1 and Table 3 of the SegNet paper (Badrinarayanan et al., TPAMI 2017) laid out from a sweep's runs.
+
+Each table is a list of row dicts (the CSV's rows: our numbers, the paper's, their difference), drawn as
+markdown and as LaTeX from the same cells. A score cell reads `ours / paper (ours - paper)` in percent.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from segbench.paper import BALANCINGS, TABLE1, TABLE3
+from segbench.reporting.grid_runs import Run, percent
+
+BALANCING_NAMES = {"median_frequency": "Median frequency balancing", "natural": "Natural frequency balancing"}
+BALANCING_SHORT = {"median_frequency": "MF", "natural": "NF"}
+# Table 1's score columns of each balancing: test G, C, mIoU, BF then train G, C, mIoU.
+TABLE1_SCORES = (("test", ("G", "C", "mIoU", "BF")), ("train", ("G", "C", "mIoU")))
+TABLE1_LEADING = ("Variant", "Params (M)", "Storage multiplier", "Infer time (ms)")
+TABLE3_METRICS = ("G", "C", "mIoU", "BF")
+TABLE3_DECIMALS = 2  # Table 3 prints every score with two decimals
+NO_RUN = "—"
+
+
+def table1_decimals(metric: str) -> int:
+    """Table 1 prints G, C and mIoU with one decimal and BF with two: ours are shown the same way."""
+    return 2 if metric == "BF" else 1
+
+
+def difference(ours: float | None, paper: float | None, decimals: int) -> float | None:
+    """ours - paper of the numbers as shown, so that a reader's own subtraction agrees with the table."""
+    if ours is None or paper is None or math.isnan(ours):
+        return None
+    return round(ours - paper, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def compared(ours: float | None, paper: float | None, decimals: int) -> str:
+    """A cell: `ours / paper (difference)`, `– / paper` without ours, `ours` where the paper has no number."""
+    if ours is None and paper is None:
+        return ""
+    shown = "–" if ours is None else f"{ours:.{decimals}f}"
+    if paper is None:
+        return shown
+    diff = difference(ours, paper, decimals)
+    return f"{shown} / {paper:.{decimals}f}" + ("" if diff is None else f" ({diff:+.{decimals}f})")
+
+
+def run_state(status: str, step: int | None, error: str) -> str:
+    """How a job that did not finish ended, for the cell its scores would fill."""
+    at = f" at step {step:,}" if isinstance(step, int) else ""
+    return f"{status.upper()}{at}: {error}" if error else f"{status.upper()}{at}"
+
+
+def _ours(run: Run | None, split: str, metric: str, decimals: int) -> float | None:
+    return percent(run.score(split, metric), decimals) if run is not None and run.complete else None
+
+
+def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[str, Any]] | None) -> list[dict]:
+    """One row per Table 1 variant that has a run, in the paper's order; the efficiency columns from `make bench`."""
+    rows = []
+    for model, paper in TABLE1.items():
+        runs = {balancing: cells.get((model, balancing)) for balancing in BALANCINGS}
+        if not any(runs.values()):
+            continue
+        measured = (efficiency or {}).get(model, {})
+        # The parameter count is the network's, the same in every run and in the benchmark.
+        params = measured.get("params") or next(
+            (run.results["params"] for run in runs.values() if run is not None and "params" in run.results), None
+        )
+        row: dict[str, Any] = {
+            "model": model,
+            "paper_name": paper["paper_name"],
+            "params": params,
+            "paper_params_m": paper["params_m"],
+            "storage_multiplier": measured.get("storage_multiplier"),
+            "paper_storage_multiplier": "n/a" if paper["storage_multiplier"] is None else paper["storage_multiplier"],
+            "stored_bytes": measured.get("stored_bytes"),
+            "infer_ms_fp32": round(measured["infer_ms_fp32"], 1) if "infer_ms_fp32" in measured else None,
+            "infer_ms_bf16_channels_last": round(measured["infer_ms_bf16_channels_last"], 1)
+            if "infer_ms_bf16_channels_last" in measured
+            else None,
+            "paper_infer_ms": paper["infer_ms"],
+        }
+        for balancing, run in runs.items():
+            row[f"{balancing}_status"] = run.status if run else ""
+            row[f"{balancing}_error"] = run.error if run else ""
+            row[f"{balancing}_run"] = str(run.folder) if run else ""
+            row[f"{balancing}_epochs"] = run.results.get("epochs_trained") if run else None
+            row[f"{balancing}_steps"] = run.global_step if run else None
+            for split, metrics in TABLE1_SCORES:
+                for metric in metrics:
+                    decimals = table1_decimals(metric)
+                    ours = _ours(run, split, metric, decimals)
+                    reference = paper[balancing][split][metric]
+                    key = f"{balancing}_{split}_{metric}"
+                    row[key], row[f"{key}_paper"] = ours, reference
+                    row[f"{key}_diff"] = difference(ours, reference, decimals)
+        rows.append(row)
+    return rows
+
+
+def _table1_run_cell(row: dict, balancing: str) -> str:
+    status = row[f"{balancing}_status"]
+    if not status:
+        return NO_RUN
+    steps, epochs = row[f"{balancing}_steps"], row[f"{balancing}_epochs"]
+    if status == "complete":
+        return f"{steps:,} steps ({epochs} ep.)" if isinstance(steps, int) and isinstance(epochs, int) else "complete"
+    return run_state(status, steps, row[f"{balancing}_error"])
+
+
+def table1_cells(row: dict) -> list[str]:
+    """The row as shown: the leading columns then, for each balancing, its run and its seven score columns."""
+    params = f"{row['params'] / 1e6:.3f}" if row["params"] is not None else "–"
+    storage = "–" if row["storage_multiplier"] is None else str(row["storage_multiplier"])
+    infer = "–" if row["infer_ms_fp32"] is None else f"{row['infer_ms_fp32']:.1f}"
+    cells = [
+        row["paper_name"],
+        f"{params} / {row['paper_params_m']}",
+        f"{storage} / {row['paper_storage_multiplier']}",
+        f"{infer} / {row['paper_infer_ms']}",
+    ]
+    for balancing in BALANCINGS:
+        cells.append(_table1_run_cell(row, balancing))
+        for split, metrics in TABLE1_SCORES:
+            for metric in metrics:
+                key = f"{balancing}_{split}_{metric}"
+                cells.append(compared(row[key], row[f"{key}_paper"], table1_decimals(metric)))
+    return cells
+
+
+def table1_header() -> list[str]:
+    header = list(TABLE1_LEADING)
+    for balancing in BALANCINGS:
+        short = BALANCING_SHORT[balancing]
+        header.append(f"{short} run")
+        header += [f"{short} {split} {metric}" for split, metrics in TABLE1_SCORES for metric in metrics]
+    return header
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    def line(cells: Sequence[str]) -> str:
+        # A "|" inside a cell (an error message) would split it.
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(cells) for cells in rows)]
+
+
+def table1_markdown(rows: Sequence[dict]) -> list[str]:
+    return markdown_table(table1_header(), [table1_cells(row) for row in rows])
+
+
+TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    # The dashes the markdown shows, spelt the way any TeX engine reads them.
+    "–": "--",
+    "—": "---",
+    "−": "$-$",
+}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(TEX_SPECIAL.get(character, character) for character in text)
+
+
+def _tex_line(cells: Sequence[str]) -> str:
+    return " & ".join(tex_escape(cell) for cell in cells) + r" \\"
+
+
+def _tex_document(command: str, caption: str, spec: str, head: list[str], body: list[str]) -> str:
+    lines = [
+        f"% Written by `{command}` (do not edit by hand). Needs \\usepackage{{booktabs}}.",
+        f"% {caption}",
+        f"\\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        *head,
+        r"\midrule",
+        *body,
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def table1_tex(rows: Sequence[dict], command: str) -> str:
+    """Table 1's two header rows of column groups (balancing, then test / train), one body row per variant."""
+    scores = sum(len(metrics) for _, metrics in TABLE1_SCORES)
+    lead = len(TABLE1_LEADING)
+    group = 1 + scores  # a balancing's run column and its score columns
+    top, rules, middle = [""] * lead, [], [""] * lead
+    for index, balancing in enumerate(BALANCINGS):
+        first = lead + 1 + index * group
+        top.append(f"\\multicolumn{{{group}}}{{c}}{{{BALANCING_NAMES[balancing]}}}")
+        rules.append(f"\\cmidrule(lr){{{first}-{first + group - 1}}}")
+        middle.append("")
+        middle += [f"\\multicolumn{{{len(metrics)}}}{{c}}{{{split.capitalize()}}}" for split, metrics in TABLE1_SCORES]
+    last = [*TABLE1_LEADING] + (["Run"] + [m for _, metrics in TABLE1_SCORES for m in metrics]) * len(BALANCINGS)
+    head = [" & ".join(top) + r" \\", " ".join(rules), " & ".join(middle) + r" \\", _tex_line(last)]
+    spec = "l" * lead + ("l" + "r" * scores) * len(BALANCINGS)
+    caption = "Table 1 (SegNet, TPAMI 2017): each cell ours / paper (ours - paper), scores in percent."
+    return _tex_document(command, caption, spec, head, [_tex_line(table1_cells(row)) for row in rows])
+
+
+def _paper_points(model: str, balancing: str) -> tuple[dict | None, dict[int, dict]]:
+    """Table 3's entry and its 40 K / 80 K points; the paper trained without class balancing only."""
+    paper = TABLE3.get(model) if balancing == "natural" else None
+    return paper, (paper["at"] if paper else {})
+
+
+def _table3_row(run: Run, paper: dict | None, point: str, step: Any, scores: dict | None, reference: dict | None):
+    network = TABLE3.get(run.model, {}).get("paper_name", run.model)
+    row: dict[str, Any] = {
+        "network": network if run.balancing == "natural" else f"{network} [{run.balancing or 'no balancing'}]",
+        "model": run.model,
+        "balancing": run.balancing,
+        "status": run.status,
+        "error": run.error,
+        "run": str(run.folder),
+        "point": point,
+        "step": step,
+        "table3_point": "",
+        "table3_max_iter": paper["max_iter"] if paper else None,
+    }
+    for metric in TABLE3_METRICS:
+        value = scores.get(f"test/{metric}") if scores else None
+        ours = percent(value, TABLE3_DECIMALS)
+        theirs = reference.get(metric) if reference else None
+        row[metric], row[f"paper_{metric}"] = ours, theirs
+        row[f"diff_{metric}"] = difference(ours, theirs, TABLE3_DECIMALS)
+    return row
+
+
+def table3_rows(cells: dict[tuple[str, str], Run]) -> list[dict]:
+    """Table 3's networks in its order, each at its iteration points: our milestones, the paper's 40 K and 80 K
+    (paired when a milestone is at exactly that step), then the selected checkpoint beside the paper's "> 80 K".
+    """
+    order = list(TABLE3)
+
+    def rank(key: tuple[str, str]) -> tuple:
+        model, balancing = key
+        return (order.index(model) if model in order else len(order), model, balancing != "natural", balancing)
+
+    rows = []
+    for key in sorted(cells, key=rank):
+        run = cells[key]
+        paper, at = _paper_points(*key)
+        milestones = run.milestones()
+        for step in sorted(set(milestones) | set(at)):
+            point = "milestone" if step in milestones else "Table 3 only"
+            row = _table3_row(
+                run, paper, point, step if step in milestones else None, milestones.get(step), at.get(step)
+            )
+            row["table3_point"] = f"{step // 1000} K" if step in at else ""
+            rows.append(row)
+        if run.complete:
+            row = _table3_row(
+                run, paper, "selected", run.global_step, run.results["test"], paper and paper["beyond_80k"]
+            )
+        else:
+            row = _table3_row(run, paper, run.status, run.global_step, None, paper and paper["beyond_80k"])
+        if paper:
+            row["table3_point"] = f"> 80 K (max {paper['max_iter'] // 1000} K)"
+        rows.append(row)
+    return rows
+
+
+def table3_cells(row: dict) -> list[str]:
+    if row["point"] == "milestone":
+        ours_at = f"step {row['step']:,}"
+    elif row["point"] == "selected":
+        ours_at = f"step {row['step']:,} (selected)" if isinstance(row["step"], int) else "selected"
+    elif row["point"] == "Table 3 only":
+        ours_at = NO_RUN
+    else:
+        ours_at = run_state(row["status"], row["step"], row["error"])
+    scores = [compared(row[m], row[f"paper_{m}"], TABLE3_DECIMALS) for m in TABLE3_METRICS]
+    return [row["network"], ours_at, row["table3_point"], *scores]
+
+
+TABLE3_HEADER = ("Network", "Ours at", "Table 3 at", *TABLE3_METRICS)
+
+
+def table3_markdown(rows: Sequence[dict]) -> list[str]:
+    return markdown_table(TABLE3_HEADER, [table3_cells(row) for row in rows])
+
+
+def table3_tex(rows: Sequence[dict], command: str) -> str:
+    caption = (
+        "Table 3 (SegNet, TPAMI 2017): CamVid test scores at iteration points, each cell ours / paper (ours - paper)."
+    )
+    spec = "lll" + "r" * len(TABLE3_METRICS)
+    return _tex_document(command, caption, spec, [_tex_line(TABLE3_HEADER)], [_tex_line(table3_cells(r)) for r in rows])
+
+
+def write_csv(rows: Sequence[dict], path: Path) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)

@@ -1,0 +1,151 @@
+"""A qualitative panel like Fig. 4 of the SegNet paper: test images, their ground truth and each network's prediction.
+
+Rows are test images, columns are input | ground truth | one per run. A run's predictions are the
+label maps the pipeline writes at the end of training, `<run>/predictions/<image stem>.png` (8-bit or
+palette PNG, one class index per pixel, void = `segbench.data.camvid.VOID_INDEX`); the images and
+ground truth come from a CamVid folder (`test/<stem>.png`, `testannot/<stem>.png`).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from segbench.data.camvid import CLASS_NAMES, COLOURS, VOID_INDEX  # noqa: E402
+from segbench.errors import SegbenchError  # noqa: E402
+
+# Inches chosen to be exact in binary, so the PNG is exactly (2 + runs) x 240 px wide and
+# HEADER + images x 180 + LEGEND px high at DPI: half of a 360x480 CamVid frame per tile.
+TILE_INCHES = (3.0, 2.25)
+HEADER_INCHES = 0.75
+LEGEND_INCHES = 0.625
+DPI = 80
+GAP_INCHES = 1 / DPI  # a pixel of white around each tile, inside its cell: the size stays exact
+PALETTE = np.array(COLOURS, dtype=np.uint8)
+
+
+def prediction_stems(run_folder: Path) -> set[str]:
+    return {path.stem for path in (run_folder / "predictions").glob("*.png")}
+
+
+def choose_stems(stems: Sequence[str], count: int) -> list[str]:
+    """`count` stems spread evenly over the sorted list: CamVid's names start with the sequence (day, dusk)."""
+    ordered = sorted(stems)
+    if count >= len(ordered):
+        return ordered
+    if count == 1:
+        return ordered[:1]
+    return [ordered[round(i * (len(ordered) - 1) / (count - 1))] for i in range(count)]
+
+
+def _open(path: Path, what: str) -> Image.Image:
+    if not path.is_file():
+        raise SegbenchError(f"missing {what} {path}")
+    try:
+        image = Image.open(path)
+        image.load()
+    except (OSError, UnidentifiedImageError) as error:
+        raise SegbenchError(f"{path} is not a readable image ({error})") from None
+    return image
+
+
+def read_label_map(path: Path, what: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Class indices of a label-map PNG, resized (nearest) to `size` (width, height) when given."""
+    image = _open(path, what)
+    if image.mode not in ("L", "P"):
+        raise SegbenchError(f"{path} is not a label map (PNG mode {image.mode}; expected 8-bit or palette indices)")
+    if size is not None and image.size != size:
+        image = image.resize(size, Image.Resampling.NEAREST)
+    labels = np.asarray(image)
+    if labels.max(initial=0) > VOID_INDEX:
+        raise SegbenchError(f"{path} holds class index {labels.max()}, above void ({VOID_INDEX})")
+    return labels
+
+
+def colourise(labels: np.ndarray) -> np.ndarray:
+    """CamVid's colour code of each pixel's class, void black."""
+    return PALETTE[labels]
+
+
+def write_fig4(columns: Sequence[tuple[str, Path]], data_root: Path, out_path: Path, count: int) -> list[str]:
+    """The panel of `count` test images predicted by every run in `columns` ((label, run folder), in order).
+
+    Returns the image stems shown; raises SegbenchError when the runs share no predicted image.
+    """
+    for folder in (data_root / "test", data_root / "testannot"):
+        if not folder.is_dir():
+            raise SegbenchError(f"--data-root {data_root} has no {folder.name}/ folder (the CamVid layout)")
+    common = set.intersection(*(prediction_stems(folder) for _, folder in columns))
+    if not common:
+        raise SegbenchError("the runs with predictions/ share no predicted test image: cannot draw Fig. 4's panel")
+    stems = choose_stems(sorted(common), count)
+    width, height = TILE_INCHES
+    figure_height = HEADER_INCHES + len(stems) * height + LEGEND_INCHES
+    figure = plt.figure(figsize=((2 + len(columns)) * width, figure_height), dpi=DPI)
+    try:
+        _draw(figure, columns, data_root, stems)
+        figure.savefig(out_path, dpi=DPI)
+    finally:
+        plt.close(figure)  # also when a bad image stops the panel half drawn
+    return stems
+
+
+def _draw(figure, columns: Sequence[tuple[str, Path]], data_root: Path, stems: list[str]) -> None:
+    """Titles, one row of tiles per image, and the class colour legend, at fixed positions in inches."""
+    width, height = TILE_INCHES
+    rows, cols = len(stems), 2 + len(columns)
+    figure_height = HEADER_INCHES + rows * height + LEGEND_INCHES
+    titles = ["Input", "Ground truth", *(label for label, _ in columns)]
+    for col, title in enumerate(titles):
+        figure.text(
+            (col + 0.5) / cols,
+            1 - 0.5 * HEADER_INCHES / figure_height,
+            "\n".join(textwrap.wrap(title, 30)),
+            ha="center",
+            va="center",
+            fontsize=8,
+        )
+    for row, stem in enumerate(stems):
+        image = _open(data_root / "test" / f"{stem}.png", "test image").convert("RGB")
+        truth = read_label_map(data_root / "testannot" / f"{stem}.png", "ground truth")
+        size = (truth.shape[1], truth.shape[0])
+        tiles = [np.asarray(image), colourise(truth)]
+        tiles += [
+            colourise(read_label_map(folder / "predictions" / f"{stem}.png", "prediction", size))
+            for _, folder in columns
+        ]
+        bottom = (LEGEND_INCHES + (rows - 1 - row) * height) / figure_height
+        for col, tile in enumerate(tiles):
+            gap_x, gap_y = GAP_INCHES / (cols * width), GAP_INCHES / figure_height
+            axis = figure.add_axes(
+                (col / cols + gap_x, bottom + gap_y, 1 / cols - 2 * gap_x, height / figure_height - 2 * gap_y)
+            )
+            axis.imshow(tile, aspect="auto", interpolation="nearest")
+            axis.set_axis_off()
+        figure.text(
+            0.5 / cols,
+            bottom + 0.1 * height / figure_height,
+            stem,
+            ha="center",
+            fontsize=6,
+            color="white",
+            bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0},
+        )
+    handles = [Patch(color=np.array(colour) / 255, label=name) for name, colour in zip((*CLASS_NAMES, "Void"), COLOURS)]
+    figure.legend(
+        handles=handles,
+        loc="center",
+        bbox_to_anchor=(0.5, 0.5 * LEGEND_INCHES / figure_height),
+        ncol=len(handles) if cols >= 4 else len(handles) // 2,
+        fontsize=6,
+        frameon=False,
+    )

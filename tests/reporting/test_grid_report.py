@@ -1,0 +1,392 @@
+"""src/report.py on a hand-made sweep: Tables 1 and 3 beside the paper, plots, Fig. 4, failures, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, write_camvid_layout
+from PIL import Image
+
+from report import main as report_main
+from segbench.data.camvid import COLOURS
+from segbench.paper import TABLE1, TABLE3
+
+ROAD, CAR, SKY = 3, 8, 0
+
+
+def complete(model: str, balancing: str, test: dict, train: dict, **extra) -> dict:
+    """A results.json as the pipeline writes it for a finished job (scores are fractions)."""
+    return {
+        "status": "complete",
+        "choices": {"model": model, "balancing": balancing, "dataset": "camvid", "scale": "cpu"},
+        "params": 1_416_075 if model.startswith("segnet") else 645_956,
+        "best_checkpoint": "/x/best.ckpt",
+        "epochs_trained": 30,
+        "global_step": 930,
+        "input_resolution": [120, 160],
+        "scoring_resolution": [360, 480],
+        "fit_seconds": 5400.0,
+        "train": {f"train/{k}": v for k, v in train.items()} | {"train/loss": 0.3},
+        "val": {"val/G": 0.8, "val/C": 0.6, "val/mIoU": 0.5, "val/loss": 0.4},
+        "test": {f"test/{k}": v for k, v in test.items()} | {"test/loss": 0.5, "test/IoU/Sky": 0.9},
+        **extra,
+    }
+
+
+def write_run(folder: Path, results: dict) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    return folder
+
+
+def write_predictions(folder: Path, stems: list[str], label: int, size: tuple[int, int] = (12, 16)) -> None:
+    """Label maps as the pipeline writes them: one class index per pixel (palette PNG)."""
+    (folder / "predictions").mkdir()
+    for stem in stems:
+        image = Image.fromarray(np.full(size, label, dtype=np.uint8), mode="L").convert("P")
+        image.save(folder / "predictions" / f"{stem}.png")
+
+
+def write_csv_log(folder: Path) -> None:
+    """A Lightning CSV log: two validations during training, each followed by training rows."""
+    log = folder / "csv" / "version_0"
+    log.mkdir(parents=True)
+    rows = [
+        ("0", "9", "1.0", "", ""),
+        ("0", "9", "", "0.5", "0.2"),
+        ("1", "19", "0.9", "", ""),
+        ("1", "19", "", "0.6", "0.3"),
+        ("2", "29", "0.8", "", ""),
+    ]
+    with (log / "metrics.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["epoch", "step", "train/loss_step", "val/G", "val/mIoU"])
+        writer.writerows(rows)
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    """Two Table 1 variants x two balancings (FCN-Basic's natural job failed) and one Table 3 network."""
+    root = tmp_path / "sweep"
+    # Folder order is not Table 1's order: the report puts SegNet-Basic before FCN-Basic.
+    fcn = write_run(
+        root / "0",
+        complete(
+            "fcn_basic",
+            "median_frequency",
+            {"G": 0.80, "C": 0.60, "mIoU": 0.45, "BF": 0.35},
+            {"G": 0.90, "C": 0.91, "mIoU": 0.85},
+        ),
+    )
+    write_run(
+        root / "1",
+        {
+            "status": "failed",
+            "error": "CUDA out of memory in cuda_malloc\nTraceback (most recent call last): ...",
+            "global_step": 120,
+            "choices": {"model": "fcn_basic", "balancing": "natural"},
+        },
+    )
+    segnet = write_run(
+        root / "2",
+        complete(
+            "segnet_basic",
+            "median_frequency",
+            {"G": 0.714, "C": 0.55, "mIoU": 0.402, "BF": 0.3012},
+            {"G": 0.95, "C": 0.90, "mIoU": 0.80},
+        ),
+    )
+    write_csv_log(segnet)
+    (segnet / ".hydra").mkdir()
+    (segnet / ".hydra" / "overrides.yaml").write_text("- experiment=table1\n- model=segnet_basic\n")
+    segnet_nf = write_run(
+        root / "3",
+        complete(
+            "segnet_basic",
+            "natural",
+            {"G": 0.851, "C": 0.50, "mIoU": 0.463, "BF": 0.3},
+            {"G": 0.97, "C": 0.80, "mIoU": 0.70},
+        ),
+    )
+    table3 = write_run(
+        root / "4",
+        complete(
+            "table3/segnet",
+            "natural",
+            {"G": 0.901, "C": 0.70, "mIoU": 0.59, "BF": 0.45},
+            {"G": 0.95, "C": 0.90, "mIoU": 0.80},
+            milestones={
+                "40000": {"test/G": 0.85, "test/C": 0.58, "test/mIoU": 0.49, "test/BF": 0.30},
+                "1000": {"test/G": 0.52, "test/C": 0.41, "test/mIoU": 0.33, "test/BF": 0.21},
+            },
+        )
+        | {"global_step": 41_000},
+    )
+    stems = ["test_000", "test_001", "test_002"]
+    write_predictions(segnet, stems, CAR)
+    write_predictions(segnet_nf, stems, CAR)
+    write_predictions(fcn, stems, CAR)
+    write_predictions(table3, stems, SKY, size=(6, 8))  # a lower resolution: resized to the ground truth's
+    return root
+
+
+@pytest.fixture
+def efficiency(tmp_path: Path) -> Path:
+    lines = [
+        {"model": "segnet_basic", "params": 1_416_075, "storage_multiplier": 1, "stored_bytes": 22_118_400,
+         "infer_ms_fp32": 745.71, "infer_ms_bf16_channels_last": 342.2, "device": "cpu", "threads": 2},
+        {"model": "fcn_basic", "params": 645_956, "storage_multiplier": 11, "stored_bytes": 1_900_800,
+         "infer_ms_fp32": 268.4, "infer_ms_bf16_channels_last": 111.5, "device": "cpu", "threads": 2},
+    ]  # fmt: skip
+    path = tmp_path / "table1-efficiency.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+@pytest.fixture
+def camvid(tmp_path: Path) -> Path:
+    root = write_camvid_layout(tmp_path / "camvid", {"test": 3}, height=12, width=16)
+    # test_000's ground truth is all road, so its tile has one known colour.
+    Image.fromarray(np.full((12, 16), ROAD, dtype=np.uint8), mode="L").save(root / "testannot" / "test_000.png")
+    return root
+
+
+def run_report(*args: str | Path) -> None:
+    report_main([str(arg) for arg in args])
+
+
+def md_cells(text: str, first: str) -> list[list[str]]:
+    """The cells of every markdown table row whose first cell is `first`."""
+    prefix = f"| {first} |"
+    return [line[2:-2].split(" | ") for line in text.splitlines() if line.startswith(prefix)]
+
+
+def test_table1_puts_the_paper_and_the_difference_beside_ours(sweep, efficiency, tmp_path, capsys):
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out, "--efficiency", efficiency, "--command", "make report")
+    text = (out / "table1.md").read_text()
+    assert "Written by `make report` (do not edit by hand)" in text
+    found = next(line for line in text.splitlines() if line.startswith("Found in the runs:"))
+    assert "input resolution: 120x160" in found and "scoring resolution: 360x480" in found
+    assert "epochs trained: 30" in found and "steps: 930" in found
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("| Variant |"))[2:-2].split(" | ")
+    assert header[:6] == ["Variant", "Params (M)", "Storage multiplier", "Infer time (ms)", "MF run", "MF test G"]
+    body = lines[lines.index(next(line for line in lines if line.startswith("| Variant |"))) + 2 :]
+    assert [line.split(" | ")[0] for line in body[:2]] == ["| SegNet-Basic", "| FCN-Basic"]  # Table 1's order
+    (segnet,) = md_cells(text, "SegNet-Basic")
+    cell = dict(zip(header, segnet))
+    assert cell["Params (M)"] == "1.416 / 1.425"
+    assert cell["Storage multiplier"] == "1 / 1"
+    assert cell["Infer time (ms)"] == "745.7 / 52.6"
+    assert cell["MF run"] == "930 steps (30 ep.)"
+    assert cell["MF test G"] == "71.4 / 82.7 (-11.3)"
+    assert cell["MF test C"] == "55.0 / 62.0 (-7.0)"
+    assert cell["MF test mIoU"] == "40.2 / 47.7 (-7.5)"
+    assert cell["MF test BF"] == "30.12 / 35.78 (-5.66)"
+    assert cell["MF train G"] == "95.0 / 94.7 (+0.3)"
+    assert cell["NF test G"] == "85.1 / 84.0 (+1.1)"
+    assert cell["NF test mIoU"] == "46.3 / 46.3 (+0.0)"
+    assert cell["NF train mIoU"] == "70.0 / 73.3 (-3.3)"
+    # The failed job shows in the cells it would fill; the same variant's other balancing keeps its numbers.
+    (fcn,) = md_cells(text, "FCN-Basic")
+    cell = dict(zip(header, fcn))
+    assert cell["NF run"] == "FAILED at step 120: CUDA out of memory in cuda_malloc"
+    assert [cell[f"NF test {m}"] for m in ("G", "C", "mIoU", "BF")] == ["– / 83.9", "– / 55.6", "– / 45.0", "– / 37.33"]
+    assert cell["MF test G"] == "80.0 / 81.7 (-1.7)"
+    assert cell["Storage multiplier"] == "11 / 11"
+    # The runs section: every job's status, and the command that re-creates a run from its saved overrides.
+    (failed,) = md_cells(text, str(sweep / "1"))
+    assert failed[3] == "FAILED at step 120: CUDA out of memory in cuda_malloc"
+    assert f"- `{sweep / '2'}`: `python src/train.py experiment=table1 model=segnet_basic`" in text
+    assert md_cells(text, str(sweep / "2"))[0][6] == "1 h 30 min"
+    assert "table3/segnet" not in text
+    printed = capsys.readouterr().out
+    assert "note: skipped fig4.png: no --data-root" in printed
+
+
+def test_table1_csv_holds_the_numbers_the_markdown_shows(sweep, efficiency, tmp_path):
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out, "--efficiency", efficiency)
+    with (out / "table1.csv").open() as handle:
+        rows = {row["model"]: row for row in csv.DictReader(handle)}
+    assert list(rows) == ["segnet_basic", "fcn_basic"]
+    segnet, fcn = rows["segnet_basic"], rows["fcn_basic"]
+    assert (float(segnet["median_frequency_test_G"]), float(segnet["median_frequency_test_G_paper"])) == (71.4, 82.7)
+    assert float(segnet["median_frequency_test_G_diff"]) == -11.3
+    assert float(segnet["median_frequency_test_BF"]) == 30.12
+    assert (fcn["natural_status"], fcn["natural_test_G"], fcn["natural_steps"]) == ("failed", "", "120")
+    assert fcn["natural_error"] == "CUDA out of memory in cuda_malloc"
+    assert (int(segnet["params"]), int(segnet["stored_bytes"]), float(segnet["infer_ms_fp32"])) == (
+        1_416_075,
+        22_118_400,
+        745.7,
+    )
+    # Every score cell of the markdown, rebuilt from the CSV.
+    text = (out / "table1.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| Variant |"))[2:-2].split(" | ")
+    for model, row in rows.items():
+        (cells,) = md_cells(text, TABLE1[model]["paper_name"])
+        shown = dict(zip(header, cells))
+        for balancing, short in (("median_frequency", "MF"), ("natural", "NF")):
+            for split, metrics in (("test", "G C mIoU BF"), ("train", "G C mIoU")):
+                for metric in metrics.split():
+                    key = f"{balancing}_{split}_{metric}"
+                    decimals = 2 if metric == "BF" else 1
+                    paper = float(row[f"{key}_paper"])
+                    assert paper == TABLE1[model][balancing][split][metric]
+                    if row[key]:
+                        expected = f"{float(row[key]):.{decimals}f} / {paper:.{decimals}f} "
+                        expected += f"({float(row[f'{key}_diff']):+.{decimals}f})"
+                    else:
+                        expected = f"– / {paper:.{decimals}f}"
+                    assert shown[f"{short} {split} {metric}"] == expected
+
+
+def test_table1_tex_has_one_row_per_variant(sweep, efficiency, tmp_path):
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out, "--efficiency", efficiency, "--command", "make report")
+    lines = (out / "table1.tex").read_text().splitlines()
+    assert lines[0].startswith("% Written by `make report` (do not edit by hand)")
+    body = lines[lines.index(r"\midrule") + 1 : lines.index(r"\bottomrule")]
+    assert [line.split(" & ")[0] for line in body] == ["SegNet-Basic", "FCN-Basic"]
+    columns = lines[2][len(r"\begin{tabular}{") : -1]
+    assert all(len(line[: -len(r" \\")].split(" & ")) == len(columns) for line in body)
+    assert "71.4 / 82.7 (-11.3)" in body[0]
+    assert "FAILED at step 120: CUDA out of memory in cuda\\_malloc" in body[1]
+    assert "-- / 83.9" in body[1]  # TeX's en dash
+
+
+def test_table3_pairs_milestones_and_the_selected_checkpoint_with_the_paper(sweep, tmp_path):
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out)
+    rows = md_cells((out / "table3.md").read_text(), "SegNet")
+    assert rows == [
+        ["SegNet", "step 1,000", "", "52.00", "41.00", "33.00", "21.00"],
+        ["SegNet", "step 40,000", "40 K", "85.00 / 88.81 (-3.81)", "58.00 / 59.93 (-1.93)", "49.00 / 50.02 (-1.02)",
+         "30.00 / 35.78 (-5.78)"],
+        ["SegNet", "—", "80 K", "– / 89.68", "– / 69.82", "– / 57.18", "– / 42.08"],
+        ["SegNet", "step 41,000 (selected)", "> 80 K (max 140 K)", "90.10 / 90.40 (-0.30)", "70.00 / 71.20 (-1.20)",
+         "59.00 / 60.10 (-1.10)", "45.00 / 46.84 (-1.84)"],
+    ]  # fmt: skip
+    with (out / "table3.csv").open() as handle:
+        selected = [row for row in csv.DictReader(handle) if row["point"] == "selected"]
+    assert [(row["step"], row["mIoU"], row["paper_mIoU"], row["diff_mIoU"]) for row in selected] == [
+        ("41000", "59.0", "60.1", "-1.1")
+    ]
+    tex = (out / "table3.tex").read_text().splitlines()
+    assert len(tex[tex.index(r"\midrule") + 1 : tex.index(r"\bottomrule")]) == 4
+
+
+def test_no_table3_report_without_table3_runs(sweep, tmp_path, capsys):
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out)
+    assert (out / "table3.md").is_file()
+    run_report(*(sweep / name for name in "0123"), "--out", out)
+    assert not any((out / f"table3.{suffix}").exists() for suffix in ("md", "csv", "tex"))
+    assert f"removed {out / 'table3.md'}" in capsys.readouterr().out
+
+
+def test_plots_and_fig4_panel(sweep, efficiency, camvid, tmp_path, capsys):
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out, "--efficiency", efficiency, "--data-root", camvid, "--fig4-images", "2")
+    printed = capsys.readouterr().out
+    for name in ("table1-vs-stored-bytes.png", "table1-vs-infer-time.png", "table1-val-curves.png"):
+        with Image.open(out / name) as image:
+            image.verify()
+            assert image.format == "PNG" and min(image.size) > 100
+    # Only run 2 has a CSV log: the others are named in a note, and Table 3's curve plot is skipped.
+    unlogged = ", ".join(str(sweep / name) for name in "301")  # Table 1 order; the failed job 1 too
+    assert f"note: no CSV log (csv/version_*/metrics.csv) for Table 1 variants curves: {unlogged}\n" in printed
+    assert "note: skipped table3-val-curves.png" in printed
+    assert not (out / "table3-val-curves.png").exists()
+    # 2 images x (input, ground truth, 4 runs with predictions): 240 x 180 px tiles under a 60 px header.
+    with Image.open(out / "fig4.png") as image:
+        panel = np.asarray(image.convert("RGB"))
+    assert panel.shape[:2] == (60 + 2 * 180 + 50, 6 * 240)
+    centre = [tuple(panel[60 + 90, 240 * col + 120]) for col in range(1, 6)]
+    # test_000: ground truth road; the three Table 1 runs predict car; SegNet (Table 3) predicts sky.
+    assert centre == [COLOURS[ROAD], COLOURS[CAR], COLOURS[CAR], COLOURS[CAR], COLOURS[SKY]]
+    assert "![Test images, ground truth and each network's prediction" in (out / "table1.md").read_text()
+
+
+def test_fig4_is_skipped_without_predictions(sweep, camvid, tmp_path, capsys):
+    for folder in sweep.glob("*/predictions"):
+        for png in folder.iterdir():
+            png.unlink()
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out, "--data-root", camvid)
+    assert "note: skipped fig4.png: no run has predictions/<image>.png" in capsys.readouterr().out
+    assert not (out / "fig4.png").exists()
+
+
+def test_a_complete_retry_fills_the_cell_of_a_failed_attempt(sweep, tmp_path):
+    retry = complete(
+        "fcn_basic", "natural", {"G": 0.83, "C": 0.5, "mIoU": 0.44, "BF": 0.3}, {"G": 0.9, "C": 0.7, "mIoU": 0.5}
+    )
+    write_run(sweep / "5", retry)
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out)
+    text = (out / "table1.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| Variant |"))[2:-2].split(" | ")
+    (fcn,) = md_cells(text, "FCN-Basic")
+    assert dict(zip(header, fcn))["NF test G"] == "83.0 / 83.9 (-0.9)"
+    assert md_cells(text, str(sweep / "1"))[0][-1] == "no: another run of this cell is shown"
+
+
+def error_of(capsys, *args) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        run_report(*args)
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    return line
+
+
+def test_bad_input_stops_with_one_line_naming_the_file(sweep, efficiency, tmp_path, capsys):
+    out = tmp_path / "report"
+    (sweep / "2" / "results.json").write_text('{"status": "complete", "choices": ')
+    assert error_of(capsys, sweep, "--out", out).startswith(f"error: {sweep / '2' / 'results.json'} is not JSON")
+    write_run(sweep / "6", {"status": "failed", "error": "x"})
+    line = error_of(capsys, sweep / "6", "--out", out)
+    assert line.startswith(f"error: {sweep / '6' / 'results.json'} has no choices.model")
+    write_run(sweep / "7", {"status": "done", "choices": {"model": "fcn_basic"}})
+    assert error_of(capsys, sweep / "7", "--out", out) == (
+        f"error: {sweep / '7' / 'results.json'}: status 'done' is none of complete, failed, interrupted"
+    )
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(efficiency.read_text() + "not json\n")
+    assert error_of(capsys, sweep / "0", "--out", out, "--efficiency", bad).startswith(f"error: {bad}:3 is not JSON")
+    assert error_of(capsys, tmp_path / "nowhere", "--out", out) == f"error: {tmp_path / 'nowhere'} does not exist"
+
+
+def test_a_prediction_that_is_not_a_label_map_is_named(sweep, camvid, tmp_path, capsys):
+    prediction = sweep / "0" / "predictions" / "test_001.png"
+    Image.new("RGB", (16, 12)).save(prediction)
+    line = error_of(capsys, sweep, "--out", tmp_path / "report", "--data-root", camvid, "--fig4-images", "3")
+    assert line == f"error: {prediction} is not a label map (PNG mode RGB; expected 8-bit or palette indices)"
+
+
+def test_two_complete_runs_of_one_cell_are_refused(sweep, tmp_path, capsys):
+    (sweep / "copy").mkdir()
+    (sweep / "copy" / "results.json").write_text((sweep / "0" / "results.json").read_text())
+    line = error_of(capsys, sweep, "--out", tmp_path / "report")
+    assert line == (
+        "error: two complete runs of Table 1 cell model=fcn_basic balancing=median_frequency: "
+        f"{sweep / '0' / 'results.json'} and {sweep / 'copy' / 'results.json'}; pass only one of them"
+    )
+
+
+def test_paper_numbers_of_both_balancings_and_table3():
+    segnet = TABLE1["segnet_basic"]
+    assert segnet["test"] == segnet["median_frequency"]["test"] == {"G": 82.7, "C": 62.0, "mIoU": 47.7, "BF": 35.78}
+    assert segnet["natural"]["test"] == {"G": 84.0, "C": 54.6, "mIoU": 46.3, "BF": 36.67}
+    assert TABLE1["fcn_basic_no_dim_reduction"]["natural"]["train"] == {"G": 97.2, "C": 91.7, "mIoU": 84.8}
+    assert sorted(TABLE3) == sorted(
+        f"table3/{p.stem}" for p in (REPO_ROOT / "conf" / "model" / "table3").glob("*.yaml")
+    )
+    assert TABLE3["table3/deconvnet"]["beyond_80k"] == {"G": 89.58, "C": 70.24, "mIoU": 59.77, "BF": 52.23}
+    assert TABLE3["table3/deeplab_largefov_densecrf"]["at"] == {}  # "not computed" at 40 K and 80 K
