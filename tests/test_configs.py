@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from pytorch_lightning.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar, Timer
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-from segbench.callbacks import BatchNormStatistics, GracefulInterrupt, RngStateCheckpoint
+from segbench.callbacks import BatchNormStatistics, GracefulInterrupt, PredictionImages, RngStateCheckpoint
 from segbench.paper import TABLE1
 from segbench.utils import instantiate_group  # also registers the config resolvers
 
@@ -88,6 +88,7 @@ def test_trainer_logger_and_callbacks_instantiate(trainer, logger, tmp_path):
         RichModelSummary,
         BatchNormStatistics,
         Timer,
+        PredictionImages,
     ]
     assert [type(c) for c in callbacks] == expected
     best, last, every_n_steps = callbacks[:3]

@@ -38,8 +38,10 @@ KILL_SWITCH = [  # a SIGKILL at the step in $SEGBENCH_TEST_KILL_AT_STEP; the ove
 ]
 
 
-def run(script: str, workdir: Path, *overrides: str, kill_at_step: int | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SEGBENCH_ROOT": str(workdir), "WANDB_MODE": "disabled"}
+def run(
+    script: str, workdir: Path, *overrides: str, kill_at_step: int | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SEGBENCH_ROOT": str(workdir), "WANDB_MODE": "disabled", **(env or {})}
     # The test callbacks given to the run on its command line are importable there: tests/helpers and tests/.
     helpers = [str(REPO_ROOT / "tests" / "helpers"), str(REPO_ROOT / "tests")]
     env["PYTHONPATH"] = os.pathsep.join([*helpers, env.get("PYTHONPATH", "")])

@@ -20,6 +20,7 @@ from pytorch_lightning.callbacks import Timer
 
 from segbench.benchmarks.measure_efficiency import measure
 from segbench.callbacks.milestones import milestone_checkpoints
+from segbench.callbacks.wandb_panels import log_selected
 from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_checkpoint
 from segbench.errors import SegbenchError, first_line
 from segbench.inference import evenly_spaced, predict_labels, save_label_map
@@ -210,6 +211,7 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
             log.info("results: %s", output_dir / "results.json")
         for logger in trainer.loggers:
             logger.log_metrics({f"selected/{k}": v for split in scores.values() for k, v in split.items()})
+        log_selected(trainer.loggers, results)
     return results
 
 

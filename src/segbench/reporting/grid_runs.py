@@ -195,7 +195,7 @@ def train_command(run: Run) -> str | None:
         raise SegbenchError(f"{overrides} is not a list of overrides")
     given = [o for o in saved if not o.startswith("hydra.")]
     # A run resumed from its own checkpoint is re-created from scratch by the same overrides.
-    chosen = [o for o in given if not o.startswith(("ckpt_path=", "resume="))]
+    chosen = [o for o in given if not o.startswith("ckpt_path=")]
     note = " (trained in resumed segments)" if len(chosen) < len(given) else ""
     return "python src/train.py " + " ".join(shlex.quote(o) for o in chosen) + note
 

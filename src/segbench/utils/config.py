@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -19,6 +21,51 @@ def wandb_offline() -> bool:
         return netrc.netrc().authenticators("api.wandb.ai") is None
     except (FileNotFoundError, netrc.NetrcParseError):
         return True
+
+
+def _hydra_node(root: DictConfig | None) -> DictConfig | None:
+    """Hydra's own config: the running job's, else the `hydra` node of a config composed with return_hydra_config
+    (the compose API sets no HydraConfig, and `${hydra:...}` fails there)."""
+    if HydraConfig.initialized():
+        return HydraConfig.get()
+    return root.get("hydra") if root is not None else None
+
+
+def _choices(root: DictConfig | None) -> DictConfig | dict:
+    hydra = _hydra_node(root)
+    return hydra.runtime.choices if hydra is not None else {}
+
+
+def sweep_group(task_name: str, *, _root_: DictConfig | None = None) -> str:
+    """`${sweep_group:${task_name}}`: one W&B group per sweep, so that the dashboard compares a sweep's jobs only.
+
+    `<task_name>/<sweep folder>` in a Hydra multirun, `<task_name>/sweep-<id>` under a W&B sweep's agent
+    (each of its runs is a single Hydra run), `task_name` otherwise.
+    """
+    hydra = _hydra_node(_root_)
+    if hydra is not None and hydra.mode == RunMode.MULTIRUN:
+        return f"{task_name}/{Path(hydra.sweep.dir).name}"
+    if sweep_id := os.environ.get("WANDB_SWEEP_ID"):
+        return f"{task_name}/sweep-{sweep_id}"
+    return task_name
+
+
+def choice(group: str, default: Any = None, *, _root_: DictConfig | None = None) -> Any:
+    """`${choice:model}`: the option of a config group this run uses; `default` when it is null or not a group here."""
+    value = _choices(_root_).get(group)
+    return default if value is None else value
+
+
+def choice_tags(*groups: str, _root_: DictConfig | None = None) -> list[str]:
+    """`${choice_tags:balancing,scale}`: ["balancing:natural", "scale:none"]; groups this config lacks are left out."""
+    choices = _choices(_root_)
+    return [f"{group}:{choices[group] or 'none'}" for group in groups if group in choices]
+
+
+def choice_path(*groups: str, _root_: DictConfig | None = None) -> str | None:
+    """`${choice_path:model,balancing}`: "segnet_basic/natural", from the groups that have an option here."""
+    choices = _choices(_root_)
+    return "/".join(str(choices[group]) for group in groups if choices.get(group) is not None) or None
 
 
 def constant(path: str) -> Any:
@@ -45,6 +92,14 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("wandb_offline", wandb_offline)
     if not OmegaConf.has_resolver("constant"):
         OmegaConf.register_new_resolver("constant", constant)
+    for name, resolver in (
+        ("sweep_group", sweep_group),
+        ("choice", choice),
+        ("choice_tags", choice_tags),
+        ("choice_path", choice_path),
+    ):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:

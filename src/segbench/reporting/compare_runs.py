@@ -1,0 +1,122 @@
+"""Runs side by side: the choices that set them apart, their scores, per test sequence and per class.
+
+python -m segbench.reporting.compare_runs RUNS_DIR [...] --out docs/results/NAME --title "..." --command "make ..."
+
+Written for recipe studies (docs/results/camvid-cpu-recipe.md: fixed vs decayed rate, without vs with
+augmentation at one budget), where one model is trained several ways and Table 1's layout, one cell per
+variant and balancing, does not apply. Writes NAME.md and NAME.csv; scores in percent at the checkpoint
+with the best validation G, on the labels results.json names (`scoring_resolution`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from segbench.errors import SegbenchError
+from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command
+from segbench.reporting.grid_tables import markdown_table, write_csv
+from segbench.utils import exit_on_user_error
+
+SCORES = (("test", ("G", "C", "mIoU", "BF")), ("val", ("G", "C", "mIoU")), ("train", ("G", "C", "mIoU")))
+
+
+def varying_choices(runs: Sequence[Run]) -> list[str]:
+    """The config groups whose choice differs between the runs (what the comparison is about)."""
+    keys = sorted({key for run in runs for key in run.results.get("choices", {})})
+    return [key for key in keys if len({str(run.results.get("choices", {}).get(key)) for run in runs}) > 1]
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def comparison_rows(runs: Sequence[Run]) -> list[dict]:
+    """One row per run: its distinguishing choices, budget, and selected-checkpoint scores (percent)."""
+    varying = varying_choices(runs)
+    sequences = sorted({name for run in runs for name in run.results.get("per_sequence", {})})
+    rows = []
+    for run in runs:
+        row = {key: run.results["choices"].get(key) for key in varying}
+        row |= {
+            "status": run.status,
+            "epochs": run.results.get("epochs_trained"),
+            "steps": run.global_step,
+            "fit minutes": round(run.results["fit_seconds"] / 60, 1) if run.results.get("fit_seconds") else None,
+            "selected": Path(run.results.get("best_checkpoint") or "").stem,
+        }
+        for split, metrics in SCORES:
+            row |= {f"{split} {metric}": percent(run.score(split, metric), 1) for metric in metrics}
+        for name in sequences:
+            scores = run.results.get("per_sequence", {}).get(name, {})
+            row |= {f"{name} {metric}": percent(scores.get(metric), 1) for metric in ("G", "C", "mIoU", "BF")}
+        rows.append(row)
+    return rows
+
+
+def per_class_rows(runs: Sequence[Run], names: Sequence[str]) -> list[list[str]]:
+    """Test IoU of each class (rows) for each run (columns): where the mIoU is lost."""
+    return [[cls, *(_cell(percent(run.score("test", f"IoU/{cls}"), 1)) for run in runs)] for cls in names]
+
+
+def write_comparison(paths: Sequence[Path], out_stem: Path, title: str, command: str) -> list[Run]:
+    runs = [run for run in find_runs(paths) if run.complete]
+    if not runs:
+        raise SegbenchError(f"no complete run below {', '.join(map(str, paths))}")
+    varying = varying_choices(runs)
+    runs = sorted(runs, key=lambda run: [str(run.results["choices"].get(key)) for key in varying])
+    labels = [", ".join(f"{k}={run.results['choices'].get(k)}" for k in varying) or run.folder.name for run in runs]
+    rows = comparison_rows(runs)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out_stem.with_suffix(".csv"))
+
+    main_columns = [*varying, "epochs", "fit minutes", "selected", "test G", "test C", "test mIoU", "test BF",
+                    "val G", "val mIoU", "train G", "train mIoU"]  # fmt: skip
+    sequence_names = {name for run in runs for name in run.results.get("per_sequence", {})}
+    sequence_columns = [key for key in rows[0] if key.split(" ")[0] in sequence_names]
+    intro = (
+        f"Written by `{command}` (do not edit by hand) from the runs' results.json beside it (`{out_stem.name}.csv` "
+        "holds every column). Scores in percent at the checkpoint with the best validation G."
+    )
+    lines = [f"# {title}", "", intro, "", *(f"- {line}" for line in settings(runs)), ""]
+    lines += markdown_table(main_columns, [[_text(row[key]) for key in main_columns] for row in rows])
+    if sequence_columns:
+        lines += ["", "Test scores per video sequence:", ""]
+        lines += markdown_table(
+            [*varying, *sequence_columns], [[_text(r[k]) for k in [*varying, *sequence_columns]] for r in rows]
+        )
+    names = runs[0].results.get("class_names") or []
+    if names:
+        lines += ["", "Test IoU per class:", ""]
+        lines += markdown_table(["class", *labels], per_class_rows(runs, names))
+    lines += ["", "Each run re-created by (its full config is in `<run>/.hydra/config.yaml`):", ""]
+    lines += [f"- {label}: `{train_command(run) or '(no .hydra/overrides.yaml)'}`" for label, run in zip(labels, runs)]
+    out_stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    return runs
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="run or sweep folders (searched for results.json)")
+    parser.add_argument("--out", type=Path, required=True, help="output path without suffix")
+    parser.add_argument("--title", default="Runs compared")
+    parser.add_argument("--command", help="the command named in the document (default: this one)")
+    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    command = args.command or "python -m segbench.reporting.compare_runs " + " ".join(shlex.quote(a) for a in given)
+    write_comparison(args.runs, args.out, args.title, command)
+    print(args.out.with_suffix(".md"))
+
+
+if __name__ == "__main__":
+    main()
