@@ -1,0 +1,44 @@
+"""Collecting runs into the repository: the small files only, named by what sets the runs apart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from segbench.errors import SegbenchError
+from segbench.reporting.collect import collect
+
+
+def make_run(folder: Path, model: str, scale: str, status: str = "complete") -> None:
+    for name in (".hydra/config.yaml", ".hydra/overrides.yaml", "csv/version_0/metrics.csv", "predictions/a.png",
+                 "checkpoints/last.ckpt", "wandb/offline-run-1/run.wandb", "train.log"):  # fmt: skip
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(name)
+    results = {"status": status, "choices": {"model": model, "balancing": "natural", "scale": scale},
+               "best_checkpoint": str(folder / "checkpoints" / "best-epoch003.ckpt")}  # fmt: skip
+    (folder / "results.json").write_text(json.dumps(results))
+
+
+def test_only_small_files_are_copied_under_names_made_of_the_differing_choices(tmp_path):
+    sweep = tmp_path / "logs" / "table1" / "multiruns" / "t"
+    make_run(sweep / "0", "segnet_basic", "cpu")
+    make_run(sweep / "1", "table3/fcn", "cpu", status="failed")
+    make_run(tmp_path / "logs" / "table1" / "runs" / "smoke", "segnet_basic", "smoke")
+
+    copies = collect([tmp_path / "logs" / "table1"], tmp_path / "out", where={"scale": "cpu"})
+
+    assert [c.name for c in copies] == ["model=segnet_basic", "model=table3-fcn"]
+    kept = sorted(str(p.relative_to(copies[0])) for p in copies[0].rglob("*") if p.is_file())
+    assert kept == [".hydra/config.yaml", ".hydra/overrides.yaml", "csv/version_0/metrics.csv",
+                    "predictions/a.png", "results.json"]  # fmt: skip
+    results = json.loads((copies[0] / "results.json").read_text())
+    assert results["best_checkpoint"] == "best-epoch003.ckpt"  # no path outside the repository
+    assert json.loads((copies[1] / "results.json").read_text())["status"] == "failed"  # failures are kept, to show
+
+
+def test_nothing_to_collect_is_one_clear_error(tmp_path):
+    make_run(tmp_path / "run", "segnet_basic", "smoke")
+    with pytest.raises(SegbenchError, match=r"no results.json with \{'scale': 'cpu'\} below"):
+        collect([tmp_path], tmp_path / "out", where={"scale": "cpu"})
