@@ -161,3 +161,14 @@ def test_eval_scores_each_video_sequence_of_the_test_split(trained, tmp_path):
     # the whole split's G is a pixel-weighted mean of the sequences' Gs: it lies between them
     low, high = sorted(scores["G"] for scores in per_sequence.values())
     assert low <= report["test/G"] <= high
+
+
+def test_a_config_that_builds_no_network_is_recorded_with_what_went_wrong(tmp_path):
+    result = run("train.py", tmp_path, *TINY_SYNTHETIC, *QUIET_TRAINING, "+model.encoder.bogus=1")
+    expected = (
+        "Error in call to target 'segbench.models.encoder.BasicEncoder': "
+        "TypeError: BasicEncoder.__init__() got an unexpected keyword argument 'bogus'"
+    )
+    assert last_line(result) == f"error: {expected} (config: model.encoder)"
+    (results_file,) = tmp_path.glob("logs/train/runs/*/results.json")
+    assert json.loads(results_file.read_text())["error"] == f"{expected} (config: model.encoder)"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 
 from segbench.errors import SegbenchError, first_line
@@ -29,7 +30,8 @@ def _user_error_in(error: BaseException) -> SegbenchError | None:
 
 
 def exit_on_user_error(function: Callable[..., T]) -> Callable[..., T]:
-    """Turn a SegbenchError (bad data or option) into `error: <message>` and exit status 2."""
+    """Turn a SegbenchError (bad data or option) or a config Hydra cannot instantiate into `error: <message>`
+    and exit status 2."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs) -> T:
@@ -37,9 +39,12 @@ def exit_on_user_error(function: Callable[..., T]) -> Callable[..., T]:
             return function(*args, **kwargs)
         except Exception as error:
             cause = _user_error_in(error)
-            if cause is None:
+            if cause is not None:
+                print(f"error: {cause}", file=sys.stderr)
+            elif isinstance(error, InstantiationException):  # a config option that builds nothing: name it
+                print(f"error: {first_line(error)}", file=sys.stderr)
+            else:
                 raise
-            print(f"error: {cause}", file=sys.stderr)
             raise SystemExit(2) from None
 
     return wrapper
