@@ -92,7 +92,16 @@ def _document(title: str, intro: list[str], table: list[str], figures: list[str]
 
 def _found(runs: Sequence[Run]) -> list[str]:
     found = settings([run for run in runs if run.complete])
-    return [f"Found in the runs: {'; '.join(found)}."] if found else []
+    lines = [f"Found in the runs: {'; '.join(found)}."] if found else []
+    if any(run.results.get("choices", {}).get("scale") == "smoke" for run in runs):
+        lines += ["", SMOKE_WARNING]
+    return lines
+
+
+SMOKE_WARNING = (
+    "**Smoke scale (`scale=smoke`): a dozen iterations at a tiny size, run to show the pipeline and this layout. "
+    "Its numbers mean nothing; the real grid is `make table1|table3 SCALE=paper` on a GPU box.**"
+)
 
 
 def _efficiency_line(path: Path | None, measured: dict[str, dict] | None) -> str:
