@@ -36,15 +36,18 @@ def _choices(root: DictConfig | None) -> DictConfig | dict:
     return hydra.runtime.choices if hydra is not None else {}
 
 
-def sweep_group(task_name: str, *, _root_: DictConfig | None = None) -> str:
-    """`${sweep_group:${task_name}}`: one W&B group per sweep, so that the dashboard compares a sweep's jobs only.
+def sweep_group(task_name: str, output_dir: str | None = None, *, _root_: DictConfig | None = None) -> str:
+    """`${sweep_group:${task_name},${paths.output_dir}}`: one W&B group per sweep, so that the dashboard compares
+    a sweep's jobs only.
 
-    `<task_name>/<sweep folder>` in a Hydra multirun, `<task_name>/sweep-<id>` under a W&B sweep's agent
-    (each of its runs is a single Hydra run), `task_name` otherwise.
+    `<task_name>/<sweep folder>` in a Hydra multirun — the sweep folder the job's run folder is in, so that a
+    job resumed by a later sitting of the sweep (resume=true, which continues in the earlier folder) stays in
+    its sweep's group; `<task_name>/sweep-<id>` under a W&B sweep's agent (each of its runs is a single Hydra
+    run); `task_name` otherwise.
     """
     hydra = _hydra_node(_root_)
     if hydra is not None and hydra.mode == RunMode.MULTIRUN:
-        return f"{task_name}/{Path(hydra.sweep.dir).name}"
+        return f"{task_name}/{Path(output_dir).parent.name if output_dir else Path(hydra.sweep.dir).name}"
     if sweep_id := os.environ.get("WANDB_SWEEP_ID"):
         return f"{task_name}/sweep-{sweep_id}"
     return task_name
