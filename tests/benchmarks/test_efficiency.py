@@ -10,6 +10,7 @@ import torch
 
 from segbench.benchmarks.measure_efficiency import measure, storage_multiplier, stored_bytes
 from segbench.models.encoder import EncoderLevel
+from segbench.models.packed_indices import unpack_codes
 from segbench.paper import TABLE1
 from segbench.reporting.efficiency_table import efficiency_rows, write_efficiency_table
 
@@ -22,15 +23,16 @@ def test_storage_multiplier_equals_table1(model, build_model):
     assert storage_multiplier(kept) == (TABLE1[model]["storage_multiplier"] or 0)
 
 
-def test_stored_bytes_count_int64_indices_and_float_maps(build_model):
+def test_stored_bytes_count_packed_indices_and_float_maps(build_model):
+    """Inference keeps 2-bit codes, four to a byte (Sec. 3): 64 x 24 x 32/4 bytes beside fp32 maps of 64 x 24 x 32."""
     image = torch.rand(1, 3, 48, 64) * 255
     with torch.no_grad():
         segnet = build_model("segnet_basic").eval().kept_from_encoder(image)
         fcn = build_model("fcn_basic").eval().kept_from_encoder(image)
         addition = build_model("segnet_basic_encoder_addition").eval().kept_from_encoder(image)
-    assert stored_bytes(segnet) == 64 * 24 * 32 * 8
+    assert stored_bytes(segnet) == 64 * 24 * 8
     assert stored_bytes(fcn) == 11 * 24 * 32 * 4
-    assert stored_bytes(addition) == 64 * 24 * 32 * (8 + 4)
+    assert stored_bytes(addition) == 64 * 24 * 8 + 64 * 24 * 32 * 4
 
 
 def test_measure_reports_every_column(build_model):
@@ -78,13 +80,16 @@ def random_image() -> torch.Tensor:
 
 
 def with_argmax_moved_across_each_window(level: EncoderLevel) -> EncoderLevel:
-    """Same pooled values, each argmax moved to the other column of its 2x2 window (flat index r*W + c, W even)."""
-    width = level.size[-1]
-    assert width % 2 == 0
-    moved = level.indices ^ 1
-    assert torch.equal(moved // width // 2, level.indices // width // 2)  # same window row
-    assert torch.equal(moved % width // 2, level.indices % width // 2)  # same window column
-    assert (moved != level.indices).all()
+    """Same pooled values, each argmax moved to the other column of its 2x2 window.
+
+    Eval mode keeps packed 2-bit codes 2 * dy + dx, four to a byte: XOR with 0b01010101 flips every dx.
+    """
+    assert level.indices.dtype == torch.uint8
+    width = level.pooled.shape[-1]
+    moved = level.indices ^ 0b01010101
+    codes, moved_codes = unpack_codes(level.indices, width), unpack_codes(moved, width)
+    assert torch.equal(moved_codes // 2, codes // 2)  # same row of the window
+    assert (moved_codes % 2 != codes % 2).all()  # the other column
     return replace(level, indices=moved)
 
 

@@ -14,10 +14,11 @@ from segbench.models import count_parameters
 
 
 def storage_multiplier(kept: list[torch.Tensor]) -> int:
-    """Table 1's units: each kept float map counts its channels, pooling indices count 1.
+    """Table 1's units: each kept float map counts its channels, pooling indices (any integer tensor) count 1.
 
-    Indices (2 bits per 2x2 window in the paper's accounting) are negligible beside a float map,
-    which is why Table 1 lists SegNet-Basic-EncoderAddition (indices + 64 maps) as 64, not 65.
+    Indices (2 bits per 2x2 window, as inference keeps them: `segbench.models.packed_indices`) are
+    negligible beside a float map, which is why Table 1 lists SegNet-Basic-EncoderAddition (indices +
+    64 maps) as 64, not 65.
     """
     float_channels = sum(t.shape[1] for t in kept if t.is_floating_point())
     if float_channels:
@@ -26,7 +27,11 @@ def storage_multiplier(kept: list[torch.Tensor]) -> int:
 
 
 def stored_bytes(kept: list[torch.Tensor]) -> int:
-    """Bytes PyTorch really holds for the kept tensors (int64 indices included)."""
+    """Bytes PyTorch really holds for the kept tensors.
+
+    Packed indices are uint8, four 2-bit codes to a byte: N x C x h x ceil(w/4) bytes for a pooled map of
+    N x C x h x w (int64 indices, kept with `model.encoder.indices.eval=int64`, are 8 bytes per window).
+    """
     return sum(t.numel() * t.element_size() for t in kept)
 
 

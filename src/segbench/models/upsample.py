@@ -11,15 +11,24 @@ from torch import nn
 from torch.nn import functional as F
 
 from segbench.models.encoder import EncoderLevel
+from segbench.models.packed_indices import max_unpool_2x2_packed
 
 
 class MaxUnpool(nn.Module):
-    """SegNet's upsampling (Sec. 3): put each value back at its pooling window's argmax; no learning."""
+    """SegNet's upsampling (Sec. 3): put each value back at its pooling window's argmax; no learning.
+
+    Reads the indices as the encoder holds them (`segbench.models.encoder`): packed 2-bit codes (uint8)
+    or max_pool2d's int64 flat indices; both give the same output and gradient.
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
 
     def forward(self, x: torch.Tensor, level: EncoderLevel) -> torch.Tensor:
+        if level.indices is None:
+            raise ValueError("unpooling needs the pooling indices, but the encoder keeps none (indices: none)")
+        if level.indices.dtype == torch.uint8:
+            return max_unpool_2x2_packed(x, level.indices, level.size)
         return F.max_unpool2d(x, level.indices, kernel_size=2, stride=2, output_size=level.size)
 
     def kept_from_encoder(self, level: EncoderLevel) -> list[torch.Tensor]:

@@ -12,14 +12,14 @@ nothing is downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from segbench.errors import SegbenchError, first_line
-from segbench.models.encoder import EncoderBlock, LevelEncoder
+from segbench.models.encoder import DEFAULT_INDICES, EncoderBlock, LevelEncoder
 from segbench.models.segmenter import mark_pretrained
 
 # VGG16's configuration "D" (Simonyan & Zisserman, ref. [1]): widths of the 13 convs, block by block.
@@ -63,6 +63,8 @@ class VGG16Encoder(LevelEncoder):
         pretrained: a local torchvision `vgg16` / `vgg16_bn` state dict to start from, or None for He
             initialisation. Its conv weights (and, from `vgg16_bn`, the BN parameters and statistics)
             are copied; `classifier.*` is not used.
+        indices: how the pooling indices are held in training and in eval mode (`segbench.models.encoder`);
+            packed 2-bit codes need 2x2 windows, so DeepLab's 3x3 windows keep none.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class VGG16Encoder(LevelEncoder):
         dropout: float = 0.0,
         dropout_after: Sequence[int] = (),
         pretrained: str | Path | None = None,
+        indices: str | Mapping[str, str] = DEFAULT_INDICES,
     ) -> None:
         super().__init__()
         if len(dilations) != len(VGG16_BLOCKS) or len(pool_strides) != len(VGG16_BLOCKS):
@@ -90,6 +93,7 @@ class VGG16Encoder(LevelEncoder):
                     pool_kernel_size=pool_kernel_size,
                     pool_stride=pool_strides[index],
                     dropout=dropout if index in dropout_after else 0.0,
+                    indices=indices,
                 )
             )
             in_channels = widths[-1]

@@ -97,8 +97,9 @@ Inference: median of {first["runs"]} forward passes after warm-up, input {first[
 - *params*: trainable parameters counted on the network built from `conf/model/<variant>.yaml`.
 - *storage multiplier*: derived from the tensors the decoder keeps from the first encoder level
   (`Segmenter.kept_from_encoder`): a kept float map counts its channels, pooling indices count 1.
-- *stored bytes*: what PyTorch really holds for those tensors (indices are int64: 8 bytes each,
-  where the paper counts 2 bits per 2x2 window).
+- *stored bytes*: what the network really holds for those tensors at inference: pooling indices as
+  2-bit codes packed four per byte (`model.encoder.indices`, packed in eval mode), as the paper counts
+  2 bits per 2x2 window; `int64` would be PyTorch's 8 bytes each.
 
 {chr(10).join(table)}
 """
