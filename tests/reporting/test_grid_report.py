@@ -313,6 +313,13 @@ def test_plots_and_fig4_panel(sweep, efficiency, camvid, tmp_path, capsys):
     assert centre == [COLOURS[ROAD], COLOURS[CAR], COLOURS[CAR], COLOURS[CAR], COLOURS[SKY]]
     assert "![Test images, ground truth and each network's prediction" in (out / "table1.md").read_text()
 
+    # Regenerated without the data set (make report without CAMVID_ROOT): the committed panel is kept, not deleted.
+    drawn = (out / "fig4.png").read_bytes()
+    run_report(sweep, "--out", out, "--efficiency", efficiency)
+    assert "note: kept fig4.png from an earlier report" in capsys.readouterr().out
+    assert (out / "fig4.png").read_bytes() == drawn
+    assert "![Test images, ground truth and each network's prediction" in (out / "table1.md").read_text()
+
 
 def test_fig4_is_skipped_without_predictions(sweep, camvid, tmp_path, capsys):
     for folder in sweep.glob("*/predictions"):

@@ -164,6 +164,12 @@ def _fig4(report: Report, shown: list[Run], data_root: Path | None, images: int)
     """Fig. 4's panel of every shown run with predictions; the runs drawn (none when skipped)."""
     predicted = [run for run in shown if run.complete and qualitative.prediction_stems(run.folder)]
     if data_root is None:
+        if predicted and (report.out_dir / "fig4.png").is_file():
+            # The panel needs the data set's images, which are not in the repository: `make report` without
+            # CAMVID_ROOT keeps the committed panel instead of deleting it.
+            report.notes.append("kept fig4.png from an earlier report: no --data-root to draw it again")
+            report.written.append("fig4.png")
+            return predicted
         report.notes.append("skipped fig4.png: no --data-root (a CamVid folder with test/ and testannot/)")
         return []
     if not predicted:
