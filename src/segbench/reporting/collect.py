@@ -18,51 +18,35 @@ import shutil
 from pathlib import Path
 
 from segbench.errors import SegbenchError
+from segbench.reporting.grid_runs import Run, find_runs, varying_choices
 
 # Relative globs of what a run folder keeps that reports read; all of it small text or PNG.
 KEPT = (".hydra/config.yaml", ".hydra/overrides.yaml", "csv/version_*/metrics.csv", "predictions/*.png")
 
 
-def _results(run: Path) -> dict:
-    try:
-        return json.loads((run / "results.json").read_text())
-    except json.JSONDecodeError as error:
-        raise SegbenchError(f"{run / 'results.json'} is not JSON ({error})") from None
-
-
-def run_names(runs: list[Path]) -> dict[Path, str]:
-    """A folder name per run from the choices in which the runs differ (`run` when they differ in none)."""
-    choices = {run: _results(run).get("choices", {}) for run in runs}
-    keys = sorted({key for chosen in choices.values() for key in chosen})
-    varying = [key for key in keys if len({str(chosen.get(key)) for chosen in choices.values()}) > 1]
-    names = {}
-    for run in runs:
-        names[run] = ",".join(f"{key}={choices[run].get(key)}" for key in varying).replace("/", "-") or "run"
-    return names
-
-
 def collect(paths: list[Path], out: Path, where: dict[str, str] | None = None) -> list[Path]:
     """Copy every run below `paths` whose config choices match `where` (e.g. {"scale": "cpu"}) into `out`;
     returns the copies, one per name (the newest run wins)."""
-    runs = sorted({file.parent for path in paths for file in Path(path).glob("**/results.json")})
     wanted = {key: str(value) for key, value in (where or {}).items()}
-    runs = [run for run in runs if all(str(_results(run).get("choices", {}).get(k)) == v for k, v in wanted.items())]
+    runs = [run for run in find_runs(paths) if all(str(run.results["choices"].get(k)) == v for k, v in wanted.items())]
     if not runs:
         condition = f" with {wanted}" if wanted else ""
         raise SegbenchError(f"no results.json{condition} below {', '.join(map(str, paths))}")
-    newest: dict[str, Path] = {}
-    finished_at = {run: (run / "results.json").stat().st_mtime for run in runs}
-    for run, name in run_names(runs).items():
-        if name not in newest or finished_at[run] > finished_at[newest[name]]:
+    varying = varying_choices(runs)
+    newest: dict[str, Run] = {}
+    for run in runs:
+        name = ",".join(f"{key}={run.results['choices'].get(key)}" for key in varying).replace("/", "-") or "run"
+        if name not in newest or run.file.stat().st_mtime > newest[name].file.stat().st_mtime:
             newest[name] = run
     copies = []
     for name, run in sorted(newest.items()):
         copy = out / name
         shutil.rmtree(copy, ignore_errors=True)
         copy.mkdir(parents=True)
-        for kept in [Path("results.json"), *(p.relative_to(run) for pattern in KEPT for p in run.glob(pattern))]:
+        small = [path for pattern in KEPT for path in run.folder.glob(pattern)]
+        for kept in [Path("results.json"), *(path.relative_to(run.folder) for path in small)]:
             (copy / kept).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(run / kept, copy / kept)
+            shutil.copy2(run.folder / kept, copy / kept)
         _forget_local_paths(copy / "results.json")
         copies.append(copy)
     return copies

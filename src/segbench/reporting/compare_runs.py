@@ -17,17 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from segbench.errors import SegbenchError
-from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command
+from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command, varying_choices
 from segbench.reporting.grid_tables import markdown_table, write_csv
 from segbench.utils import exit_on_user_error
 
 SCORES = (("test", ("G", "C", "mIoU", "BF")), ("val", ("G", "C", "mIoU")), ("train", ("G", "C", "mIoU")))
-
-
-def varying_choices(runs: Sequence[Run]) -> list[str]:
-    """The config groups whose choice differs between the runs (what the comparison is about)."""
-    keys = sorted({key for run in runs for key in run.results.get("choices", {})})
-    return [key for key in keys if len({str(run.results.get("choices", {}).get(key)) for run in runs}) > 1]
 
 
 def _cell(value: float | None) -> str:

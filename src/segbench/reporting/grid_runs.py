@@ -117,6 +117,12 @@ def load_run(file: Path) -> Run:
     return Run(file.parent, results)
 
 
+def varying_choices(runs: Sequence[Run]) -> list[str]:
+    """The config groups whose choice differs between the runs (what the comparison is about)."""
+    keys = sorted({key for run in runs for key in run.results.get("choices", {})})
+    return [key for key in keys if len({str(run.results.get("choices", {}).get(key)) for run in runs}) > 1]
+
+
 def find_runs(paths: Sequence[Path]) -> list[Run]:
     """Every results.json under `paths` (folders searched recursively, or results.json files), each read once."""
     runs: dict[Path, Run] = {}
