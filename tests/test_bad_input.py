@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import write_camvid_layout
 from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, check, run
 
@@ -116,6 +117,28 @@ def test_resuming_a_checkpoint_of_another_network_is_refused(trained, tmp_path):
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     line = last_line(run("train.py", tmp_path, *TINY_SYNTHETIC, "model=fcn_basic", f"ckpt_path={checkpoint}"))
     assert line.startswith(f"error: ckpt_path={checkpoint} holds a different network (segbench.models.Segmenter, 11")
+
+
+def test_a_checkpoint_from_before_a_weightless_option_existed_still_resumes(trained, tmp_path):
+    """Runs started before `model.encoder.indices` existed carry a model config without it: same tensors, same network."""
+    _, run_dir = trained
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    older = yaml.safe_load(checkpoint["hyper_parameters"]["model_config"])
+    del older["encoder"]["indices"]
+    checkpoint["hyper_parameters"]["model_config"] = yaml.safe_dump(older)
+    torch.save(checkpoint, tmp_path / "older.ckpt")
+    check(
+        run(
+            "train.py",
+            tmp_path,
+            *TINY_SYNTHETIC,
+            *QUIET_TRAINING,
+            "trainer.max_epochs=2",
+            f"ckpt_path={tmp_path / 'older.ckpt'}",
+            f"hydra.run.dir={tmp_path}/run",
+        )
+    )
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["epochs_trained"] == 2
 
 
 def test_a_completed_run_is_not_overwritten_unless_asked(trained):

@@ -236,14 +236,28 @@ def _refuse_to_overwrite(output_dir: Path, cfg: DictConfig) -> None:
 
 
 def _check_resumable(cfg: DictConfig) -> None:
-    """ckpt_path must be a safe segbench checkpoint of the network this command builds."""
+    """ckpt_path must be a safe segbench checkpoint holding the tensors of the network this command builds.
+
+    Tensor names and shapes are compared, not the model config: an option that changes no weight (where the
+    pooling indices are stored, say) may differ between the run and its resumption.
+    """
     checkpoint = read_checkpoint(cfg.ckpt_path)
     trained = OmegaConf.create(model_config_of(checkpoint, cfg.ckpt_path))
-    if trained != OmegaConf.create(OmegaConf.to_yaml(cfg.model, resolve=True)):
+    wanted = OmegaConf.to_container(cfg.model, resolve=True)
+    if OmegaConf.select(cfg.model, "encoder.pretrained") is not None:
+        wanted["encoder"]["pretrained"] = None  # the checkpoint's weights replace the ImageNet ones anyway
+    built = {name: tuple(tensor.shape) for name, tensor in instantiate(wanted).state_dict().items()}
+    stored = {
+        name.removeprefix("net."): tuple(tensor.shape)
+        for name, tensor in checkpoint["state_dict"].items()
+        if name.startswith("net.")
+    }
+    if built != stored:
+        differing = sorted(set(built.items()) ^ set(stored.items()))
         raise SegbenchError(
             f"ckpt_path={cfg.ckpt_path} holds a different network ({trained.get('_target_')}, "
-            f"{trained.get('num_classes')} classes) from the one this command builds: "
-            "resume with the model= and dataset= of the run it came from"
+            f"{trained.get('num_classes')} classes; first differing tensor: {differing[0][0]}) from the one this "
+            "command builds: resume with the model= and dataset= of the run it came from"
         )
 
 
