@@ -120,7 +120,7 @@ def test_resuming_a_checkpoint_of_another_network_is_refused(trained, tmp_path):
 
 
 def test_a_checkpoint_from_before_a_weightless_option_existed_still_resumes(trained, tmp_path):
-    """Runs started before `model.encoder.indices` existed carry a model config without it: same tensors, same network."""
+    """Runs begun before `model.encoder.indices` existed lack it in their config: same tensors, same network."""
     _, run_dir = trained
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     older = yaml.safe_load(checkpoint["hyper_parameters"]["model_config"])
