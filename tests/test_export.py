@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import with_batch_norm_statistics
 from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, check, run
 from torch import nn
 from torch.nn import functional as F
@@ -33,27 +34,6 @@ class LogitsAndIndices(nn.Module):
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         levels = self.net.encoder(self.net.input_norm(image))
         return self.net.head(self.net.decoder(levels)), *(level.indices for level in levels)
-
-
-def with_batch_norm_statistics(net: nn.Module, seed: int = 0) -> nn.Module:
-    """Eval-mode BN that is neither the identity nor training mode's batch statistics: random running
-    statistics and affine parameters, so that a graph exporting BN any other way gives other logits."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                shape = module.running_mean.shape
-                module.running_mean.copy_(torch.randn(shape, generator=generator))
-                module.running_var.copy_(torch.rand(shape, generator=generator) * 3 + 0.25)
-                module.weight.copy_(torch.rand(shape, generator=generator) + 0.5)
-                module.bias.copy_(torch.randn(shape, generator=generator) * 0.5)
-        # Logits of a trained network's scale (a standard deviation of 3), for which 1e-3 is a tolerance of
-        # rounding: random weights give thousands.
-        image = torch.rand(1, 3, 64, 96, generator=generator) * 255
-        scale = 3 / net.eval()(image).std()
-        net.head.weight.mul_(scale)
-        net.head.bias.mul_(scale)
-    return net
 
 
 def window_values(feature: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,37 @@
+"""BN folded into the convolutions (inference, `segbench.models.batchnorm_folding`): the same logits, no BN left."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import with_batch_norm_statistics
+from torch import nn
+
+from segbench.models.batchnorm_folding import count_batchnorms, fold_batchnorm
+from segbench.paper import TABLE1
+
+# Every BN in these networks follows a convolution, so folding leaves none (SegNet-Basic: 4 encoder + 4 decoder).
+NETWORKS = [*sorted(TABLE1), "table3/segnet", "table3/deconvnet", "table3/fcn", "table3/deeplab_largefov"]
+SIZES = {"table3": (67, 93)}  # VGG16's five poolings at a small odd size; Table 1 at CamVid's own
+
+
+@pytest.mark.parametrize("model", NETWORKS)
+def test_folding_leaves_eval_logits_unchanged_within_1e_5(model, build_model):
+    net = with_batch_norm_statistics(build_model(model)).eval()
+    size = SIZES.get(model.split("/")[0], (360, 480) if model == "segnet_basic" else (101, 77))
+    image = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(2)) * 255
+    folded = fold_batchnorm(net)
+    with torch.no_grad():
+        expected, got = net(image), folded(image)
+    assert count_batchnorms(net) > 0 and count_batchnorms(folded) == 0
+    assert (got - expected).abs().max().item() < 1e-5 * max(1.0, expected.abs().max().item())
+    assert torch.equal(got.argmax(1), expected.argmax(1))
+
+
+def test_folding_copies_and_counts_segnet_basics_layers(build_model):
+    net = build_model("segnet_basic").train()
+    folded = fold_batchnorm(net)
+    assert net.training and not folded.training  # the original is untouched, the copy is for inference
+    assert count_batchnorms(net) == 8 and count_batchnorms(folded) == 0
+    biased = [m for m in folded.modules() if isinstance(m, nn.Conv2d) and m.bias is not None]
+    assert len(biased) == 8 + 1  # the eight folded convolutions and the 1x1 classifier
