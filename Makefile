@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint bench bench-bf report table1 table3 clean FORCE
+.PHONY: install train test lint bench bench-bf bench-perf report table1 table3 clean FORCE
 
 install: $(STAMP)
 
@@ -52,6 +52,13 @@ bench: install
 # Exact and approximate BF over the CamVid test labels -> docs/results/bf-benchmark.md
 bench-bf: install
 	$(BIN)/python -m segbench.benchmarks.bf_timing --root "$${CAMVID_ROOT:?set CAMVID_ROOT=/path/to/CamVid}" --out docs/results/bf-benchmark.md --command "make bench-bf"
+
+# SegNet-Basic's inference and training step against this CPU's convolution roofline, each speed-up path
+# (bf16 + channels-last, packed indices, BN folded), peak memory before/after -> docs/results/performance.{md,json}.
+# BENCH_PERF_ARGS="--compile" also times torch.compile of the fastest inference path.
+bench-perf: install
+	$(BIN)/python -m segbench.benchmarks.performance --json docs/results/performance.json $(BENCH_PERF_ARGS)
+	$(BIN)/python -m segbench.reporting.performance docs/results/performance.json --out docs/results/performance.md --command "make bench-perf"
 
 # The grids, end to end: train every job (re-running resumes: finished jobs are skipped), copy the finished
 # jobs' small files into docs/results/<table>-camvid-<scale>/runs/ (never checkpoints) and write the report

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from segbench.benchmarks.machine import cpu_name, peak_resident_mb, resident_mb
 from segbench.data.camvid import NATIVE_HEIGHT, NATIVE_WIDTH, NUM_CLASSES
 from segbench.models import count_parameters
 from segbench.utils.config import compose_model
@@ -51,15 +50,6 @@ NETWORKS = (
 TRAINING_BATCH, INFERENCE_BATCH = 4, 1
 
 
-def _resident_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
-
-
-def _peak_resident_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
-
-
 def _batch(size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     images = torch.rand(size, 3, NATIVE_HEIGHT, NATIVE_WIDTH, device=device) * 255
     labels = torch.randint(0, NUM_CLASSES, (size, NATIVE_HEIGHT, NATIVE_WIDTH), device=device)
@@ -69,7 +59,7 @@ def _batch(size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
 def measure_in_this_process(name: str, what: str, runs: int, device: str) -> dict:
     """One measurement (`times`, `training_memory`, `inference_memory`) of network `name`."""
     torch.manual_seed(0)
-    before = _resident_mb()
+    before = resident_mb()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     net = compose_model(name).to(device)
@@ -120,7 +110,7 @@ def measure_in_this_process(name: str, what: str, runs: int, device: str) -> dic
 def _used_mb(device: str, before: float) -> float:
     if device == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
-    return _peak_resident_mb() - before
+    return peak_resident_mb() - before
 
 
 def measure(name: str, runs: int, device: str, threads: int | None) -> dict:
@@ -145,18 +135,8 @@ def measure(name: str, runs: int, device: str, threads: int | None) -> dict:
         if done.returncode != 0:
             raise RuntimeError(f"{name} {what} failed: {done.stderr.strip().splitlines()[-1:]}")
         row.update({k: v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items() if k != "measure"})
-    row.update(device=device, threads=threads or torch.get_num_threads(), cpu=_cpu_name())
+    row.update(device=device, threads=threads or torch.get_num_threads(), cpu=cpu_name())
     return row
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str] | None = None) -> None:
