@@ -31,8 +31,9 @@ def test_benchmark_measures_every_path_and_the_report_gives_ratios_to_the_roofli
     assert list(inference["ms"]) == [
         "naive (fp32, int64 indices)",
         "bf16 + channels-last, int64 indices",
-        "+ packed 2-bit indices",
-        "+ BN folded",
+        "bf16 + channels-last, int64 indices, BN folded",
+        "bf16 + channels-last, packed indices",
+        "bf16 + channels-last, packed indices, BN folded",
     ]
     assert len(results["training"]["ms"]) == 3 and results["training"]["gflop"] == pytest.approx(3 * inference["gflop"])
     assert [(row["model"], row["measure"]) for row in results["peak_memory_mb"]] == [

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import platform
-import resource
+import re
 from pathlib import Path
+
+
+def _status_mb(field: str) -> float:
+    match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
+    return int(match.group(1)) / 1024
 
 
 def resident_mb() -> float:
     """This process's resident memory now."""
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
+    return _status_mb("VmRSS")
 
 
 def peak_resident_mb() -> float:
-    """The most resident memory this process has held so far."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    """The most resident memory this process has held since it started or since `reset_peak_resident`.
+
+    Linux's VmHWM, not getrusage's ru_maxrss: a process started by fork and exec inherits its parent's
+    ru_maxrss, so a large parent would hide the child's own peak.
+    """
+    return _status_mb("VmHWM")
+
+
+def reset_peak_resident() -> None:
+    """Start the peak afresh from the memory held now (Linux >= 4.0: writing 5 to clear_refs)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def cpu_name() -> str:

@@ -6,8 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from segbench.benchmarks.performance import NAIVE
+
 TARGET = 1.2  # the speed goals: within 1.2x of the convolution roofline
-NAIVE = "naive (fp32, int64 indices)"
 
 
 def _roofline_ms(entry: dict) -> float:
@@ -48,6 +49,8 @@ def performance_markdown(results: dict, source: str, command: str) -> str:
         + "\n".join(timing_rows(training))
         + f"\n\n{verdict(training)}\n"
     )
+    for failure in results.get("compile_failures", []):
+        sections.append(f"`torch.compile` failed at {failure}\n")
     memory = [
         "| network | measure | batch, size | before MB | after MB | after ÷ before |",
         "|---|---|---|---|---|---|",
@@ -69,16 +72,16 @@ Written by `{command}` (do not edit by hand) from `{source}` beside this file, o
 - **roofline**: the network's convolution FLOPs at the throughput of one bare 7x7 64->64 bf16 channels-last
   convolution (SegNet-Basic's own layer) timed at the same batch and size in the same run; a training step counts
   3x the forward FLOPs. What the network would take if all of it ran as fast as its convolutions.
-- **paths**, each adding to the one above it: bf16 autocast with channels-last tensors (the project's trainer),
-  the packed 2-bit pooling indices of Sec. 3 (`model.encoder.indices`), batch norm folded into the convolutions
-  (`segbench.models.batchnorm_folding`, inference only).
+- **paths**: bf16 autocast with channels-last tensors (the project's trainer), with PyTorch's int64 pooling indices
+  or the packed 2-bit ones of Sec. 3 (`model.encoder.indices`; the default in eval mode), with or without batch norm
+  folded into the convolutions (`segbench.models.batchnorm_folding`, inference only); `torch.compile` where shown.
 
 {chr(10).join(sections)}
 ### Peak memory
 
 Peak resident memory a fresh process gains over one inference pass or one training step, after building the network
 and its input. *Before*: the naive path (fp32, int64 indices); *after*:
-inference on the fastest path (bf16 channels-last, packed indices, BN folded), training as the project trains
+inference on the leanest path (bf16 channels-last, packed indices, BN folded), training as the project trains
 (bf16 channels-last; int64 indices, which train faster than packed ones).
 
 {chr(10).join(memory)}
