@@ -6,8 +6,9 @@ from pathlib import Path
 
 import yaml
 
-# Overrides that say how to start, not what to train: two commands differing only in these are the same run.
-STARTING_KEYS = ("resume", "ckpt_path")
+# Overrides that say how to start or how many CPU threads to use, not what to train: two commands differing only
+# in these are the same run (a run begun two jobs at a time on one thread each may finish alone on two).
+STARTING_KEYS = ("resume", "ckpt_path", "threads")
 
 
 def _what_it_trains(overrides: list[str]) -> list[str]:
