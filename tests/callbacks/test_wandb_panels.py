@@ -12,6 +12,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -54,6 +55,8 @@ def log_records(path: Path):
         if left_in_block < HEADER or (kind == 0 and length == 0):  # zero padding up to the next block
             position += left_in_block
             continue
+        if position + HEADER + length > len(data):  # a record still being written
+            break
         chunks.append(data[position + HEADER : position + HEADER + length])
         position += HEADER + length
         if kind in (FULL, LAST):  # FIRST and MIDDLE fragments wait for the rest of their record
@@ -92,8 +95,21 @@ class OfflineRun:
         return json.loads((self.folder / "files" / self.summary[key]["path"]).read_text())
 
 
-def read_offline_run(folder: Path) -> OfflineRun:
+def read_offline_run(folder: Path, patience_s: float = 60.0) -> OfflineRun:
+    """The run's records. The log is written by the separate wandb-core process, which may still be flushing
+    when `wandb.finish()` returns on a loaded machine: an empty log is read again until `patience_s` passes."""
     (log_file,) = folder.glob("run-*.wandb")
+    deadline = time.monotonic() + patience_s
+    while True:
+        offline = _parse_offline_run(folder, log_file)
+        if offline.run is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert offline.run is not None, f"no run record in {log_file}"
+    return offline
+
+
+def _parse_offline_run(folder: Path, log_file: Path) -> OfflineRun:
     offline = OfflineRun(folder)
     for record in log_records(log_file):
         kind = record.WhichOneof("record_type")
@@ -107,7 +123,6 @@ def read_offline_run(folder: Path) -> OfflineRun:
             row: dict = {}
             _apply(row, record.history.item)
             offline.history.append(row)
-    assert offline.run is not None, f"no run record in {log_file}"
     return offline
 
 
