@@ -73,7 +73,9 @@ def write_comparison(paths: Sequence[Path], out_stem: Path, title: str, command:
     sequence_columns = [key for key in rows[0] if key.split(" ")[0] in sequence_names]
     intro = (
         f"Written by `{command}` (do not edit by hand) from the runs' results.json beside it (`{out_stem.name}.csv` "
-        "holds every column). Scores in percent at the checkpoint with the best validation G."
+        "holds every column). Scores in percent at the checkpoint with the best validation G. The budget is the "
+        "steps: *fit minutes* is the fitting loop's wall time (summed over resumed segments), which includes any "
+        "time the run shared the CPU with other jobs."
     )
     lines = [f"# {title}", "", intro, "", *(f"- {line}" for line in settings(runs)), ""]
     lines += markdown_table(main_columns, [[_text(row[key]) for key in main_columns] for row in rows])
