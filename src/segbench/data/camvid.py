@@ -81,6 +81,7 @@ class CamVidLayout(Layout):
 
     title = "CamVid"
     root_variable = "CAMVID_ROOT"
+    fetch_command = "`make data` (python -m segbench.data.fetch camvid --dest data/camvid)"
 
     def list_pairs(self, root: Path, split: str) -> list[tuple[Path, Path]]:
         return list_pairs(root, split)

@@ -42,11 +42,12 @@ class Layout:
 
     title = "data set"
     root_variable = "DATASET_ROOT"
+    fetch_command: str | None = None  # how to download it, for the "not found" message
     splits: tuple[str, ...] = SPLITS
 
     def resolve_root(self, root: str | os.PathLike | None, default: str | os.PathLike) -> Path:
         """`dataset.root` if given, else $<root_variable>, else `default`; it must be a folder."""
-        return find_root(root, default, self.title, self.root_variable)
+        return find_root(root, default, self.title, self.root_variable, self.fetch_command)
 
     def list_pairs(self, root: Path, split: str) -> list[Pair]:
         """(image, label) paths of `split` in a fixed order; any file that breaks the layout is a DatasetError."""
@@ -89,7 +90,13 @@ class Layout:
         )
 
 
-def find_root(root: str | os.PathLike | None, default: str | os.PathLike, title: str, variable: str) -> Path:
+def find_root(
+    root: str | os.PathLike | None,
+    default: str | os.PathLike,
+    title: str,
+    variable: str,
+    fetch_command: str | None = None,
+) -> Path:
     """The data set root: `dataset.root` if given, else $`variable`, else `default`."""
     candidates = [("dataset.root", root), (f"${variable}", os.environ.get(variable)), ("default", default)]
     name, value = next((n, v) for n, v in candidates if v)
@@ -99,6 +106,7 @@ def find_root(root: str | os.PathLike | None, default: str | os.PathLike, title:
         raise DatasetError(
             f"{title} not found: {path} (from {name}) is not a folder; "
             f"point at your copy with {variable}=/path/to/{folder} or dataset.root=/path/to/{folder}"
+            + (f", or download it with {fetch_command}" if fetch_command else "")
         )
     return path
 
