@@ -1,0 +1,102 @@
+"""predict.py: label maps and colour overlays for any images, from a checkpoint or the shipped weights."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+from PIL import Image, UnidentifiedImageError
+from rich.progress import track
+
+from segbench.data.camvid import COLOURS
+from segbench.errors import SegbenchError
+from segbench.inference import save_label_map
+from segbench.pretrained import Predictor, load_predictor
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+RESIZE_CHOICES = ("training", "input")
+
+
+@torch.no_grad()
+def predict_image(predictor: Predictor, image: np.ndarray, resize: str = "training") -> tuple[np.ndarray, float]:
+    """Class indices (uint8, H x W, the image's own size) for one RGB uint8 image, and the forward time in ms.
+
+    resize="training": the network sees the image at the size it was trained at and its logits are upsampled
+    bilinearly to the image's size, as its scores on the native labels were computed (Sec. 3.3 scoring).
+    """
+    batch = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float()
+    size = tuple(image.shape[:2])
+    if resize == "training" and predictor.input_resolution and tuple(predictor.input_resolution) != size:
+        batch = F.interpolate(batch, size=predictor.input_resolution, mode="bilinear", align_corners=False)
+    start = time.perf_counter()
+    logits = predictor.net(batch)
+    elapsed = 1000 * (time.perf_counter() - start)
+    if tuple(logits.shape[-2:]) != size:
+        logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+    return logits.argmax(dim=1)[0].to(torch.uint8).numpy(), elapsed
+
+
+def colour_overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The image with each pixel's class colour (CamVid's palette) blended over it, uint8 RGB."""
+    colours = np.asarray(COLOURS, dtype=np.float32)[labels]
+    return np.round((1 - alpha) * image.astype(np.float32) + alpha * colours).astype(np.uint8)
+
+
+def find_images(inputs: Path) -> list[Path]:
+    """`inputs` itself, or the files with an image suffix in the folder (sorted); a SegbenchError if none."""
+    if inputs.is_file():
+        return [inputs]
+    if not inputs.is_dir():
+        raise SegbenchError(f"inputs={inputs} is neither an image nor a folder")
+    images = sorted(p for p in inputs.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise SegbenchError(f"inputs={inputs} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return images
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
+        raise SegbenchError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
+
+
+def predict(cfg: DictConfig) -> list[Path]:
+    """Write `<stem>_labels.png` and `<stem>_overlay.png` for every image of `inputs`; returns the label files.
+
+    An image that cannot be read is reported in one line and skipped; the others are still written, and the
+    exit status is 1 if any was skipped.
+    """
+    if cfg.resize not in RESIZE_CHOICES:
+        raise SegbenchError(f"resize={cfg.resize}: one of {', '.join(RESIZE_CHOICES)}")
+    images = find_images(Path(cfg.inputs))
+    predictor = load_predictor(cfg.ckpt_path)
+    out = Path(cfg.out or cfg.paths.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log.info("%s: %d image(s) -> %s", predictor.source, len(images), out)
+    written, failed = [], 0
+    for path in track(images, description="predicting", disable=not cfg.progress or len(images) == 1):
+        try:
+            image = read_rgb(path)
+        except SegbenchError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        labels, elapsed = predict_image(predictor, image, cfg.resize)
+        save_label_map(out / f"{path.stem}_labels.png", labels)
+        Image.fromarray(colour_overlay(image, labels, cfg.overlay_alpha)).save(out / f"{path.stem}_overlay.png")
+        log.info("%s: %.0f ms", path.name, elapsed)
+        written.append(out / f"{path.stem}_labels.png")
+    print(f"{len(written)} image(s) segmented into {out}" + (f"; {failed} skipped" if failed else ""), flush=True)
+    if failed:
+        raise SystemExit(1)
+    return written

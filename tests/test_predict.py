@@ -1,0 +1,103 @@
+"""predict.py: label maps and overlays at the image's own size, from a weights file, a checkpoint or the shipped one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from PIL import Image
+from test_entry_points import run
+
+from segbench.data.camvid import CLASS_NAMES, COLOURS
+from segbench.models import count_parameters
+from segbench.predict import colour_overlay, predict_image
+from segbench.pretrained import load_predictor, load_weights, save_weights
+from segbench.utils.config import CONF_DIR, compose_model
+
+TRAINED_AT = (24, 32)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A weights file of a (random) SegNet-Basic "trained" at 24x32, written from a checkpoint-shaped dict."""
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    net = compose_model("segnet_basic")
+    with torch.no_grad():  # non-trivial BN statistics, so that eval mode matters
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-1, 1)
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        model_config = OmegaConf.to_yaml(compose("train", overrides=["model=segnet_basic"]).model, resolve=True)
+    checkpoint = {
+        "state_dict": {f"net.{name}": tensor for name, tensor in net.state_dict().items()},
+        "hyper_parameters": {
+            "model_config": model_config,
+            "data_resolution": list(TRAINED_AT),
+            "class_names": list(CLASS_NAMES),
+        },
+    }
+    torch.save(checkpoint, folder / "run.ckpt")
+    return save_weights(folder / "run.ckpt", folder / "net.pt"), net.eval()
+
+
+def test_a_weights_file_rebuilds_the_network_exactly(weights):
+    path, net = weights
+    predictor = load_weights(path)
+    assert predictor.input_resolution == TRAINED_AT and predictor.class_names == list(CLASS_NAMES)
+    image = torch.rand(1, 3, 24, 32) * 255
+    with torch.no_grad():
+        assert torch.equal(predictor.net(image), net(image))
+
+
+def test_the_network_sees_its_training_size_and_the_labels_come_back_at_the_images(weights):
+    predictor = load_weights(weights[0])
+    seen = []
+    predictor.net.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
+    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    labels, _ = predict_image(predictor, image, resize="training")
+    assert labels.shape == (37, 53) and labels.dtype == np.uint8 and labels.max() < 11
+    as_given, _ = predict_image(predictor, image, resize="input")
+    assert seen == [TRAINED_AT, (37, 53)] and as_given.shape == (37, 53)
+
+
+def test_the_overlay_blends_the_class_colour_over_the_image():
+    image = np.full((1, 2, 3), 100, dtype=np.uint8)
+    labels = np.array([[0, 8]], dtype=np.uint8)  # Sky (128,128,128), Car (64,0,128)
+    assert colour_overlay(image, labels, 0.5).tolist() == [[[114, 114, 114], [82, 50, 114]]]
+    assert COLOURS[8] == (64, 0, 128)
+
+
+def test_predict_py_writes_each_image_and_names_the_ones_it_cannot_read(weights, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    rng = np.random.default_rng(1)
+    for name, size in (("a.png", (30, 40)), ("b.jpg", (24, 32))):
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(inputs / name)
+    (inputs / "broken.png").write_text("not an image")
+    (inputs / "notes.txt").write_text("ignored: not an image suffix")
+    result = run("predict.py", tmp_path, f"inputs={inputs}", f"ckpt_path={weights[0]}", f"out={tmp_path}/out")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {inputs / 'broken.png'}: not a readable image")
+    assert result.stdout.strip().splitlines()[-1] == f"2 image(s) segmented into {tmp_path}/out; 1 skipped"
+    labels = np.asarray(Image.open(tmp_path / "out" / "a_labels.png"))
+    expected, _ = predict_image(load_weights(weights[0]), np.asarray(Image.open(inputs / "a.png").convert("RGB")))
+    assert np.array_equal(labels, expected)
+    overlay = np.asarray(Image.open(tmp_path / "out" / "b_overlay.png"))
+    assert overlay.shape == (24, 32, 3)
+
+
+def test_predict_py_without_images_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run("predict.py", tmp_path, f"inputs={tmp_path / 'empty'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: inputs={tmp_path / 'empty'} holds no images")
+
+
+def test_the_shipped_weights_are_segnet_basic_trained_on_camvid():
+    predictor = load_predictor(None)
+    assert count_parameters(predictor.net) == 1_416_075 and predictor.input_resolution == (120, 160)
+    assert predictor.class_names == list(CLASS_NAMES)
