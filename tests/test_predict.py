@@ -57,9 +57,9 @@ def test_the_network_sees_its_training_size_and_the_labels_come_back_at_the_imag
     seen = []
     predictor.net.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
     image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    labels, _ = predict_image(predictor, image, resize="training")
+    labels = predict_image(predictor, image, resize="training").labels
     assert labels.shape == (37, 53) and labels.dtype == np.uint8 and labels.max() < 11
-    as_given, _ = predict_image(predictor, image, resize="input")
+    as_given = predict_image(predictor, image, resize="input").labels
     assert seen == [TRAINED_AT, (37, 53)] and as_given.shape == (37, 53)
 
 
@@ -84,7 +84,7 @@ def test_predict_py_writes_each_image_and_names_the_ones_it_cannot_read(weights,
     assert len(errors) == 1 and errors[0].startswith(f"error: {inputs / 'broken.png'}: not a readable image")
     assert result.stdout.strip().splitlines()[-1] == f"2 image(s) segmented into {tmp_path}/out; 1 skipped"
     labels = np.asarray(Image.open(tmp_path / "out" / "a_labels.png"))
-    expected, _ = predict_image(load_weights(weights[0]), np.asarray(Image.open(inputs / "a.png").convert("RGB")))
+    expected = predict_image(load_weights(weights[0]), np.asarray(Image.open(inputs / "a.png").convert("RGB"))).labels
     assert np.array_equal(labels, expected)
     overlay = np.asarray(Image.open(tmp_path / "out" / "b_overlay.png"))
     assert overlay.shape == (24, 32, 3)

@@ -301,6 +301,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if not cfg.get("ckpt_path"):
         raise SegbenchError("ckpt_path is required: python src/eval.py ckpt_path=/path/to/checkpoint.ckpt")
     task = load_task(cfg.ckpt_path)
+    task.hparams.mc_samples = cfg.get("mc_samples", 0)
     datamodule = instantiate(cfg.dataset)
     if (task.hparams.num_classes, task.hparams.ignore_index) != (datamodule.num_classes, datamodule.ignore_index):
         raise SegbenchError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from rich.progress import track
 from segbench.data.camvid import COLOURS
 from segbench.errors import SegbenchError
 from segbench.inference import save_label_map
+from segbench.models.mc_dropout import mc_softmax, predictive_entropy
 from segbench.pretrained import Predictor, load_predictor
 
 log = logging.getLogger(__name__)
@@ -25,23 +27,42 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 RESIZE_CHOICES = ("training", "input")
 
 
+@dataclass
+class Prediction:
+    labels: np.ndarray  # class index per pixel, uint8 H x W (the image's size)
+    milliseconds: float  # the network's time (all samples)
+    uncertainty: np.ndarray | None = None  # normalised predictive entropy, float H x W in 0..1 (mc_samples only)
+
+
 @torch.no_grad()
-def predict_image(predictor: Predictor, image: np.ndarray, resize: str = "training") -> tuple[np.ndarray, float]:
-    """Class indices (uint8, H x W, the image's own size) for one RGB uint8 image, and the forward time in ms.
+def predict_image(predictor: Predictor, image: np.ndarray, resize: str = "training", mc_samples: int = 0) -> Prediction:
+    """Class indices at the image's own size for one RGB uint8 image (H x W x 3).
 
     resize="training": the network sees the image at the size it was trained at and its logits are upsampled
     bilinearly to the image's size, as its scores on the native labels were computed (Sec. 3.3 scoring).
+    mc_samples > 0: the mean of that many Monte Carlo dropout samples, and its predictive entropy
+    (Bayesian SegNet; `segbench.models.mc_dropout`).
     """
     batch = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float()
     size = tuple(image.shape[:2])
     if resize == "training" and predictor.input_resolution and tuple(predictor.input_resolution) != size:
         batch = F.interpolate(batch, size=predictor.input_resolution, mode="bilinear", align_corners=False)
     start = time.perf_counter()
+    if mc_samples:
+        probabilities = mc_softmax(predictor.net, batch, mc_samples, size=size)
+        elapsed = 1000 * (time.perf_counter() - start)
+        labels = probabilities.argmax(dim=1)[0].to(torch.uint8).numpy()
+        return Prediction(labels, elapsed, predictive_entropy(probabilities)[0].numpy())
     logits = predictor.net(batch)
     elapsed = 1000 * (time.perf_counter() - start)
     if tuple(logits.shape[-2:]) != size:
         logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-    return logits.argmax(dim=1)[0].to(torch.uint8).numpy(), elapsed
+    return Prediction(logits.argmax(dim=1)[0].to(torch.uint8).numpy(), elapsed)
+
+
+def uncertainty_image(uncertainty: np.ndarray) -> np.ndarray:
+    """Normalised entropy (0..1) as 8-bit grey: black certain, white uniform over the classes."""
+    return np.round(255 * np.clip(uncertainty, 0, 1)).astype(np.uint8)
 
 
 def colour_overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -71,7 +92,8 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def predict(cfg: DictConfig) -> list[Path]:
-    """Write `<stem>_labels.png` and `<stem>_overlay.png` for every image of `inputs`; returns the label files.
+    """Write `<stem>_labels.png` and `<stem>_overlay.png` (and `<stem>_uncertainty.png` with mc_samples) for
+    every image of `inputs`; returns the label files.
 
     An image that cannot be read is reported in one line and skipped; the others are still written, and the
     exit status is 1 if any was skipped.
@@ -91,10 +113,13 @@ def predict(cfg: DictConfig) -> list[Path]:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
             continue
-        labels, elapsed = predict_image(predictor, image, cfg.resize)
-        save_label_map(out / f"{path.stem}_labels.png", labels)
-        Image.fromarray(colour_overlay(image, labels, cfg.overlay_alpha)).save(out / f"{path.stem}_overlay.png")
-        log.info("%s: %.0f ms", path.name, elapsed)
+        prediction = predict_image(predictor, image, cfg.resize, cfg.mc_samples)
+        save_label_map(out / f"{path.stem}_labels.png", prediction.labels)
+        overlay = colour_overlay(image, prediction.labels, cfg.overlay_alpha)
+        Image.fromarray(overlay).save(out / f"{path.stem}_overlay.png")
+        if prediction.uncertainty is not None:
+            Image.fromarray(uncertainty_image(prediction.uncertainty)).save(out / f"{path.stem}_uncertainty.png")
+        log.info("%s: %.0f ms", path.name, prediction.milliseconds)
         written.append(out / f"{path.stem}_labels.png")
     print(f"{len(written)} image(s) segmented into {out}" + (f"; {failed} skipped" if failed else ""), flush=True)
     if failed:

@@ -10,11 +10,13 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 from torch.nn import functional as F
+from torchmetrics import MeanMetric
 
 from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
 from segbench.errors import NonFiniteLossError
 from segbench.losses import PixelCrossEntropy
 from segbench.metrics import per_class_metrics, segmentation_metrics
+from segbench.models.mc_dropout import mc_softmax, predictive_entropy
 
 
 class SegmentationTask(pl.LightningModule):
@@ -34,6 +36,10 @@ class SegmentationTask(pl.LightningModule):
         val_boundary: BF on validation too: None, "approximate" (cheap) or "exact". Test always reports exact BF.
         data_resolution: the [H, W] the images were resized to in training (None: native); eval uses it.
         augment: optional training-time augmentation config (`_target_` and arguments, e.g. FlipScaleCrop).
+        mc_samples: test with Monte Carlo dropout (Bayesian SegNet, beyond the paper): `test/` scores the mean of
+            this many softmax samples, `test_deterministic/` the single pass without dropout, and
+            `test/entropy_right` / `test/entropy_wrong` the mean normalised predictive entropy of the correctly
+            and wrongly labelled pixels. 0: the deterministic pass only.
     """
 
     def __init__(
@@ -50,6 +56,7 @@ class SegmentationTask(pl.LightningModule):
         val_boundary: str | None = None,
         data_resolution: Sequence[int] | None = None,
         augment: Mapping[str, Any] | None = None,
+        mc_samples: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net"])
@@ -60,6 +67,11 @@ class SegmentationTask(pl.LightningModule):
         self.val_metrics = segmentation_metrics(num_classes, ignore_index, prefix="val/", boundary=val_boundary)
         self.test_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test/", boundary="exact")
         self.test_per_class = per_class_metrics(num_classes, ignore_index)
+        # Used with mc_samples only (metric states are not saved in checkpoints, so they cost nothing otherwise).
+        self.test_deterministic_metrics = segmentation_metrics(
+            num_classes, ignore_index, prefix="test_deterministic/", boundary="exact"
+        )
+        self.test_entropy = nn.ModuleDict({"right": MeanMetric(), "wrong": MeanMetric()})
         self.test_report: dict[str, object] = {}
         # Training batches only (not evaluation, not the BN-statistics pass, which run in eval mode).
         self.augment = instantiate(dict(augment), ignore_index=ignore_index) if augment else None
@@ -116,8 +128,28 @@ class SegmentationTask(pl.LightningModule):
         self._step(batch, self.val_metrics, "val")
 
     def test_step(self, batch, batch_idx: int) -> None:
-        _, predictions = self._step(batch, self.test_metrics, "test")
-        self.test_per_class.update(predictions, batch[1])
+        if not self.hparams.get("mc_samples"):
+            _, predictions = self._step(batch, self.test_metrics, "test")
+            self.test_per_class.update(predictions, batch[1])
+            return
+        self._step(batch, self.test_deterministic_metrics, "test_deterministic")
+        images, labels = batch
+        probabilities = mc_softmax(self.net, images, self.hparams.mc_samples, size=tuple(labels.shape[-2:]))
+        predictions = probabilities.argmax(dim=1)
+        # cross entropy of the mean distribution: the loss's logits may be any log-probabilities
+        loss = self.criterion(probabilities.clamp_min(1e-12).log(), labels)
+        self.log("test/loss", loss, on_epoch=True, batch_size=len(images), sync_dist=True)
+        self.test_metrics.update(predictions, labels)
+        self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
+        self.test_per_class.update(predictions, labels)
+        entropy, labelled = predictive_entropy(probabilities), labels != self.hparams.ignore_index
+        for kind, pixels in (
+            ("right", labelled & (predictions == labels)),
+            ("wrong", labelled & (predictions != labels)),
+        ):
+            if pixels.any():
+                self.test_entropy[kind].update(entropy[pixels])
+            self.log(f"test/entropy_{kind}", self.test_entropy[kind], on_step=False, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:
         """Per-class accuracy and IoU (Table 2 style) logged by class name; the confusion matrix kept for reports."""

@@ -13,10 +13,13 @@ from segbench.models.layers import conv_bn, deconv_bn
 
 
 class MultiChannelConv(nn.Sequential):
-    """SegNet-Basic's decoder filters: each sees every upsampled map (7x7, BN, no ReLU)."""
+    """SegNet-Basic's decoder filters: each sees every upsampled map (7x7, BN, no ReLU).
 
-    def __init__(self, channels: int, kernel_size: int = 7) -> None:
-        super().__init__(*conv_bn(channels, channels, kernel_size))
+    `dropout` after them: Bayesian SegNet-Basic's central decoders (the release's `decdrop4`, `decdrop3`).
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 7, dropout: float = 0.0) -> None:
+        super().__init__(*conv_bn(channels, channels, kernel_size), *([nn.Dropout(dropout)] if dropout else []))
 
 
 class SingleChannelConv(nn.Sequential):

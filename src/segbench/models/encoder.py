@@ -136,7 +136,11 @@ class LevelEncoder(nn.Module):
 
 
 class BasicEncoder(LevelEncoder):
-    """The encoder shared by every Table 1 variant: `depth` blocks of `channels` 7x7 filters."""
+    """The encoder shared by every Table 1 variant: `depth` blocks of `channels` 7x7 filters.
+
+    `dropout` after the pooling of the blocks in `dropout_after` (none in Table 1): Bayesian SegNet-Basic's
+    central encoders are blocks 2 and 3 (the release's `encdrop3`, `encdrop4`, p = 0.5).
+    """
 
     def __init__(
         self,
@@ -145,10 +149,18 @@ class BasicEncoder(LevelEncoder):
         depth: int = 4,
         kernel_size: int = 7,
         indices: str | Mapping[str, str] = DEFAULT_INDICES,
+        dropout: float = 0.0,
+        dropout_after: Sequence[int] = (),
     ) -> None:
         super().__init__()
         self.out_channels = channels
         self.blocks = nn.ModuleList(
-            EncoderBlock(in_channels if i == 0 else channels, [channels], kernel_size, indices=indices)
+            EncoderBlock(
+                in_channels if i == 0 else channels,
+                [channels],
+                kernel_size,
+                indices=indices,
+                dropout=dropout if i in dropout_after else 0.0,
+            )
             for i in range(depth)
         )
