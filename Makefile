@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data bench bench-bf bench-perf report table1 table3 clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-bf bench-perf report table1 table3 clean FORCE
 
 install: $(STAMP)
 
@@ -39,6 +39,19 @@ test: install
 # by default: verified file by file, resumable, atomic (segbench/data/fetch.py).
 data: install
 	test -d data/camvid || $(BIN)/python -m segbench.data.fetch camvid --dest data/camvid
+
+# The web demo on http://127.0.0.1:7860 (the shipped SegNet-Basic, and any checkpoint under logs/).
+demo: install
+	$(BIN)/python src/demo.py
+
+# docs/results/demo.png: the browser test's screenshot of the demo (needs chromium and chromium-driver).
+demo-screenshot: install
+	SEGBENCH_DEMO_SCREENSHOT=$(CURDIR)/docs/results/demo.png $(BIN)/python -m pytest -q tests/test_demo.py
+
+# docs/results/predict-example.png: predict.py with the shipped weights on a CamVid test image (dusk, 0001TP).
+predict-example: install
+	$(BIN)/python src/predict.py inputs="$${CAMVID_ROOT:?set CAMVID_ROOT=/path/to/CamVid}/test/0001TP_008550.png" out=logs/predict-example progress=false
+	cp logs/predict-example/0001TP_008550_overlay.png docs/results/predict-example.png
 
 lint: install
 	$(BIN)/ruff check src tests
