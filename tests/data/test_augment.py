@@ -49,3 +49,17 @@ def test_the_task_augments_training_batches_only(tiny_task):
     task.eval()
     _, scored_on = task.on_after_batch_transfer(uint8_batch, 0)
     assert torch.equal(trained_on, labels.flip(-1)) and torch.equal(scored_on, labels)
+
+
+def test_image_and_labels_are_cropped_and_padded_at_the_same_position():
+    """Each image pixel holds its label + 1 (never 0): the padding's black pixels and void labels must coincide, and
+    a zoom of 1 keeps every pixel with its own label — whatever position is drawn."""
+    labels = torch.arange(8 * 12).view(1, 8, 12) % 11
+    images = (labels + 1)[:, None].float().expand(1, 3, 8, 12).clone()
+    for seed in range(20):
+        torch.manual_seed(seed)
+        shrunk_images, shrunk = FlipScaleCrop(VOID, flip=0.5, scale=(0.5, 0.5))(images, labels)
+        assert torch.equal(shrunk_images[:, 0] == 0, shrunk == VOID)
+        torch.manual_seed(seed)
+        same_images, same = FlipScaleCrop(VOID, flip=0.5, scale=(1.0, 1.0))(images, labels)
+        assert torch.equal(same_images[:, 0].long() - 1, same)

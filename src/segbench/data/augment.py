@@ -32,17 +32,23 @@ class FlipScaleCrop(nn.Module):
         if size != (height, width):
             images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
             labels = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
-        return self._crop_or_pad(images, 0.0, height, width), self._crop_or_pad(
-            labels, self.ignore_index, height, width
+        # one position for both: the image and its labels are cropped (or padded) alike
+        offsets = (self._offset(size[0], height), self._offset(size[1], width))
+        return (
+            self._crop_or_pad(images, 0.0, height, width, offsets),
+            self._crop_or_pad(labels, self.ignore_index, height, width, offsets),
         )
 
     @staticmethod
     def _offset(have: int, want: int) -> int:
         return int(torch.randint(abs(have - want) + 1, ()).item())
 
-    def _crop_or_pad(self, tensor: torch.Tensor, fill: float, height: int, width: int) -> torch.Tensor:
+    @staticmethod
+    def _crop_or_pad(
+        tensor: torch.Tensor, fill: float, height: int, width: int, offsets: tuple[int, int]
+    ) -> torch.Tensor:
         have_h, have_w = tensor.shape[-2:]
-        top, left = self._offset(have_h, height), self._offset(have_w, width)
+        top, left = offsets
         if have_h >= height:
             tensor = tensor[..., top : top + height, :]
         if have_w >= width:
