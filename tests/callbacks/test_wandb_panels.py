@@ -89,6 +89,7 @@ class OfflineRun:
     config: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
+    exited: bool = False  # the exit record, the last one wandb-core writes
 
     def table(self, key: str) -> dict:
         """A logged table's columns and rows, from the file the summary points at."""
@@ -97,15 +98,16 @@ class OfflineRun:
 
 def read_offline_run(folder: Path, patience_s: float = 60.0) -> OfflineRun:
     """The run's records. The log is written by the separate wandb-core process, which may still be flushing
-    when `wandb.finish()` returns on a loaded machine: an empty log is read again until `patience_s` passes."""
+    when `wandb.finish()` returns on a loaded machine (a CI run once read the run and config records without the
+    history after them): the log is read again until its closing exit record is there, or `patience_s` passes."""
     (log_file,) = folder.glob("run-*.wandb")
     deadline = time.monotonic() + patience_s
     while True:
         offline = _parse_offline_run(folder, log_file)
-        if offline.run is not None or time.monotonic() > deadline:
+        if offline.exited or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert offline.run is not None, f"no run record in {log_file}"
+    assert offline.run is not None and offline.exited, f"no run or no exit record in {log_file}"
     return offline
 
 
@@ -119,6 +121,8 @@ def _parse_offline_run(folder: Path, log_file: Path) -> OfflineRun:
             _apply(offline.config, record.config.update, record.config.remove)
         elif kind == "summary":
             _apply(offline.summary, record.summary.update, record.summary.remove)
+        elif kind == "exit":
+            offline.exited = True
         elif kind == "history":
             row: dict = {}
             _apply(row, record.history.item)
