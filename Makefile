@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-bf bench-perf report table1 table3 clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-bf bench-perf report table1 table3 bayesian clean FORCE
 
 install: $(STAMP)
 
@@ -89,6 +89,17 @@ table1 table3: install
 	$(BIN)/python -m segbench.reporting.collect logs/$@ --where scale=$(SCALE) --out docs/results/$@-camvid-$(SCALE)/runs \
 		&& $(MAKE) --no-print-directory report; exit $$status
 
+# Bayesian SegNet-Basic (beyond the paper; needs CAMVID_ROOT): trained with the CPU recipe (re-running resumes or
+# skips it), its selected checkpoint scored with N = 1, 10 and 40 Monte Carlo dropout samples, the small files
+# copied into docs/results/bayesian-segnet/runs and docs/results/bayesian-segnet.{md,csv,png} written (make report).
+BAYESIAN_TRAIN := model=bayesian/segnet_basic scale=cpu trainer.max_epochs=60 task_name=bayesian logger=csv
+bayesian: install
+	$(BIN)/python src/train.py $(BAYESIAN_TRAIN) resume=true
+	$(BIN)/python src/eval.py --multirun task_name=bayesian trainer=cpu_fast mc_samples=1,10,40 \
+		ckpt_path="$$($(BIN)/python -m segbench.reporting.bayesian checkpoint logs/bayesian)"
+	$(BIN)/python -m segbench.reporting.bayesian collect logs/bayesian --out docs/results/bayesian-segnet/runs
+	$(MAKE) --no-print-directory report
+
 # Every committed grid's report (tables, plots; Fig. 4's panel when CAMVID_ROOT points at CamVid), from the
 # run files committed beside it: docs/results/<table>-camvid-<scale>/{table1,table3}.{md,csv,tex}, *.png;
 # and the CPU recipe study: docs/results/camvid-cpu-recipe.{md,csv} from docs/results/camvid-cpu-recipe/runs.
@@ -100,6 +111,9 @@ report: install
 	test ! -d docs/results/camvid-cpu-recipe/runs || $(BIN)/python -m segbench.reporting.compare_runs \
 		docs/results/camvid-cpu-recipe/runs --out docs/results/camvid-cpu-recipe --command "make report" \
 		--title "SegNet-Basic on CamVid at one CPU budget: fixed vs decayed rate, without vs with augmentation"
+	test ! -d docs/results/bayesian-segnet/runs || $(BIN)/python -m segbench.reporting.bayesian report \
+		docs/results/bayesian-segnet/runs --out docs/results/bayesian-segnet --command "make bayesian" \
+		--reference "docs/results/camvid-cpu-recipe/runs/augment=none,schedule=poly/results.json"
 
 clean:
 	rm -rf logs data/cache

@@ -338,6 +338,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         **scores,
         "class_names": task.test_report["class_names"],
         "confusion": task.test_report["confusion"],
+        **({"mc_samples": task.hparams.mc_samples} if task.hparams.mc_samples else {}),
+        **{key: task.test_report[key] for key in ("entropy_histogram",) if key in task.test_report},
         "per_sequence": per_sequence,
     }
     (output_dir / "eval.json").write_text(json.dumps(report, indent=2))

@@ -15,7 +15,7 @@ from torchmetrics import MeanMetric
 from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
 from segbench.errors import NonFiniteLossError
 from segbench.losses import PixelCrossEntropy
-from segbench.metrics import per_class_metrics, segmentation_metrics
+from segbench.metrics import Histogram, per_class_metrics, segmentation_metrics
 from segbench.models.mc_dropout import mc_softmax, predictive_entropy
 
 
@@ -39,7 +39,8 @@ class SegmentationTask(pl.LightningModule):
         mc_samples: test with Monte Carlo dropout (Bayesian SegNet, beyond the paper): `test/` scores the mean of
             this many softmax samples, `test_deterministic/` the single pass without dropout, and
             `test/entropy_right` / `test/entropy_wrong` the mean normalised predictive entropy of the correctly
-            and wrongly labelled pixels. 0: the deterministic pass only.
+            and wrongly labelled pixels (their 20-bin histograms in `test_report["entropy_histogram"]`).
+            0: the deterministic pass only.
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class SegmentationTask(pl.LightningModule):
             num_classes, ignore_index, prefix="test_deterministic/", boundary="exact"
         )
         self.test_entropy = nn.ModuleDict({"right": MeanMetric(), "wrong": MeanMetric()})
+        self.test_entropy_histogram = nn.ModuleDict({"right": Histogram(), "wrong": Histogram()})
         self.test_report: dict[str, object] = {}
         # Training batches only (not evaluation, not the BN-statistics pass, which run in eval mode).
         self.augment = instantiate(dict(augment), ignore_index=ignore_index) if augment else None
@@ -149,6 +151,7 @@ class SegmentationTask(pl.LightningModule):
         ):
             if pixels.any():
                 self.test_entropy[kind].update(entropy[pixels])
+                self.test_entropy_histogram[kind].update(entropy[pixels])
             self.log(f"test/entropy_{kind}", self.test_entropy[kind], on_step=False, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:
@@ -163,6 +166,14 @@ class SegmentationTask(pl.LightningModule):
         self.log_dict(per_class, sync_dist=True)  # equal on every process already (synced metric states)
         self.test_report = {"confusion": scores["confusion"].tolist(), "class_names": names}
         self.test_per_class.reset()
+        if self.hparams.get("mc_samples"):
+            histograms = self.test_entropy_histogram
+            self.test_report["entropy_histogram"] = {
+                "edges": histograms["right"].edges,
+                **{kind: histogram.compute().tolist() for kind, histogram in histograms.items()},
+            }
+            for histogram in histograms.values():
+                histogram.reset()
 
     def optimizer_step(self, *args, **kwargs) -> None:
         super().optimizer_step(*args, **kwargs)

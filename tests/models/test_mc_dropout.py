@@ -81,6 +81,10 @@ def test_eval_with_mc_samples_reports_both_passes_and_the_entropy_of_right_and_w
         for metric in ("G", "C", "mIoU", "BF"):
             assert f"test_deterministic/{metric}" in scores
         assert 0 <= scores["test/entropy_right"] <= 1
+        # every labelled test pixel is counted once, in the histogram of the right or of the wrong ones
+        histogram, labelled = scores["entropy_histogram"], sum(map(sum, scores["confusion"]))
+        assert (len(histogram["edges"]), scores["mc_samples"]) == (21, 4)
+        assert sum(histogram["right"]) + sum(histogram["wrong"]) == labelled > 0
         if model == "segnet_basic":
             for metric in ("G", "C", "mIoU", "BF"):
                 assert scores[f"test/{metric}"] == scores[f"test_deterministic/{metric}"]

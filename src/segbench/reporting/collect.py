@@ -38,18 +38,19 @@ def collect(paths: list[Path], out: Path, where: dict[str, str] | None = None) -
         name = ",".join(f"{key}={run.results['choices'].get(key)}" for key in varying).replace("/", "-") or "run"
         if name not in newest or run.file.stat().st_mtime > newest[name].file.stat().st_mtime:
             newest[name] = run
-    copies = []
-    for name, run in sorted(newest.items()):
-        copy = out / name
-        shutil.rmtree(copy, ignore_errors=True)
-        copy.mkdir(parents=True)
-        small = [path for pattern in KEPT for path in run.folder.glob(pattern)]
-        for kept in [Path("results.json"), *(path.relative_to(run.folder) for path in small)]:
-            (copy / kept).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(run.folder / kept, copy / kept)
-        _forget_local_paths(copy / "results.json")
-        copies.append(copy)
-    return copies
+    return [copy_run(run, out / name) for name, run in sorted(newest.items())]
+
+
+def copy_run(run: Run, copy: Path) -> Path:
+    """The run's small files (KEPT and results.json, its checkpoint named by file only) into `copy`, replaced."""
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir(parents=True)
+    small = [path for pattern in KEPT for path in run.folder.glob(pattern)]
+    for kept in [Path("results.json"), *(path.relative_to(run.folder) for path in small)]:
+        (copy / kept).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(run.folder / kept, copy / kept)
+    _forget_local_paths(copy / "results.json")
+    return copy
 
 
 def _forget_local_paths(results_file: Path) -> None:
