@@ -82,7 +82,7 @@ def export_onnx(
     """
     missing = [package for package in ("onnx", "onnxscript") if importlib.util.find_spec(package) is None]
     if missing:
-        raise SegbenchError(f"ONNX export needs {' and '.join(missing)}: pip install -e '.[dev]'")
+        raise SegbenchError(f"ONNX export needs {' and '.join(missing)}: pip install -e '.[export]'")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     net.eval()
@@ -91,8 +91,6 @@ def export_onnx(
     # that hold at every size but that the constraint solver cannot prove; named Dims turn them into errors,
     # DYNAMIC only fails if a size would become a constant.
     free = {0: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
-    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxscript") is None:
-        raise SegbenchError("ONNX export needs onnx and onnxscript: pip install -e '.[export]'")
     try:
         with torch.no_grad(), _quiet_exporter():
             program = torch.onnx.export(

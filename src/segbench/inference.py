@@ -13,6 +13,14 @@ from PIL import Image
 from segbench.data.camvid import COLOURS
 
 
+def logits_at(logits: torch.Tensor, size: Sequence[int] | None) -> torch.Tensor:
+    """Logits at the label size `size` (None: as they are), upsampled bilinearly: how every score on the native
+    labels is computed (Sec. 3.3), never the labels resized to the logits."""
+    if size is None or tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+
+
 @torch.no_grad()
 def predict_labels(net: torch.nn.Module, images: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
     """Class index per pixel (uint8, N x H x W) for uint8 images (N x H x W x 3), one image at a time.
@@ -26,10 +34,7 @@ def predict_labels(net: torch.nn.Module, images: np.ndarray, size: tuple[int, in
     try:
         for image in images:
             batch = torch.from_numpy(image).permute(2, 0, 1)[None].to(parameter.device, torch.float32)
-            logits = net(batch)
-            if size is not None and tuple(logits.shape[-2:]) != tuple(size):
-                logits = F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
-            maps.append(logits.argmax(dim=1)[0].to(torch.uint8).cpu().numpy())
+            maps.append(logits_at(net(batch), size).argmax(dim=1)[0].to(torch.uint8).cpu().numpy())
     finally:
         net.train(was_training)
     return np.stack(maps)

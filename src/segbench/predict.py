@@ -17,7 +17,7 @@ from rich.progress import track
 
 from segbench.data.camvid import COLOURS
 from segbench.errors import SegbenchError
-from segbench.inference import save_label_map
+from segbench.inference import logits_at, save_label_map
 from segbench.models.mc_dropout import mc_softmax, predictive_entropy
 from segbench.pretrained import Predictor, load_predictor
 
@@ -55,9 +55,7 @@ def predict_image(predictor: Predictor, image: np.ndarray, resize: str = "traini
         return Prediction(labels, elapsed, predictive_entropy(probabilities)[0].numpy())
     logits = predictor.net(batch)
     elapsed = 1000 * (time.perf_counter() - start)
-    if tuple(logits.shape[-2:]) != size:
-        logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-    return Prediction(logits.argmax(dim=1)[0].to(torch.uint8).numpy(), elapsed)
+    return Prediction(logits_at(logits, size).argmax(dim=1)[0].to(torch.uint8).numpy(), elapsed)
 
 
 def uncertainty_image(uncertainty: np.ndarray) -> np.ndarray:

@@ -9,11 +9,11 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from torch import nn
-from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
 from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
 from segbench.errors import NonFiniteLossError
+from segbench.inference import logits_at
 from segbench.losses import PixelCrossEntropy
 from segbench.metrics import Histogram, per_class_metrics, segmentation_metrics
 from segbench.models.mc_dropout import mc_softmax, predictive_entropy
@@ -94,11 +94,8 @@ class SegmentationTask(pl.LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and metric update for one batch; returns the loss and the predicted label map."""
         images, labels = batch
-        logits = self(images)
-        if logits.shape[-2:] != labels.shape[-2:]:
-            # Scored on labels of another size than the input (the native label files, Sec. 3.3's protocol):
-            # the logits are upsampled bilinearly to the labels, never the labels resized to the logits.
-            logits = F.interpolate(logits, size=tuple(labels.shape[-2:]), mode="bilinear", align_corners=False)
+        # Scored on labels of another size than the input (the native label files, Sec. 3.3's protocol).
+        logits = logits_at(self(images), labels.shape[-2:])
         loss = self.criterion(logits, labels)
         predictions = logits.argmax(dim=1)
         metrics.update(predictions, labels)

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from segbench.inference import logits_at
 
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 
@@ -46,10 +47,7 @@ def mc_softmax(net: nn.Module, images: torch.Tensor, samples: int, size: tuple[i
     total = None
     with dropout_active(net):
         for _ in range(samples if dropout_layers(net) else 1):
-            logits = net(images).float()
-            if size is not None and tuple(logits.shape[-2:]) != tuple(size):
-                logits = F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
-            probabilities = logits.softmax(dim=1)
+            probabilities = logits_at(net(images).float(), size).softmax(dim=1)
             total = probabilities if total is None else total + probabilities
     return total / (samples if dropout_layers(net) else 1)
 
