@@ -91,12 +91,17 @@ table1 table3: install
 
 # Bayesian SegNet-Basic (beyond the paper; needs CAMVID_ROOT): trained with the CPU recipe (re-running resumes or
 # skips it), its selected checkpoint scored with N = 1, 10 and 40 Monte Carlo dropout samples, the small files
-# copied into docs/results/bayesian-segnet/runs and docs/results/bayesian-segnet.{md,csv,png} written (make report).
+# copied into docs/results/bayesian-segnet/runs and docs/results/bayesian-segnet.{md,csv,png} written (make report);
+# docs/results/bayesian-segnet-example.png: predict.py's overlay and uncertainty map of the demo's two test images.
 BAYESIAN_TRAIN := model=bayesian/segnet_basic scale=cpu trainer.max_epochs=60 task_name=bayesian logger=csv
 bayesian: install
 	$(BIN)/python src/train.py $(BAYESIAN_TRAIN) resume=true
 	$(BIN)/python src/eval.py --multirun task_name=bayesian trainer=cpu_fast mc_samples=1,10,40 \
 		ckpt_path="$$($(BIN)/python -m segbench.reporting.bayesian checkpoint logs/bayesian)"
+	$(BIN)/python src/predict.py inputs=src/segbench/demo_images mc_samples=40 out=logs/bayesian/predict progress=false \
+		ckpt_path="$$($(BIN)/python -m segbench.reporting.bayesian checkpoint logs/bayesian)"
+	$(BIN)/python -m segbench.reporting.bayesian example src/segbench/demo_images/*.jpg \
+		--predictions logs/bayesian/predict --out docs/results/bayesian-segnet-example.png
 	$(BIN)/python -m segbench.reporting.bayesian collect logs/bayesian --out docs/results/bayesian-segnet/runs
 	$(MAKE) --no-print-directory report
 

@@ -6,13 +6,15 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from segbench.errors import SegbenchError
 from segbench.metrics import Histogram
-from segbench.reporting.bayesian import collect, main
+from segbench.reporting.bayesian import collect, main, write_example
 
 
 def scores(prefix: str, g: float, miou: float) -> dict[str, float]:
@@ -100,3 +102,19 @@ def test_the_histogram_counts_each_value_in_its_bin_and_clamps_the_ends():
     histogram.update(torch.tensor([0.0, 0.1, 0.26, 0.5, 0.74, 0.99, 1.0, 1.0000001, -1e-7]))
     assert histogram.compute().tolist() == [3, 1, 2, 3]
     assert histogram.edges == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_the_example_shows_each_image_beside_its_overlay_and_uncertainty(tmp_path):
+    predictions = tmp_path / "predicted"
+    predictions.mkdir()
+    image = tmp_path / "0001TP_008550.png"
+    Image.fromarray(np.full((36, 48, 3), 128, np.uint8)).save(image)
+    Image.fromarray(np.zeros((36, 48, 3), np.uint8)).save(predictions / "0001TP_008550_overlay.png")
+    with pytest.raises(SegbenchError, match="0001TP_008550_uncertainty.png is missing"):
+        write_example([image], predictions, tmp_path / "example.png")
+    Image.fromarray(np.arange(36 * 48, dtype=np.uint8).reshape(36, 48)).save(
+        predictions / "0001TP_008550_uncertainty.png"
+    )
+    write_example([image], predictions, tmp_path / "example.png")
+    with Image.open(tmp_path / "example.png") as written:
+        assert written.size == (13 * 120, round(3.3 * 120))

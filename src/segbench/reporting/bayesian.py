@@ -3,6 +3,7 @@
     python -m segbench.reporting.bayesian checkpoint logs/bayesian          # the trained run's selected checkpoint
     python -m segbench.reporting.bayesian collect logs/bayesian --out docs/results/bayesian-segnet/runs
     python -m segbench.reporting.bayesian report docs/results/bayesian-segnet/runs --out docs/results/bayesian-segnet
+    python -m segbench.reporting.bayesian example IMAGES… --predictions <predict.py out=> --out docs/results/NAME.png
 
 `make bayesian` runs the whole study (training, `eval.py mc_samples=1,10,40`, these three). `collect` copies
 the newest complete training run under the task folder (as `train/`) and each eval.json scoring its selected
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
+from PIL import Image
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -155,6 +158,29 @@ def write_figure(evaluations: list[dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
+def write_example(images: list[Path], predictions: Path, path: Path) -> None:
+    """One row per image: the image | predict.py's overlay of the MC mean | its uncertainty map."""
+    figure, axes = plt.subplots(len(images), 3, figsize=(13, 3.3 * len(images)), squeeze=False)
+    for row, image in zip(axes, images):
+        panels = (
+            (image, image.stem),
+            (predictions / f"{image.stem}_overlay.png", "MC dropout mean (CamVid colours)"),
+            (predictions / f"{image.stem}_uncertainty.png", "uncertainty (bright: high entropy)"),
+        )
+        for axis, (file, title) in zip(row, panels):
+            if not file.is_file():
+                raise SegbenchError(f"{file} is missing: python src/predict.py inputs=… mc_samples=N out={predictions}")
+            with Image.open(file) as picture:
+                shown = np.asarray(picture)
+            axis.imshow(shown, cmap="inferno", vmin=0, vmax=255) if shown.ndim == 2 else axis.imshow(shown)
+            axis.set_title(title, fontsize=9)
+            axis.set_axis_off()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+
+
 def write_report(runs_dir: Path, out_stem: Path, command: str, reference: Path | None = None) -> list[dict]:
     evaluations = _evaluations(runs_dir)
     trained = find_runs([runs_dir / "train"])[0] if (runs_dir / "train" / "results.json").is_file() else None
@@ -207,9 +233,15 @@ def main(argv: list[str] | None = None) -> None:
     reporting.add_argument("--out", type=Path, required=True, help="the output stem, e.g. docs/results/NAME")
     reporting.add_argument("--reference", type=Path, help="results.json of the same recipe without dropout")
     reporting.add_argument("--command", dest="named_command", help="the command named in the document")
+    example = commands.add_parser("example", help="image | overlay | uncertainty rows from predict.py's output")
+    example.add_argument("images", type=Path, nargs="+")
+    example.add_argument("--predictions", type=Path, required=True, help="predict.py's out= folder")
+    example.add_argument("--out", type=Path, required=True, help="the PNG to write")
     args = parser.parse_args(argv)
     if args.command == "checkpoint":
         print(trained_run(args.task_dir).results["best_checkpoint"])
+    elif args.command == "example":
+        write_example(args.images, args.predictions, args.out)
     elif args.command == "collect":
         for copy in collect(args.task_dir, args.out):
             print(copy)
