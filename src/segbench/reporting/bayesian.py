@@ -172,7 +172,10 @@ def write_example(images: list[Path], predictions: Path, path: Path) -> None:
                 raise SegbenchError(f"{file} is missing: python src/predict.py inputs=… mc_samples=N out={predictions}")
             with Image.open(file) as picture:
                 shown = np.asarray(picture)
-            axis.imshow(shown, cmap="inferno", vmin=0, vmax=255) if shown.ndim == 2 else axis.imshow(shown)
+            if shown.ndim == 2:  # the 8-bit uncertainty map
+                axis.imshow(shown, cmap="inferno", vmin=0, vmax=255)
+            else:
+                axis.imshow(shown)
             axis.set_title(title, fontsize=9)
             axis.set_axis_off()
     figure.tight_layout()
