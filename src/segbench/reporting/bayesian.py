@@ -200,8 +200,8 @@ def write_report(runs_dir: Path, out_stem: Path, command: str, reference: Path |
         f"(`{out_stem.name}.csv` has the same rows). Scores in percent on the test split at the checkpoint "
         "with the best validation G; entropy is the per-pixel predictive entropy of the MC mean divided by "
         "log K (0 certain, 1 uniform), averaged over labelled pixels the mean gets right and wrong. Dropout "
-        "p = 0.5 after the two central encoder and decoder stages (Bayesian SegNet's central placement); "
-        "batch norm keeps its running statistics while sampling.",
+        "p = 0.5 after the two deepest encoder stages and the two deepest decoders (the central placement of the "
+        "release's bayesian_segnet_basic_train.prototxt); batch norm keeps its running statistics while sampling.",
         "",
     ]
     if trained is not None:
