@@ -89,10 +89,10 @@ def _evaluations(runs_dir: Path) -> list[dict[str, Any]]:
     return sorted(evaluations, key=lambda evaluation: evaluation["mc_samples"])
 
 
-def _row(label: str, samples: str, scores: dict[str, Any], prefix: str, evaluation: dict | None) -> dict[str, Any]:
+def _row(label: str, samples: str, scores: dict[str, Any], prefix: str, sequences_from: dict | None) -> dict[str, Any]:
     row: dict[str, Any] = {"pass": label, "samples": samples}
     row.update({f"test {m}": percent(scores.get(f"{prefix}/{m}"), 1) for m in MEASURES})
-    for sequence, sequence_scores in ((evaluation or {}).get("per_sequence") or {}).items():
+    for sequence, sequence_scores in ((sequences_from or {}).get("per_sequence") or {}).items():
         row[f"{sequence} mIoU"] = percent(sequence_scores.get("mIoU"), 1)
     # the entropy is of the MC mean: it belongs to the MC rows only
     right, wrong = (
@@ -104,14 +104,18 @@ def _row(label: str, samples: str, scores: dict[str, Any], prefix: str, evaluati
     return row
 
 
-def report_rows(evaluations: list[dict[str, Any]], reference: Run | None) -> list[dict[str, Any]]:
+def report_rows(
+    evaluations: list[dict[str, Any]], reference: Run | None, trained: Run | None = None
+) -> list[dict[str, Any]]:
     """The deterministic pass (dropout off), each MC sample count, and a model trained without dropout."""
     largest = evaluations[-1]
-    # per-sequence scores of an eval are of its MC mean; the deterministic row has none of its own
-    rows = [_row("dropout off (one pass)", "1", largest, "test_deterministic", None)]
+    # an eval's per-sequence scores are of its MC mean; the deterministic pass's are the training run's own
+    # (the same checkpoint, scored the same way)
+    rows = [_row("dropout off (one pass)", "1", largest, "test_deterministic", trained and trained.results)]
     rows += [_row("MC dropout mean", str(e["mc_samples"]), e, "test", e) for e in evaluations]
     if reference is not None:
-        rows.append(_row("SegNet-Basic, no dropout (same recipe)", "1", reference.results["test"], "test", None))
+        name = "SegNet-Basic, no dropout (same recipe)"
+        rows.append(_row(name, "1", reference.results["test"], "test", reference.results))
     keys = list(dict.fromkeys(key for row in rows for key in row))
     sequences = [key for key in keys if key.endswith(" mIoU") and not key.startswith("test ")]
     columns = [key for key in keys if key not in sequences]
@@ -188,7 +192,7 @@ def write_report(runs_dir: Path, out_stem: Path, command: str, reference: Path |
     evaluations = _evaluations(runs_dir)
     trained = find_runs([runs_dir / "train"])[0] if (runs_dir / "train" / "results.json").is_file() else None
     reference_run = find_runs([reference])[0] if reference else None
-    rows = report_rows(evaluations, reference_run)
+    rows = report_rows(evaluations, reference_run, trained)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out_stem.with_suffix(".csv"))
     write_figure(evaluations, out_stem.with_suffix(".png"))
