@@ -47,7 +47,11 @@ class SweepFailures(Callback):
         for job in sorted(Path(config.hydra.sweep.dir).glob("*/.hydra")):
             run = continued_run(job.parent)
             results = run / "results.json"
-            statuses[run] = json.loads(results.read_text()) if results.is_file() else {"status": "no results.json"}
+            if results.is_file():
+                statuses[run] = json.loads(results.read_text())
+            else:  # an eval.py job writes eval.json, and only when it has scored
+                evaluated = (run / "eval.json").is_file()
+                statuses[run] = {"status": "complete"} if evaluated else {"status": "no results.json or eval.json"}
         failed = {run: r for run, r in statuses.items() if r.get("status", "complete") != "complete"}
         if not failed:
             return
