@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -43,3 +46,34 @@ def test_nothing_to_collect_is_one_clear_error(tmp_path):
     make_run(tmp_path / "run", "segnet_basic", "smoke")
     with pytest.raises(SegbenchError, match=r"no results.json with \{'scale': 'cpu'\} below"):
         collect([tmp_path], tmp_path / "out", where={"scale": "cpu"})
+
+
+def test_a_grid_collected_over_sittings_keeps_earlier_copies_under_names_that_follow_the_grid(tmp_path):
+    out = tmp_path / "out"
+    first_sitting = tmp_path / "logs" / "table1" / "multiruns" / "first"
+    make_run(first_sitting / "0", "segnet_basic", "cpu")
+    assert [c.name for c in collect([tmp_path / "logs"], out)] == ["run"]  # one run: nothing sets it apart yet
+
+    shutil.rmtree(first_sitting)  # the logs of the first sitting are gone; its copy in `out` is all that is left
+    make_run(tmp_path / "logs" / "table1" / "multiruns" / "second" / "0", "fcn_basic", "cpu")
+    copies = collect([tmp_path / "logs"], out)
+
+    assert sorted(p.name for p in out.iterdir()) == ["model=fcn_basic", "model=segnet_basic"]  # "run" renamed
+    assert [json.loads((c / "results.json").read_text())["choices"]["model"] for c in copies] == [
+        "fcn_basic", "segnet_basic"]  # fmt: skip
+    assert (out / "model=segnet_basic" / "csv" / "version_0" / "metrics.csv").is_file()
+
+
+def test_a_resumed_run_in_logs_replaces_its_older_copy(tmp_path):
+    out = tmp_path / "out"
+    run = tmp_path / "logs" / "multiruns" / "t" / "0"
+    make_run(run, "segnet_basic", "cpu", status="interrupted")
+    make_run(tmp_path / "logs" / "multiruns" / "t" / "1", "fcn_basic", "cpu")
+    collect([tmp_path / "logs"], out)
+
+    make_run(run, "segnet_basic", "cpu")  # resumed later and finished: the same folder, a newer results.json
+    os.utime(run / "results.json", (time.time() + 10, time.time() + 10))
+    collect([tmp_path / "logs"], out)
+
+    assert json.loads((out / "model=segnet_basic" / "results.json").read_text())["status"] == "complete"
+    assert sorted(p.name for p in out.iterdir()) == ["model=fcn_basic", "model=segnet_basic"]

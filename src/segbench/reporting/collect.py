@@ -8,12 +8,18 @@ predicted label maps — never checkpoints or W&B folders — so that reports re
 repository alone. `<name>` joins the config choices that differ between the runs
 (e.g. `model=fcn_basic,balancing=natural`). Copying again replaces a run's copy (a resumed run
 brings its later results); the latest run of each name wins.
+
+A grid collected over several sittings keeps what was copied before: the copies already in `<out>`
+take part like runs in `logs/` (a copy keeps its run's time, so the run in `logs/` wins a tie), and all
+are renamed together when a new run makes more choices differ (the first job of a grid is `run`, the
+second `balancing=natural`, …), so `<out>` never holds a stale name beside the new one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -28,17 +34,33 @@ def collect(paths: list[Path], out: Path, where: dict[str, str] | None = None) -
     """Copy every run below `paths` whose config choices match `where` (e.g. {"scale": "cpu"}) into `out`;
     returns the copies, one per name (the newest run wins)."""
     wanted = {key: str(value) for key, value in (where or {}).items()}
-    runs = [run for run in find_runs(paths) if all(str(run.results["choices"].get(k)) == v for k, v in wanted.items())]
+    found = find_runs(paths)
+    runs = [run for run in found if all(str(run.results["choices"].get(k)) == v for k, v in wanted.items())]
     if not runs:
         condition = f" with {wanted}" if wanted else ""
         raise SegbenchError(f"no results.json{condition} below {', '.join(map(str, paths))}")
+    already_copied = [run for run in find_runs([out]) if run.file.resolve() not in {r.file.resolve() for r in found}] \
+        if any(out.rglob("results.json")) else []  # fmt: skip
+    runs += already_copied
     varying = varying_choices(runs)
     newest: dict[str, Run] = {}
     for run in runs:
         name = ",".join(f"{key}={run.results['choices'].get(key)}" for key in varying).replace("/", "-") or "run"
         if name not in newest or run.file.stat().st_mtime > newest[name].file.stat().st_mtime:
             newest[name] = run
-    return [copy_run(run, out / name) for name, run in sorted(newest.items())]
+    # Copied into a fresh folder first: a copy already in `out` may be the source of a renamed one.
+    staging = out.with_name(out.name + ".collecting")
+    shutil.rmtree(staging, ignore_errors=True)
+    for name, run in newest.items():
+        copy_run(run, staging / name)
+    for stale in {run.folder for run in already_copied}:
+        shutil.rmtree(stale)
+    for name in newest:
+        shutil.rmtree(out / name, ignore_errors=True)
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).rename(out / name)
+    shutil.rmtree(staging)
+    return [out / name for name in sorted(newest)]
 
 
 def copy_run(run: Run, copy: Path) -> Path:
@@ -50,6 +72,8 @@ def copy_run(run: Run, copy: Path) -> Path:
         (copy / kept).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run.folder / kept, copy / kept)
     _forget_local_paths(copy / "results.json")
+    source_time = run.file.stat()
+    os.utime(copy / "results.json", ns=(source_time.st_atime_ns, source_time.st_mtime_ns))  # the run's time, kept
     return copy
 
 
