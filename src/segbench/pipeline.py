@@ -336,10 +336,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         "input_resolution": list(datamodule.split("test").images.shape[1:3]),
         "scoring_resolution": list(datamodule.scoring_size("test")),
         **scores,
-        "class_names": task.test_report["class_names"],
-        "confusion": task.test_report["confusion"],
         **({"mc_samples": task.hparams.mc_samples} if task.hparams.mc_samples else {}),
-        **{key: task.test_report[key] for key in ("entropy_histogram",) if key in task.test_report},
+        **task.test_report,  # the confusion matrix, class names and what the task's options add (entropy histograms)
         "per_sequence": per_sequence,
     }
     (output_dir / "eval.json").write_text(json.dumps(report, indent=2))

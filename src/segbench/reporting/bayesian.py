@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from segbench.errors import SegbenchError  # noqa: E402
 from segbench.reporting.collect import copy_run  # noqa: E402
-from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command  # noqa: E402
+from segbench.reporting.grid_runs import Run, find_runs, percent, read_json_object, settings, train_command  # noqa: E402
 from segbench.reporting.grid_tables import markdown_table, write_csv  # noqa: E402
 from segbench.utils import exit_on_user_error  # noqa: E402
 
@@ -46,23 +46,13 @@ def trained_run(task_dir: Path) -> Run:
     return max(runs, key=lambda run: run.file.stat().st_mtime)
 
 
-def _read_json(file: Path) -> dict[str, Any]:
-    try:
-        content = json.loads(file.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SegbenchError(f"cannot read {file}: {error}") from None
-    if not isinstance(content, dict):
-        raise SegbenchError(f"{file} is not a JSON object")
-    return content
-
-
 def collect(task_dir: Path, out: Path) -> list[Path]:
     """Copy the trained run and the MC evaluations of its selected checkpoint into `out`; returns the copies."""
     run = trained_run(task_dir)
     checkpoint = Path(run.results["best_checkpoint"]).resolve()
     evaluations = {}
     for file in sorted(task_dir.rglob("eval.json")):
-        evaluation = _read_json(file)
+        evaluation = read_json_object(file)
         if evaluation.get("mc_samples") and Path(evaluation["ckpt_path"]).resolve() == checkpoint:
             evaluations[int(evaluation["mc_samples"])] = evaluation  # sorted paths: a later sweep's replaces
     if not evaluations:
@@ -81,7 +71,7 @@ def _evaluations(runs_dir: Path) -> list[dict[str, Any]]:
     files = sorted(runs_dir.glob("mc*/eval.json"))
     if not files:
         raise SegbenchError(f"no mc<N>/eval.json under {runs_dir} (python -m segbench.reporting.bayesian collect …)")
-    evaluations = [_read_json(file) for file in files]
+    evaluations = [read_json_object(file) for file in files]
     for file, evaluation in zip(files, evaluations):
         missing = [f"{p}/{m}" for p in ("test", "test_deterministic") for m in MEASURES if f"{p}/{m}" not in evaluation]
         if missing or not evaluation.get("mc_samples"):

@@ -82,16 +82,22 @@ def _check_scores(file: Path, where: str, scores: Any) -> None:
             raise SegbenchError(f"{file}: {where}[{key!r}] is {value!r}, not a number")
 
 
-def load_run(file: Path) -> Run:
-    """A results.json, checked for what the reports read: a bad file stops the report with one line naming it."""
+def read_json_object(file: Path) -> dict[str, Any]:
+    """The JSON object in `file`; one line naming the file when it cannot be read or is not a JSON object."""
     try:
-        results = json.loads(file.read_text())
+        content = json.loads(file.read_text())
     except json.JSONDecodeError as error:
         raise SegbenchError(f"{file} is not JSON ({error})") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SegbenchError(f"cannot read {file}: {error}") from None
-    if not isinstance(results, dict):
+    if not isinstance(content, dict):
         raise SegbenchError(f"{file} is not a JSON object")
+    return content
+
+
+def load_run(file: Path) -> Run:
+    """A results.json, checked for what the reports read: a bad file stops the report with one line naming it."""
+    results = read_json_object(file)
     status = results.get("status", "complete")
     if status not in STATUSES:
         raise SegbenchError(f"{file}: status {status!r} is none of {', '.join(STATUSES)}")
