@@ -397,3 +397,31 @@ def test_paper_numbers_of_both_balancings_and_table3():
     )
     assert TABLE3["table3/deconvnet"]["beyond_80k"] == {"G": 89.58, "C": 70.24, "mIoU": 59.77, "BF": 52.23}
     assert TABLE3["table3/deeplab_largefov_densecrf"]["at"] == {}  # "not computed" at 40 K and 80 K
+
+
+def test_table1_checks_the_conclusions_of_sec_3_3_on_ours_and_on_the_paper(sweep, tmp_path):
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out)
+    text = (out / "table1.md").read_text()
+    assert "## Sec. 3.3's conclusions, checked" in text
+    rows = {cells[0]: cells[1:] for cells in (line[2:-2].split(" | ") for line in text.splitlines()) if len(cells) == 4}
+    # SegNet-Basic MF 71.4 / 55.0 / 40.2 / 30.12 against FCN-Basic MF 80.0 / 60.0 / 45.0 / 35.00; FCN-Basic NF failed
+    equal = rows[next(claim for claim in rows if claim.startswith("SegNet-Basic performs as well as FCN-Basic"))]
+    assert equal[:2] == ["holds (8/8)", "does not hold (0/4), 4 comparisons await runs"]
+    assert equal[2].startswith("SegNet-Basic MF G 71.4 not within 2.5 of FCN-Basic MF G 80.0; ")
+    assert equal[2].endswith("; … 1 more")
+    training = rows["SegNet-Basic, the larger decoder, reaches a higher training accuracy than FCN-Basic"]
+    assert training == [
+        "holds (6/6)",
+        "partly (1/3), 3 comparisons await runs",
+        "SegNet-Basic MF train C 90.0 ≤ FCN-Basic MF train C 91.0; "
+        "SegNet-Basic MF train mIoU 80.0 ≤ FCN-Basic MF train mIoU 85.0",
+    ]
+    balancing = rows[next(claim for claim in rows if claim.startswith("Median frequency balancing beats natural"))]
+    assert balancing == [
+        "partly (21/24)",
+        "partly (2/3), 21 comparisons await runs",
+        "SegNet-Basic MF mIoU 40.2 ≤ SegNet-Basic NF mIoU 46.3",
+    ]
+    encoder_maps = rows["Encoder feature maps matter: FCN-Basic beats FCN-Basic-NoAddition"]
+    assert encoder_maps[:2] == ["holds (8/8)", "no runs yet"]

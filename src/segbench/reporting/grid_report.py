@@ -13,7 +13,7 @@ from typing import Any
 
 from segbench.errors import SegbenchError
 from segbench.paper import BALANCINGS, TABLE1
-from segbench.reporting import grid_plots, grid_tables, qualitative
+from segbench.reporting import conclusions, grid_plots, grid_tables, qualitative
 from segbench.reporting.grid_runs import Run, find_runs, place, read_efficiency, settings, train_command
 
 # Every file this report may write: one it does not write this time is removed from --out, so
@@ -228,7 +228,8 @@ def write_report(
     written_by = f"Written by `{command}` (do not edit by hand) from the runs' results.json."
     if rows1:
         intro = [f"{written_by} {TABLE1_INTRO}", "", *_found(shown1), "", _efficiency_line(efficiency, measured)]
-        table = grid_tables.table1_markdown(rows1)
+        checked = conclusions.conclusions_section(conclusions.run_scores(cells1))
+        table = [*grid_tables.table1_markdown(rows1), "", *checked]
         runs1 = runs_section(table1_runs, shown1)
         document = _document(title or "Table 1, ours beside the paper", intro, table, figures1, runs1, report.notes)
         _write_table(report, "table1", rows1, grid_tables.table1_tex(rows1, command), document)

@@ -1,0 +1,36 @@
+"""Sec. 3.3's conclusions as comparisons of Table 1 cells, counted on the paper's own Table 1."""
+
+from __future__ import annotations
+
+from segbench.reporting.conclusions import CONCLUSIONS, paper_scores, verdict
+
+
+def test_the_papers_own_table_1_supports_its_conclusions_mostly_not_always():
+    counted = [verdict(conclusion, paper_scores) for conclusion in CONCLUSIONS]
+    assert [text for text, _ in counted] == [
+        "partly (53/56)",  # bilinear is not the worst on MF C (61.1) nor NF G (82.7)
+        "holds (8/8)",
+        "holds (6/6)",
+        "holds (8/8)",
+        "holds (8/8)",
+        "partly (13/14)",
+        "partly (6/8)",
+        "partly (87/96)",
+        "partly (21/24)",
+    ]
+    assert counted[0][1] == [
+        "SegNet-Basic-SingleChannelDecoder MF C 60.7 ≤ Bilinear-Interpolation MF C 61.1",
+        "FCN-Basic-NoAddition MF C 58.6 ≤ Bilinear-Interpolation MF C 61.1",
+        "FCN-Basic-NoAddition NF G 82.3 ≤ Bilinear-Interpolation NF G 82.7",
+    ]
+    assert counted[8][1][2] == "FCN-Basic-NoDimReduction NF G 83.5 ≤ FCN-Basic-NoDimReduction MF G 84.1"
+
+
+def test_a_score_missing_from_a_grid_leaves_its_comparisons_waiting():
+    bilinear_worst = CONCLUSIONS[0]
+    only_mf = lambda model, balancing, split, metric: (  # noqa: E731
+        paper_scores(model, balancing, split, metric) if balancing == "median_frequency" else None
+    )
+    assert verdict(bilinear_worst, only_mf)[0] == "partly (26/28), 28 comparisons await runs"
+    nothing = lambda *cell: None  # noqa: E731
+    assert verdict(bilinear_worst, nothing) == ("no runs yet", [])
