@@ -78,14 +78,16 @@ bench-perf: install
 	$(BIN)/python -m segbench.benchmarks.performance --json docs/results/performance.json $(BENCH_PERF_ARGS)
 	$(BIN)/python -m segbench.reporting.performance docs/results/performance.json --out docs/results/performance.md --command "make bench-perf"
 
-# The grids, end to end: train every job (re-running resumes: finished jobs are skipped), copy the finished
+# The grids, end to end: train every job (re-running resumes: finished jobs are skipped, in logs/ or among the
+# committed runs, so a grid can go on on another machine), copy the finished
 # jobs' small files into docs/results/<table>-camvid-<scale>/runs/ (never checkpoints) and write the report
 # beside them. SCALE=cpu (a 2-core machine: two single-threaded jobs at once), smoke (minutes; its numbers
 # mean nothing) or paper (a GPU box: add TRAIN_ARGS="trainer=gpu", or TRAIN_ARGS="hydra/launcher=slurm ...").
 SCALE ?= cpu
 TRAIN_ARGS ?= $(if $(filter paper,$(SCALE)),,hydra/launcher=parallel threads=1)
 table1 table3: install
-	$(BIN)/python src/train.py --multirun experiment=$@ scale=$(SCALE) $(TRAIN_ARGS); status=$$?; \
+	$(BIN)/python src/train.py --multirun experiment=$@ scale=$(SCALE) finished_runs=[docs/results/$@-camvid-$(SCALE)/runs] \
+		$(TRAIN_ARGS); status=$$?; \
 	$(BIN)/python -m segbench.reporting.collect logs/$@ --where scale=$(SCALE) --out docs/results/$@-camvid-$(SCALE)/runs \
 		&& $(MAKE) --no-print-directory report; exit $$status
 

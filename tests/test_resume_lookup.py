@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -37,3 +38,17 @@ def test_a_run_of_another_training_is_not_continued(tmp_path):
     make_run(task / "runs" / "old", ["model=fcn_basic", "threads=1"])
     current = make_run(task / "runs" / "now", ["model=segnet_basic", "threads=1", "resume=true"], leftover=None)
     assert find_previous_run(task, current) is None
+
+
+def test_a_complete_collected_copy_counts_as_finished_an_incomplete_one_does_not(tmp_path):
+    task = tmp_path / "logs" / "table1"
+    current = make_run(task / "multiruns" / "now" / "3", ["model=fcn_basic", "threads=1", "resume=true"], leftover=None)
+    collected = tmp_path / "docs" / "runs"
+    failed = make_run(collected / "model=fcn_basic,attempt=1", ["model=fcn_basic", "threads=1"], "results.json", age=5)
+    failed.joinpath("results.json").write_text(json.dumps({"status": "failed"}))
+    assert find_previous_run(task, current, [collected]) is None  # a failed copy has nothing to continue
+
+    finished = make_run(collected / "model=fcn_basic", ["model=fcn_basic", "threads=1"], "results.json", age=1)
+    finished.joinpath("results.json").write_text(json.dumps({"status": "complete"}))
+    assert find_previous_run(task, current, [collected]) == finished
+    assert find_previous_run(task, current) is None  # only where it is told to look

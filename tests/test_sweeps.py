@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, check, run
+
+from segbench.reporting.collect import collect
 
 
 @pytest.mark.slow
@@ -68,6 +71,15 @@ def test_the_table1_grid_runs_end_to_end_skips_finished_jobs_when_rerun_and_repo
     for job, results in jobs.items():
         if job != 5:
             assert f"{100 * results['test']['test/mIoU']:.1f}" in table
+
+    # Another sitting on another machine: the logs are gone, the collected (committed) copies are what is left.
+    collected = tmp_path / "collected"
+    assert len(collect([tmp_path / "logs" / "table1"], collected)) == 16
+    shutil.rmtree(tmp_path / "logs")
+    elsewhere = run("train.py", tmp_path, *TINY_GRID, *FAIL_JOB_5, f"finished_runs=[{collected}]")
+    assert elsewhere.returncode == 1, elsewhere.stderr[-3000:]
+    assert (elsewhere.stdout + elsewhere.stderr).count("already finished") == 15  # only the failed job runs again
+    assert "error: 1 of 16 jobs did not complete" in elsewhere.stderr
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from segbench.errors import SegbenchError, first_line
 from segbench.inference import evenly_spaced, predict_labels, save_label_map
 from segbench.models import count_parameters
 from segbench.reporting.terminal import print_evaluation
-from segbench.resume import find_previous_run
+from segbench.resume import complete_results, find_previous_run
 from segbench.task import SegmentationTask
 from segbench.utils import instantiate_group
 from segbench.utils.hydra_callbacks import CONTINUED
@@ -119,9 +119,11 @@ def _previous_run(cfg: DictConfig) -> Path | None:
             "(keep hydra.output_subdir at its default)"
         )
     task_dir = Path(cfg.paths.log_dir) / cfg.task_name
-    previous = find_previous_run(task_dir, current)
+    finished_runs = [Path(folder) for folder in cfg.get("finished_runs") or []]
+    previous = find_previous_run(task_dir, current, finished_runs)
     if previous is None:
-        log.info("resume=true: no earlier run of this command under %s; starting a new one", task_dir)
+        searched = ", ".join(map(str, [task_dir, *finished_runs]))
+        log.info("resume=true: no earlier run of this command under %s; starting a new one", searched)
     return previous
 
 
@@ -223,8 +225,7 @@ def _write_results(output_dir: Path, results: dict[str, Any]) -> None:
 
 
 def _completed(run_dir: Path) -> bool:
-    results = run_dir / "results.json"
-    return results.is_file() and json.loads(results.read_text()).get("status", "complete") == "complete"
+    return complete_results(run_dir / "results.json")
 
 
 def _refuse_to_overwrite(output_dir: Path, cfg: DictConfig) -> None:

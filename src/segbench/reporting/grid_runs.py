@@ -206,8 +206,9 @@ def train_command(run: Run) -> str | None:
     if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
         raise SegbenchError(f"{overrides} is not a list of overrides")
     given = [o for o in saved if not o.startswith("hydra.")]
-    # A run resumed from its own checkpoint is re-created from scratch by the same overrides.
-    chosen = [o for o in given if not o.startswith("ckpt_path=")]
+    # A run resumed from its own checkpoint is re-created from scratch by the same overrides; where a grid
+    # looked for finished jobs does not change what a job trains.
+    chosen = [o for o in given if not o.startswith(("ckpt_path=", "finished_runs="))]
     note = " (trained in resumed segments)" if len(chosen) < len(given) else ""
     return "python src/train.py " + " ".join(shlex.quote(o) for o in chosen) + note
 
