@@ -184,6 +184,17 @@ def test_eval_scores_each_video_sequence_of_the_test_split(trained, tmp_path):
     # the whole split's G is a pixel-weighted mean of the sequences' Gs: it lies between them
     low, high = sorted(scores["G"] for scores in per_sequence.values())
     assert low <= report["test/G"] <= high
+    # scored in the same pass as the split, each sequence's scores are those of scoring its images alone
+    for path in [*(root / "test").glob("0001TP_*.png"), *(root / "testannot").glob("0001TP_*.png")]:
+        path.unlink()
+    check(
+        run("eval.py", tmp_path, f"dataset.root={root}", f"ckpt_path={checkpoint}", f"hydra.run.dir={tmp_path}/alone")
+    )
+    alone = json.loads((tmp_path / "one" / "eval.json").read_text())
+    assert alone["per_sequence"] == {}  # one sequence left: nothing to tell apart
+    assert per_sequence["Seq05VD"] == pytest.approx(
+        {"images": 3, **{m: alone[f"test/{m}"] for m in "G C mIoU BF".split()}}
+    )
 
 
 def test_a_config_that_builds_no_network_is_recorded_with_what_went_wrong(tmp_path):

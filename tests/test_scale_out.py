@@ -123,7 +123,7 @@ def in_memory_datamodule(**sizes: int) -> SegmentationDataModule:
 
 
 def image_ids(loader) -> list[list[int]]:
-    return [images[:, 0, 0, 0].tolist() for images, _ in loader]
+    return [images[:, 0, 0, 0].tolist() for images, *_ in loader]
 
 
 def test_evaluation_shares_hold_every_image_once_and_bn_batches_are_split_whole():
@@ -287,3 +287,20 @@ def test_the_launcher_presets_compose_into_the_plugins_launchers():
     assert type(instantiate(slurm)).__name__ == "SlurmLauncher"  # the plugin takes every key
     parallel = compose_hydra("hydra/launcher=parallel").hydra.launcher
     assert parallel._target_.endswith("JoblibLauncher") and parallel.n_jobs == 2
+
+
+def test_test_images_come_tagged_with_their_video_sequence_on_every_process():
+    datamodule = in_memory_datamodule(test=5)
+    names = ["Seq05VD_f0", "0001TP_0", "Seq05VD_f1", "0001TP_1", "Seq05VD_f2"]
+    datamodule.splits["test"].names = names
+    assert datamodule.sequence_tags("test") == (["0001TP", "Seq05VD"], [1, 0, 1, 0, 1])  # names in sorted order
+    single = [(images[:, 0, 0, 0].tolist(), tags.tolist()) for images, _, tags in datamodule.test_dataloader()]
+    assert single == [([0, 1], [1, 0]), ([2, 3], [1, 0]), ([4], [1])]
+    for rank in range(2):  # a process's share carries the tags of its own images
+        datamodule.trainer = SimpleNamespace(global_rank=rank, world_size=2)
+        for images, _, tags in datamodule.test_dataloader():
+            assert tags.tolist() == [[1, 0, 1, 0, 1][i] for i in images[:, 0, 0, 0].tolist()]
+    datamodule.splits["test"].names = ["Seq05VD_f0", "Seq05VD_f1", "Seq05VD_f2", "Seq05VD_f3", "Seq05VD_f4"]
+    assert datamodule.sequence_tags("test") == ([], [])  # one sequence: the loader serves (image, label)
+    datamodule.trainer = None
+    assert all(len(batch) == 2 for batch in datamodule.test_dataloader())

@@ -181,7 +181,6 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
         scorer = make_trainer(cfg, callbacks="scoring_callbacks", with_loggers=False)
         scores = score(scorer, task, datamodule, ("train", "val", "test"), ckpt_path=best or None)
         test_report = dict(task.test_report)
-        per_sequence = score_per_sequence(cfg, task, datamodule, callbacks="scoring_callbacks")
         save_predictions(task, datamodule, cfg.get("saved_predictions", 0), output_dir / "predictions")
         # Table 3's iteration points: each milestone checkpoint scored like the selected one (its BN
         # statistics were recomputed for the evaluation it was saved at).
@@ -205,7 +204,8 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
             **scores,
             "class_names": test_report["class_names"],
             "test_confusion": test_report["confusion"],
-            "per_sequence": per_sequence,
+            # the test split scored per video sequence in the same pass ({} when it has one sequence)
+            "per_sequence": test_report.get("per_sequence", {}),
             "milestones": milestones,
         }
         if trainer.is_global_zero:
@@ -321,9 +321,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer = make_trainer(cfg)
     with finishing_loggers(trainer):
         scores = score(trainer, task, datamodule, ("test",))["test"]
-    report_of_whole_split = dict(task.test_report)
-    per_sequence = score_per_sequence(cfg, task, datamodule)
-    task.test_report = report_of_whole_split
     if not trainer.is_global_zero:  # every process holds the same synced scores; one reports them
         return scores
     print_evaluation(
@@ -338,31 +335,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         "scoring_resolution": list(datamodule.scoring_size("test")),
         **scores,
         **({"mc_samples": task.hparams.mc_samples} if task.hparams.mc_samples else {}),
-        **task.test_report,  # the confusion matrix, class names and what the task's options add (entropy histograms)
-        "per_sequence": per_sequence,
+        "per_sequence": {},  # filled by the test report when the split has several video sequences
+        # the confusion matrix, class names, per-sequence scores and what the task's options add (entropy histograms)
+        **task.test_report,
     }
     (output_dir / "eval.json").write_text(json.dumps(report, indent=2))
     log.info("scores: %s", output_dir / "eval.json")
     return scores
-
-
-def score_per_sequence(
-    cfg: DictConfig, task: SegmentationTask, datamodule, callbacks: str = "callbacks"
-) -> dict[str, dict[str, float]]:
-    """G, C, mIoU, BF of the test split's images of each video sequence (CamVid's test split mixes a day and a
-    dusk sequence, and only one of its sequences appears in training); empty when the layout has no sequences."""
-    sequences = datamodule.sequences("test")
-    if len(sequences) < 2:
-        return {}
-    trainer = make_trainer(cfg, callbacks=callbacks, with_loggers=False)
-    per_sequence = {}
-    for sequence, indices in sorted(sequences.items()):
-        scores = score(trainer, task, datamodule.restricted("test", indices), ("test",))["test"]
-        summary = {measure: scores[f"test/{measure}"] for measure in ("G", "C", "mIoU", "BF")}
-        per_sequence[sequence] = {"images": len(indices), **summary}
-        log.info("test sequence %s (%d images): %s", sequence, len(indices),
-                 " ".join(f"{k} {100 * v:.2f}" for k, v in summary.items()))  # fmt: skip
-    return per_sequence
 
 
 def save_predictions(task: SegmentationTask, datamodule, per_sequence: int, folder: Path) -> None:

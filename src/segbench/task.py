@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -75,25 +76,28 @@ class SegmentationTask(pl.LightningModule):
         self.test_entropy = nn.ModuleDict({"right": MeanMetric(), "wrong": MeanMetric()})
         self.test_entropy_histogram = nn.ModuleDict({"right": Histogram(), "wrong": Histogram()})
         self.test_report: dict[str, object] = {}
+        # Filled at each test start when the test images come tagged with their video sequence (CamVid's day
+        # and dusk sequences): one G/C/mIoU/BF collection per sequence, scored in the same pass as the split.
+        self.test_sequence_names: list[str] = []
+        self.test_sequence_images: Counter[int] = Counter()
+        self.test_sequence_metrics = nn.ModuleDict()
         # Training batches only (not evaluation, not the BN-statistics pass, which run in eval mode).
         self.augment = instantiate(dict(augment), ignore_index=ignore_index) if augment else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
 
-    def on_after_batch_transfer(
-        self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def on_after_batch_transfer(self, batch: tuple[torch.Tensor, ...], dataloader_idx: int) -> tuple[torch.Tensor, ...]:
         # Batches travel as uint8 (4x less to copy); the float image is made on the device.
-        images, labels = batch
+        images, labels, *sequence_tags = batch
         images, labels = images.float(), labels.long()
         if self.augment is not None and self.training:
             images, labels = self.augment(images, labels)
-        return images.contiguous(memory_format=self.memory_format), labels
+        return images.contiguous(memory_format=self.memory_format), labels, *sequence_tags
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and metric update for one batch; returns the loss and the predicted label map."""
-        images, labels = batch
+        images, labels = batch[:2]
         # Scored on labels of another size than the input (the native label files, Sec. 3.3's protocol).
         logits = logits_at(self(images), labels.shape[-2:])
         loss = self.criterion(logits, labels)
@@ -126,13 +130,34 @@ class SegmentationTask(pl.LightningModule):
     def validation_step(self, batch, batch_idx: int) -> None:
         self._step(batch, self.val_metrics, "val")
 
+    def on_test_epoch_start(self) -> None:
+        datamodule = self.trainer.datamodule
+        names, tags = datamodule.sequence_tags("test") if hasattr(datamodule, "sequence_tags") else ([], [])
+        self.test_sequence_names, self.test_sequence_images = names, Counter(tags)
+        self.test_sequence_metrics = nn.ModuleDict(
+            {
+                str(tag): segmentation_metrics(
+                    self.hparams.num_classes, self.hparams.ignore_index, prefix="", boundary="exact"
+                )
+                for tag in range(len(self.test_sequence_names))
+            }
+        ).to(self.device)
+
     def test_step(self, batch, batch_idx: int) -> None:
+        predictions = self._test_predictions(batch)
+        labels, *sequence_tags = batch[1:]
+        for tag, metrics in self.test_sequence_metrics.items():
+            if sequence_tags and (in_sequence := sequence_tags[0] == int(tag)).any():
+                metrics.update(predictions[in_sequence], labels[in_sequence])
+
+    def _test_predictions(self, batch) -> torch.Tensor:
+        """The batch's predicted label map, its scores and (with mc_samples) its uncertainty recorded."""
         if not self.hparams.get("mc_samples"):
             _, predictions = self._step(batch, self.test_metrics, "test")
             self.test_per_class.update(predictions, batch[1])
-            return
+            return predictions
         self._step(batch, self.test_deterministic_metrics, "test_deterministic")
-        images, labels = batch
+        images, labels = batch[:2]
         probabilities = mc_softmax(self.net, images, self.hparams.mc_samples, size=tuple(labels.shape[-2:]))
         predictions = probabilities.argmax(dim=1)
         # cross entropy of the mean distribution: the loss's logits may be any log-probabilities
@@ -150,6 +175,7 @@ class SegmentationTask(pl.LightningModule):
                 self.test_entropy[kind].update(entropy[pixels])
                 self.test_entropy_histogram[kind].update(entropy[pixels])
             self.log(f"test/entropy_{kind}", self.test_entropy[kind], on_step=False, on_epoch=True)
+        return predictions
 
     def on_test_epoch_end(self) -> None:
         """Per-class accuracy and IoU (Table 2 style) logged by class name; the confusion matrix kept for reports."""
@@ -163,6 +189,14 @@ class SegmentationTask(pl.LightningModule):
         self.log_dict(per_class, sync_dist=True)  # equal on every process already (synced metric states)
         self.test_report = {"confusion": scores["confusion"].tolist(), "class_names": names}
         self.test_per_class.reset()
+        if self.test_sequence_names:
+            per_sequence = {}
+            for tag, name in enumerate(self.test_sequence_names):
+                metrics = self.test_sequence_metrics[str(tag)]
+                scores = {measure: float(value) for measure, value in metrics.compute().items()}
+                per_sequence[name] = {"images": self.test_sequence_images[tag], **scores}
+                metrics.reset()
+            self.test_report["per_sequence"] = per_sequence
         if self.hparams.get("mc_samples"):
             histograms = self.test_entropy_histogram
             self.test_report["entropy_histogram"] = {

@@ -44,6 +44,20 @@ class LabelledImages(Dataset):
         return torch.from_numpy(self.images[index]).permute(2, 0, 1), torch.from_numpy(self.labels[index])
 
 
+class SequenceTagged(Dataset):
+    """A split's (image, label) with the index of the image's video sequence (-1: none): the test loader's
+    items, so that each sequence is scored in the same pass as the whole split."""
+
+    def __init__(self, images: LabelledImages, tags: Sequence[int]) -> None:
+        self.images, self.tags = images, list(tags)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        return (*self.images[index], self.tags[index])
+
+
 class BatchShard(Sampler[list[int]]):
     """The split in fixed order cut into batches of `batch_size`; batch `i` belongs to rank `i % world_size`.
 
@@ -122,7 +136,6 @@ class SegmentationDataModule(pl.LightningDataModule):
         )
         self.splits: dict[str, LabelledImages] = {}
         self.scoring_splits: dict[str, LabelledImages] = {}
-        self._restricted: dict[str, LabelledImages] = {}
         self.validation_split = "val"
 
     @property
@@ -158,8 +171,6 @@ class SegmentationDataModule(pl.LightningDataModule):
 
     def scoring_split(self, name: str) -> LabelledImages:
         """`split(name)`'s images with labels at the scoring resolution (the same object when that is the input's)."""
-        if name in self._restricted:
-            return self._restricted[name]
         wanted = None if self.scoring_resolution == "native" else self.scoring_resolution
         if self.scoring_resolution == "input" or wanted == self.resolution:
             return self.split(name)
@@ -227,7 +238,9 @@ class SegmentationDataModule(pl.LightningDataModule):
         """
         workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
         rank, world_size = self._distributed()
-        scored = self.scoring_split(split)
+        scored: Dataset = self.scoring_split(split)
+        if split == "test" and (tagged := self.sequence_tags(split))[0]:
+            scored = SequenceTagged(scored, tagged[1])
         if world_size == 1:
             return DataLoader(scored, batch_size=batch_size, shuffle=False, **workers)
         shard = UnrepeatedDistributedSampler(scored, num_replicas=world_size, rank=rank, shuffle=False)
@@ -260,21 +273,25 @@ class SegmentationDataModule(pl.LightningDataModule):
         return DataLoader(self.split("train"), batch_sampler=batches, **workers)
 
     def sequences(self, split: str) -> dict[str, list[int]]:
-        """The indices of each video sequence's images in `split` (empty when the layout knows no sequences)."""
+        """The indices of each video sequence's images in `split`, by sequence name in sorted order (empty when
+        the layout knows no sequences)."""
         groups: dict[str, list[int]] = {}
         for index, name in enumerate(self.split(split).names):
             if (sequence := self.layout.sequence(name)) is not None:
                 groups.setdefault(sequence, []).append(index)
-        return groups
+        return dict(sorted(groups.items()))
 
-    def restricted(self, split: str, indices: Sequence[int]) -> SegmentationDataModule:
-        """A view of this data module whose `split` is scored on the images `indices` only (e.g. one sequence)."""
-        scored = self.scoring_split(split)
-        view = copy.copy(self)
-        picked = list(indices)
-        subset = LabelledImages(scored.images[picked], scored.labels[picked], [scored.names[i] for i in picked])
-        view._restricted = {**self._restricted, split: subset}
-        return view
+    def sequence_tags(self, split: str) -> tuple[list[str], list[int]]:
+        """The names of `split`'s video sequences and, per image, the index of its own (-1: none); ([], []) when
+        there are fewer than two sequences to tell apart."""
+        sequences = self.sequences(split)
+        if len(sequences) < 2:
+            return [], []
+        tags = [-1] * len(self.split(split))
+        for tag, indices in enumerate(sequences.values()):
+            for index in indices:
+                tags[index] = tag
+        return list(sequences), tags
 
     def validating_on(self, split: str) -> SegmentationDataModule:
         """A view of this data module that validates on `split` (Table 1 also scores the training images).
