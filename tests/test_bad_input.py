@@ -187,14 +187,11 @@ def test_eval_scores_each_video_sequence_of_the_test_split(trained, tmp_path):
     # scored in the same pass as the split, each sequence's scores are those of scoring its images alone
     for path in [*(root / "test").glob("0001TP_*.png"), *(root / "testannot").glob("0001TP_*.png")]:
         path.unlink()
-    check(
-        run("eval.py", tmp_path, f"dataset.root={root}", f"ckpt_path={checkpoint}", f"hydra.run.dir={tmp_path}/alone")
-    )
+    check(run("eval.py", tmp_path, f"dataset.root={root}", f"ckpt_path={checkpoint}", f"hydra.run.dir={tmp_path}/one"))
     alone = json.loads((tmp_path / "one" / "eval.json").read_text())
     assert alone["per_sequence"] == {}  # one sequence left: nothing to tell apart
-    assert per_sequence["Seq05VD"] == pytest.approx(
-        {"images": 3, **{m: alone[f"test/{m}"] for m in "G C mIoU BF".split()}}
-    )
+    scored_alone = {measure: alone[f"test/{measure}"] for measure in ("G", "C", "mIoU", "BF")}
+    assert per_sequence["Seq05VD"] == pytest.approx({"images": 3, **scored_alone})
 
 
 def test_a_config_that_builds_no_network_is_recorded_with_what_went_wrong(tmp_path):
