@@ -123,7 +123,8 @@ class SegmentationTask(pl.LightningModule):
             # Stop before the optimiser writes NaN into the weights: the last checkpoint stays the last good one.
             raise NonFiniteLossError(
                 f"training loss is {loss.item()} at step {self.global_step + 1} (epoch {self.current_epoch}); "
-                "training stopped, the last checkpoint is from before it (try a lower task.optimizer.lr)"
+                "training stopped, the last checkpoint is from before it "
+                "(try a lower task.optimizer.lr, or trainer.gradient_clip_val=1.0)"
             )
         return loss
 
@@ -213,7 +214,8 @@ class SegmentationTask(pl.LightningModule):
         if self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
             raise NonFiniteLossError(
                 f"the weights became NaN or infinite at step {self.global_step} (epoch {self.current_epoch}); "
-                "training stopped, the last checkpoint is from before it (try a lower task.optimizer.lr)"
+                "training stopped, the last checkpoint is from before it "
+                "(try a lower task.optimizer.lr, or trainer.gradient_clip_val=1.0)"
             )
 
     def configure_optimizers(self) -> dict:
