@@ -98,6 +98,21 @@ def _found(runs: Sequence[Run]) -> list[str]:
     return lines
 
 
+def _not_run(cells: dict[tuple[str, str], Run]) -> list[str]:
+    """The cells of Table 1's 16-job grid that no run has filled yet (a grid trained over several sittings)."""
+    missing = {
+        TABLE1[model]["paper_name"]: [
+            short for balancing, short in zip(BALANCINGS, ("MF", "NF")) if (model, balancing) not in cells
+        ]
+        for model in TABLE1
+    }
+    listed = [f"{name} ({', '.join(shorts)})" for name, shorts in missing.items() if shorts]
+    if not listed:
+        return []
+    count = sum(len(shorts) for shorts in missing.values())
+    return ["", f"Not run yet ({count} of the grid's {2 * len(TABLE1)} jobs; no results.json): {'; '.join(listed)}."]
+
+
 SMOKE_WARNING = (
     "**Smoke scale (`scale=smoke`): a dozen iterations at a tiny size, run to show the pipeline and this layout. "
     "Its numbers mean nothing; the real grid is `make table1|table3 SCALE=paper` on a GPU box.**"
@@ -227,7 +242,8 @@ def write_report(
             figures.append("fig4.png")
     written_by = f"Written by `{command}` (do not edit by hand) from the runs' results.json."
     if rows1:
-        intro = [f"{written_by} {TABLE1_INTRO}", "", *_found(shown1), "", _efficiency_line(efficiency, measured)]
+        intro = [f"{written_by} {TABLE1_INTRO}", "", *_found(shown1), *_not_run(cells1)]
+        intro += ["", _efficiency_line(efficiency, measured)]
         checked = conclusions.conclusions_section(conclusions.run_scores(cells1))
         table = [*grid_tables.table1_markdown(rows1), "", *checked]
         runs1 = runs_section(table1_runs, shown1)
