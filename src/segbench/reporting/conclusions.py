@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from segbench.paper import BALANCINGS, TABLE1
-from segbench.reporting.grid_runs import Run, percent
-from segbench.reporting.grid_tables import table1_decimals
+from segbench.reporting.grid_runs import Run
+from segbench.reporting.grid_tables import shown_score, table1_decimals
 
 TEST = ("G", "C", "mIoU", "BF")
 TRAIN = ("G", "C", "mIoU")
@@ -155,10 +155,7 @@ def run_scores(cells: dict[tuple[str, str], Run]) -> Scores:
     """The scores of a grid's complete runs, rounded as Table 1 shows them (a tie there is not a win)."""
 
     def scores(model: str, balancing: str, split: str, metric: str) -> float | None:
-        run = cells.get((model, balancing))
-        if run is None or not run.complete:
-            return None
-        return percent(run.score(split, metric), table1_decimals(metric))
+        return shown_score(cells.get((model, balancing)), split, metric, table1_decimals(metric))
 
     return scores
 

@@ -54,7 +54,8 @@ def run_state(status: str, step: int | None, error: str) -> str:
     return f"{status.upper()}{at}: {error}" if error else f"{status.upper()}{at}"
 
 
-def _ours(run: Run | None, split: str, metric: str, decimals: int) -> float | None:
+def shown_score(run: Run | None, split: str, metric: str, decimals: int) -> float | None:
+    """A complete run's score in percent, rounded as the table shows it; None without one."""
     return percent(run.score(split, metric), decimals) if run is not None and run.complete else None
 
 
@@ -93,7 +94,7 @@ def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[st
             for split, metrics in TABLE1_SCORES:
                 for metric in metrics:
                     decimals = table1_decimals(metric)
-                    ours = _ours(run, split, metric, decimals)
+                    ours = shown_score(run, split, metric, decimals)
                     reference = paper[balancing][split][metric]
                     key = f"{balancing}_{split}_{metric}"
                     row[key], row[f"{key}_paper"] = ours, reference
