@@ -149,6 +149,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_result_with_resume_true(tmp_
     check(run("train.py", tmp_path, *RESUMABLE))  # the same command again
     resumed = json.loads((first / "results.json").read_text())  # finished in the folder it started in
     same_run(resumed, uninterrupted[1])
+    assert resumed["resumed"] is True and uninterrupted[1]["resumed"] is False
     # once finished, the same command does not train again
     again = check(run("train.py", tmp_path, *RESUMABLE))
     assert "already finished" in again.stdout + again.stderr

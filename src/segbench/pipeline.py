@@ -201,6 +201,8 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
             "scoring_resolution": list(datamodule.scoring_size("test")),
             # wall time of the fitting loop (training, validation, BN recompute), across resumed segments
             "fit_seconds": timer.time_elapsed("train") if timer else None,
+            # whether this fit continued from a checkpoint (resume=true or ckpt_path=): trained in segments
+            "resumed": bool(cfg.get("ckpt_path")),
             **scores,
             "class_names": test_report["class_names"],
             "test_confusion": test_report["confusion"],

@@ -165,6 +165,27 @@ def md_cells(text: str, first: str) -> list[list[str]]:
     return [line[2:-2].split(" | ") for line in text.splitlines() if line.startswith(prefix)]
 
 
+def test_an_interrupted_job_is_pending_with_its_step_and_no_machine_path(sweep, tmp_path):
+    interrupted = {
+        "status": "interrupted",
+        "error": "interrupted at step 217; resume with the same command and resume=true, "
+        "or ckpt_path=/home/someone/logs/table1/4/checkpoints/last.ckpt",
+        "global_step": 217,
+        "choices": {"model": "bilinear_interpolation", "balancing": "median_frequency"},
+    }
+    write_run(sweep / "5", interrupted)
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out)
+    text = (out / "table1.md").read_text()
+    pending = next(line for line in text.splitlines() if line.startswith("Not finished yet"))
+    assert pending.startswith(
+        "Not finished yet (12 of the grid's 16 jobs): Bilinear-Interpolation (MF interrupted at step 217, NF);"
+    )
+    (bilinear,) = md_cells(text, "Bilinear-Interpolation")
+    assert bilinear[4] == "INTERRUPTED at step 217 (the grid's command resumes it)"
+    assert "/home/someone" not in text
+
+
 def test_table1_puts_the_paper_and_the_difference_beside_ours(sweep, efficiency, tmp_path, capsys):
     out = tmp_path / "report"
     run_report(sweep, "--out", out, "--efficiency", efficiency, "--command", "make report")
@@ -174,10 +195,8 @@ def test_table1_puts_the_paper_and_the_difference_beside_ours(sweep, efficiency,
     assert "input resolution: 120x160" in found and "scoring resolution: 360x480" in found
     assert "epochs trained: 30" in found and "steps: 930" in found
     # the grid's jobs without a results.json; FCN-Basic's failed NF job has one, so it is not among them
-    pending = next(line for line in text.splitlines() if line.startswith("Not run yet"))
-    assert pending.startswith(
-        "Not run yet (12 of the grid's 16 jobs; no results.json): Bilinear-Interpolation (MF, NF);"
-    )
+    pending = next(line for line in text.splitlines() if line.startswith("Not finished yet"))
+    assert pending.startswith("Not finished yet (12 of the grid's 16 jobs): Bilinear-Interpolation (MF, NF);")
     assert "SegNet-Basic (" not in pending and "FCN-Basic (" not in pending
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("| Variant |"))[2:-2].split(" | ")

@@ -98,10 +98,17 @@ def test_runs_section_recreates_each_run_from_its_saved_overrides(tmp_path):
     (run / ".hydra" / "overrides.yaml").write_text(
         "- model=segnet_basic\n- dataset.resolution=[180,240]\n- ckpt_path=/x/last.ckpt\n- hydra.run.dir=/x\n"
     )
+    # A job of a grid continued elsewhere: where the grid looked for finished jobs is not a resumed segment.
+    fresh = tmp_path / "multirun" / "1"
+    fresh.mkdir()
+    (fresh / "results.json").write_text(json.dumps(results))
+    (fresh / ".hydra").mkdir()
+    (fresh / ".hydra" / "overrides.yaml").write_text("- model=segnet_basic\n- finished_runs=[docs/results/x/runs]\n")
     runs = find_runs([tmp_path / "multirun"])
     lines = runs_section(runs, shown=runs)
-    assert lines[-1] == (
+    assert lines[-2:] == [
         f"- `{run}`: `python src/train.py model=segnet_basic 'dataset.resolution=[180,240]' "
-        "(trained in resumed segments)`"
-    )
+        "(trained in resumed segments)`",
+        f"- `{fresh}`: `python src/train.py model=segnet_basic`",
+    ]
     assert f"| {run} | segnet_basic | median_frequency | complete | 3 | 90 | 2 min | yes |" in lines

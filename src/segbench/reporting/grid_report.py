@@ -99,18 +99,33 @@ def _found(runs: Sequence[Run]) -> list[str]:
 
 
 def _not_run(cells: dict[tuple[str, str], Run]) -> list[str]:
-    """The cells of Table 1's 16-job grid that no run has filled yet (a grid trained over several sittings)."""
+    """The cells of Table 1's 16-job grid with no finished run yet (a grid trained over several sittings).
+
+    A failed job is finished (its cell shows the error); an interrupted one is not, and says where it stopped.
+    """
+
+    def pending(model: str, balancing: str, short: str) -> str | None:
+        run = cells.get((model, balancing))
+        if run is None:
+            return short
+        if run.status == "interrupted":
+            at = f" at step {run.global_step:,}" if isinstance(run.global_step, int) else ""
+            return f"{short} interrupted{at}"
+        return None
+
     missing = {
         TABLE1[model]["paper_name"]: [
-            short for balancing, short in zip(BALANCINGS, ("MF", "NF")) if (model, balancing) not in cells
+            state
+            for balancing, short in zip(BALANCINGS, ("MF", "NF"))
+            if (state := pending(model, balancing, short)) is not None
         ]
         for model in TABLE1
     }
-    listed = [f"{name} ({', '.join(shorts)})" for name, shorts in missing.items() if shorts]
+    listed = [f"{name} ({', '.join(states)})" for name, states in missing.items() if states]
     if not listed:
         return []
-    count = sum(len(shorts) for shorts in missing.values())
-    return ["", f"Not run yet ({count} of the grid's {2 * len(TABLE1)} jobs; no results.json): {'; '.join(listed)}."]
+    count = sum(len(states) for states in missing.values())
+    return ["", f"Not finished yet ({count} of the grid's {2 * len(TABLE1)} jobs): {'; '.join(listed)}."]
 
 
 SMOKE_WARNING = (

@@ -209,7 +209,8 @@ def train_command(run: Run) -> str | None:
     # A run resumed from its own checkpoint is re-created from scratch by the same overrides; where a grid
     # looked for finished jobs does not change what a job trains.
     chosen = [o for o in given if not o.startswith(("ckpt_path=", "finished_runs="))]
-    note = " (trained in resumed segments)" if len(chosen) < len(given) else ""
+    resumed = run.results.get("resumed") or any(o.startswith("ckpt_path=") for o in given)
+    note = " (trained in resumed segments)" if resumed else ""
     return "python src/train.py " + " ".join(shlex.quote(o) for o in chosen) + note
 
 

@@ -49,8 +49,14 @@ def compared(ours: float | None, paper: float | None, decimals: int) -> str:
 
 
 def run_state(status: str, step: int | None, error: str) -> str:
-    """How a job that did not finish ended, for the cell its scores would fill."""
+    """How a job that did not finish ended, for the cell its scores would fill.
+
+    An interrupted job's own message names its machine's checkpoint path; re-running the grid's command is
+    what resumes it anywhere, so that is what the report says instead.
+    """
     at = f" at step {step:,}" if isinstance(step, int) else ""
+    if status == "interrupted":
+        return f"INTERRUPTED{at} (the grid's command resumes it)"
     return f"{status.upper()}{at}: {error}" if error else f"{status.upper()}{at}"
 
 
