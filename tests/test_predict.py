@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+import json
+
 import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
-from test_entry_points import run
+from test_entry_points import TINY_SYNTHETIC, run
 
 from segbench.data.camvid import CLASS_NAMES, COLOURS
+from segbench.inference import predict_labels
 from segbench.models import count_parameters
 from segbench.predict import colour_overlay, predict_image
 from segbench.pretrained import load_predictor, load_weights, save_weights
@@ -43,13 +48,43 @@ def weights(tmp_path_factory):
     return save_weights(folder / "run.ckpt", folder / "net.pt"), net.eval()
 
 
-def test_a_weights_file_rebuilds_the_network_exactly(weights):
+def test_a_weights_file_rebuilds_the_network_with_its_weights_rounded_to_bfloat16(weights):
     path, net = weights
+    stored = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    assert {t.dtype for t in stored.values() if t.is_floating_point()} == {torch.bfloat16}
+    assert stored["encoder.blocks.0.features.1.num_batches_tracked"].dtype == torch.int64
     predictor = load_weights(path)
     assert predictor.input_resolution == TRAINED_AT and predictor.class_names == list(CLASS_NAMES)
+    assert predictor.ignore_index == 11
+    loaded = predictor.net.state_dict()
+    for name, tensor in net.state_dict().items():
+        expected = tensor.bfloat16().float() if tensor.is_floating_point() else tensor
+        assert loaded[name].dtype == tensor.dtype and torch.equal(loaded[name], expected), name
+    rounded = copy.deepcopy(net)
+    rounded.load_state_dict({name: tensor.bfloat16() for name, tensor in net.state_dict().items()})
     image = torch.rand(1, 3, 24, 32) * 255
     with torch.no_grad():
-        assert torch.equal(predictor.net(image), net(image))
+        assert torch.equal(predictor.net(image), rounded(image))
+
+
+def test_eval_py_scores_a_weights_file_with_the_files_own_network(weights, tmp_path):
+    path, _ = weights
+    data = [*TINY_SYNTHETIC, f"paths.data_dir={tmp_path}/data"]
+    result = run("eval.py", tmp_path, f"ckpt_path={path}", *data, f"hydra.run.dir={tmp_path}/eval")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert report["input_resolution"] == list(TRAINED_AT)  # scored at the size the file was trained at
+    assert report["scoring_resolution"] == [48, 64]  # on the native labels
+    # The same file's network predicting the same test images by hand gives eval's global accuracy.
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        datamodule = instantiate(compose("eval", overrides=data).dataset)
+    datamodule.resolution = TRAINED_AT
+    datamodule.prepare_data()
+    scored = datamodule.scoring_split("test")
+    predicted = predict_labels(load_weights(path).net, scored.images, (48, 64))
+    valid = scored.labels != 11
+    assert valid.sum() == sum(map(sum, report["confusion"]))
+    assert report["test/G"] == pytest.approx((predicted == scored.labels)[valid].mean(), abs=1e-6)
 
 
 def test_the_network_sees_its_training_size_and_the_labels_come_back_at_the_images(weights):

@@ -25,6 +25,7 @@ from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_
 from segbench.errors import SegbenchError, first_line
 from segbench.inference import evenly_spaced, predict_labels, save_label_map
 from segbench.models import count_parameters
+from segbench.pretrained import weights_task
 from segbench.reporting.terminal import print_evaluation
 from segbench.resume import complete_results, find_previous_run
 from segbench.task import SegmentationTask
@@ -303,7 +304,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Score a checkpoint on the test split of `dataset`; print a table and write eval.json."""
     if not cfg.get("ckpt_path"):
         raise SegbenchError("ckpt_path is required: python src/eval.py ckpt_path=/path/to/checkpoint.ckpt")
-    task = load_task(cfg.ckpt_path)
+    # a Lightning checkpoint, or a weights-only file (.pt) such as the shipped one
+    task = weights_task(cfg.ckpt_path) if Path(cfg.ckpt_path).suffix == ".pt" else load_task(cfg.ckpt_path)
     task.hparams.mc_samples = cfg.get("mc_samples", 0)
     datamodule = instantiate(cfg.dataset)
     if (task.hparams.num_classes, task.hparams.ignore_index) != (datamodule.num_classes, datamodule.ignore_index):

@@ -2,15 +2,20 @@
 
 A weights file is `torch.save` of a plain dict — the network's state dict, its model config (YAML), the
 input size it was trained at and its class names — so `torch.load(weights_only=True)` reads it and no
-pickled object can run code. `segbench/pretrained/segnet_basic_camvid.pt` is SegNet-Basic trained on CamVid
-by this project (the command and scores are in `segbench/pretrained/segnet_basic_camvid.md`, written by
-`python -m segbench.pretrained ship`); predict.py and the demo use it when no checkpoint is given.
+pickled object can run code. Its floating tensors are stored in bfloat16 (half the bytes of fp32; the
+network is trained in bf16-mixed) and loaded back as fp32. `segbench/pretrained/segnet_basic_camvid.pt` is
+SegNet-Basic trained on CamVid by this project (the command, and the scores of the file itself, are in
+`segbench/pretrained/segnet_basic_camvid.md`, written by `python -m segbench.pretrained ship`); predict.py and
+the demo use it when no checkpoint is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,10 +26,14 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from segbench.checkpoints import SAFE_LOADING, load_task, read_checkpoint
+from segbench.data.camvid import VOID_INDEX
 from segbench.errors import SegbenchError
+from segbench.task import SegmentationTask
 from segbench.utils import exit_on_user_error
+from segbench.utils.config import CONF_DIR
 
 SHIPPED_NAME = "segnet_basic_camvid"
+SRC_DIR = CONF_DIR.parent / "src"  # the entry points
 
 
 @dataclass
@@ -35,6 +44,7 @@ class Predictor:
     input_resolution: tuple[int, int] | None  # [H, W] it was trained at; None: any size as given
     class_names: list[str]
     source: str  # the file it came from, for messages and the demo's model list
+    ignore_index: int = VOID_INDEX  # the label its training ignored (void)
 
 
 def shipped_weights() -> Path:
@@ -49,11 +59,17 @@ def load_weights(path: str | Path) -> Predictor:
     try:
         saved = torch.load(path, map_location="cpu", **SAFE_LOADING)
         net = instantiate(OmegaConf.create(saved["model_config"]))
-        net.load_state_dict(saved["state_dict"])
+        net.load_state_dict(saved["state_dict"])  # copied into the network's fp32 tensors
     except (KeyError, RuntimeError, OSError, ValueError) as error:
         raise SegbenchError(f"{path} is not a segbench weights file ({type(error).__name__}: {error})") from None
     resolution = saved.get("input_resolution")
-    return Predictor(net.eval(), tuple(resolution) if resolution else None, list(saved["class_names"]), str(path))
+    return Predictor(
+        net.eval(),
+        tuple(resolution) if resolution else None,
+        list(saved["class_names"]),
+        str(path),
+        saved.get("ignore_index", VOID_INDEX),  # files written before it was stored: CamVid's void
+    )
 
 
 def load_predictor(ckpt_path: str | Path | None) -> Predictor:
@@ -72,12 +88,28 @@ def load_predictor(ckpt_path: str | Path | None) -> Predictor:
     )
 
 
-def save_weights(ckpt_path: str | Path, out: str | Path) -> Path:
-    """The checkpoint's network as a weights-only file (fp32 state dict, config, training size, class names)."""
+def weights_task(path: str | Path) -> SegmentationTask:
+    """A weights file as the task eval.py scores (a checkpoint's, without its optimizer state)."""
+    predictor = load_weights(path)
+    return SegmentationTask(
+        net=predictor.net,
+        optimizer={},
+        num_classes=len(predictor.class_names),
+        ignore_index=predictor.ignore_index,
+        class_names=predictor.class_names,
+        data_resolution=predictor.input_resolution,
+    )
+
+
+def save_weights(ckpt_path: str | Path, out: str | Path, dtype: torch.dtype = torch.bfloat16) -> Path:
+    """The checkpoint's network as a weights-only file (state dict with floating tensors in `dtype`, config,
+    training size, class names)."""
     checkpoint = read_checkpoint(ckpt_path)
     hparams = checkpoint["hyper_parameters"]
     state = {
-        k.removeprefix("net."): v.contiguous() for k, v in checkpoint["state_dict"].items() if k.startswith("net.")
+        k.removeprefix("net."): (v.to(dtype) if v.is_floating_point() else v).contiguous()
+        for k, v in checkpoint["state_dict"].items()
+        if k.startswith("net.")
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -87,34 +119,50 @@ def save_weights(ckpt_path: str | Path, out: str | Path) -> Path:
             "model_config": hparams["model_config"],
             "input_resolution": list(hparams.get("data_resolution") or []),
             "class_names": list(hparams.get("class_names") or []),
+            "ignore_index": hparams.get("ignore_index", VOID_INDEX),
         },
         out,
     )
     return out
 
 
-def model_card(run_dir: Path, weights: Path, command: str) -> str:
-    """The shipped model's card: how it was trained and what it scores, from the run's results.json."""
+def score_weights(weights: Path, dataset: str, workdir: Path) -> dict:
+    """The weights file scored on the test split by eval.py, as a user would score it: its eval.json."""
+    command = [sys.executable, str(SRC_DIR / "eval.py"), f"ckpt_path={weights}", f"dataset={dataset}",
+               f"hydra.run.dir={workdir}"]  # fmt: skip
+    if subprocess.run(command).returncode != 0:
+        raise SegbenchError(f"scoring {weights} failed: {' '.join(command)}")
+    return json.loads((workdir / "eval.json").read_text())
+
+
+def model_card(run_dir: Path, weights: Path, evaluation: dict, command: str) -> str:
+    """The shipped model's card: how it was trained (the run's results.json) and what the file itself scores."""
     results = json.loads((run_dir / "results.json").read_text())
     overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
     train_command = "python src/train.py " + " ".join(str(o) for o in overrides)
-    scores = " | ".join(f"{100 * results['test'][f'test/{m}']:.1f}" for m in ("G", "C", "mIoU", "BF"))
+
+    def scores(split: dict) -> str:
+        return " | ".join(f"{100 * split[f'test/{m}']:.1f}" for m in ("G", "C", "mIoU", "BF"))
+
     height, width = results["input_resolution"]
+    shipped = Path("src/segbench/pretrained") / weights.name
     return f"""# {weights.name}: SegNet-Basic trained on CamVid by segbench
 
-Written by `{command}` (do not edit by hand) from the run's results.json.
+Written by `{command}` (do not edit by hand) from the run's results.json and the file's own scores.
 
-- Network: SegNet-Basic (Sec. 3.1, Table 1), {results["params"]:,} parameters, fp32 weights-only file
-  (`torch.load(..., weights_only=True)`), {weights.stat().st_size / 2**20:.1f} MB.
+- Network: SegNet-Basic (Sec. 3.1, Table 1), {results["params"]:,} parameters, weights-only file
+  (`torch.load(..., weights_only=True)`) with its tensors stored in bfloat16 and loaded as fp32,
+  {weights.stat().st_size / 2**20:.1f} MB.
 - Trained with `{train_command}` on CamVid's 367 training images at {height}x{width},
   {results["global_step"]:,} iterations at batch 12; the checkpoint with the best validation G
   ({Path(results["best_checkpoint"]).stem}).
 - Predicting: images are resized to {height}x{width} and the logits upsampled bilinearly to the image's own size,
-  as its scores below were computed (on the native 360x480 labels).
+  as its scores below were computed (on the native {"x".join(map(str, evaluation["scoring_resolution"]))} labels).
 
 | CamVid test (233 images) | G | C | mIoU | BF |
 |---|---|---|---|---|
-| this model | {scores} |
+| this file, fp32 (`python src/eval.py ckpt_path={shipped} dataset=camvid`) | {scores(evaluation)} |
+| its training run's selected checkpoint, bf16-mixed as trained | {scores(results["test"])} |
 """
 
 
@@ -127,7 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = json.loads((args.run_dir / "results.json").read_text())
     weights = save_weights(results["best_checkpoint"], args.out)
-    card = model_card(args.run_dir, weights, f"python -m segbench.pretrained ship {args.run_dir}")
+    with tempfile.TemporaryDirectory() as workdir:
+        evaluation = score_weights(weights, results["choices"]["dataset"], Path(workdir))
+    card = model_card(args.run_dir, weights, evaluation, f"python -m segbench.pretrained ship {args.run_dir}")
     weights.with_suffix(".md").write_text(card)
     print(weights)
 
