@@ -329,11 +329,12 @@ def test_plots_and_fig4_panel(sweep, efficiency, camvid, tmp_path, capsys):
     assert f"note: no CSV log (csv/version_*/metrics.csv) for Table 1 variants curves: {unlogged}\n" in printed
     assert "note: skipped table3-val-curves.png" in printed
     assert not (out / "table3-val-curves.png").exists()
-    # 2 images x (input, ground truth, 4 runs with predictions): 240 x 180 px tiles under a 60 px header.
+    # As the paper's Fig. 4: 2 images across; input, ground truth and the 4 runs with predictions down;
+    # 240 x 180 px tiles right of a 120 px column of row titles, under a 30 px row of image names.
     with Image.open(out / "fig4.png") as image:
         panel = np.asarray(image.convert("RGB"))
-    assert panel.shape[:2] == (60 + 2 * 180 + 50, 6 * 240)
-    centre = [tuple(panel[60 + 90, 240 * col + 120]) for col in range(1, 6)]
+    assert panel.shape[:2] == (30 + 6 * 180 + 50, 120 + 2 * 240)
+    centre = [tuple(panel[30 + 180 * row + 90, 120 + 120]) for row in range(1, 6)]
     # test_000: ground truth road; the three Table 1 runs predict car; SegNet (Table 3) predicts sky.
     assert centre == [COLOURS[ROAD], COLOURS[CAR], COLOURS[CAR], COLOURS[CAR], COLOURS[SKY]]
     assert "![Test images, ground truth and each network's prediction" in (out / "table1.md").read_text()

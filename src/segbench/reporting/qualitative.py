@@ -1,6 +1,7 @@
 """A qualitative panel like Fig. 4 of the SegNet paper: test images, their ground truth and each network's prediction.
 
-Rows are test images, columns are input | ground truth | one per run. A run's predictions are the
+Laid out as the paper's Fig. 4: columns are test images; rows are the input, its ground truth and one per run
+(a grid of 16 runs reads down the page, not across it). A run's predictions are the
 label maps the pipeline writes at the end of training, `<run>/predictions/<image stem>.png` (8-bit or
 palette PNG, one class index per pixel, void = `segbench.data.camvid.VOID_INDEX`); the images and
 ground truth come from a CamVid folder (`test/<stem>.png`, `testannot/<stem>.png`).
@@ -23,10 +24,11 @@ from matplotlib.patches import Patch  # noqa: E402
 from segbench.data.camvid import CLASS_NAMES, COLOURS, VOID_INDEX  # noqa: E402
 from segbench.errors import SegbenchError  # noqa: E402
 
-# Inches chosen to be exact in binary, so the PNG is exactly (2 + runs) x 240 px wide and
-# HEADER + images x 180 + LEGEND px high at DPI: half of a 360x480 CamVid frame per tile.
+# Inches chosen to be exact in binary, so the PNG is exactly LABEL + images x 240 px wide and
+# HEADER + (2 + runs) x 180 + LEGEND px high at DPI: half of a 360x480 CamVid frame per tile.
 TILE_INCHES = (3.0, 2.25)
-HEADER_INCHES = 0.75
+LABEL_INCHES = 1.5  # the row titles' column
+HEADER_INCHES = 0.375  # the image names
 LEGEND_INCHES = 0.625
 DPI = 80
 GAP_INCHES = 1 / DPI  # a pixel of white around each tile, inside its cell: the size stays exact
@@ -89,8 +91,8 @@ def write_fig4(columns: Sequence[tuple[str, Path]], data_root: Path, out_path: P
         raise SegbenchError("the runs with predictions/ share no predicted test image: cannot draw Fig. 4's panel")
     stems = choose_stems(sorted(common), count)
     width, height = TILE_INCHES
-    figure_height = HEADER_INCHES + len(stems) * height + LEGEND_INCHES
-    figure = plt.figure(figsize=((2 + len(columns)) * width, figure_height), dpi=DPI)
+    figure_height = HEADER_INCHES + (2 + len(columns)) * height + LEGEND_INCHES
+    figure = plt.figure(figsize=(LABEL_INCHES + len(stems) * width, figure_height), dpi=DPI)
     try:
         _draw(figure, columns, data_root, stems)
         figure.savefig(out_path, dpi=DPI)
@@ -100,21 +102,35 @@ def write_fig4(columns: Sequence[tuple[str, Path]], data_root: Path, out_path: P
 
 
 def _draw(figure, columns: Sequence[tuple[str, Path]], data_root: Path, stems: list[str]) -> None:
-    """Titles, one row of tiles per image, and the class colour legend, at fixed positions in inches."""
+    """Image names, one row of tiles per input / ground truth / run, and the class colour legend, placed in inches."""
     width, height = TILE_INCHES
-    rows, cols = len(stems), 2 + len(columns)
-    figure_height = HEADER_INCHES + rows * height + LEGEND_INCHES
+    rows = 2 + len(columns)
+    figure_width, figure_height = LABEL_INCHES + len(stems) * width, HEADER_INCHES + rows * height + LEGEND_INCHES
+    gap_x, gap_y = GAP_INCHES / figure_width, GAP_INCHES / figure_height
+
+    def place(row: int, col: int, tile: np.ndarray) -> None:
+        left = (LABEL_INCHES + col * width) / figure_width
+        bottom = (LEGEND_INCHES + (rows - 1 - row) * height) / figure_height
+        axis = figure.add_axes(
+            (left + gap_x, bottom + gap_y, width / figure_width - 2 * gap_x, height / figure_height - 2 * gap_y)
+        )
+        axis.imshow(tile, aspect="auto", interpolation="nearest")
+        axis.set_axis_off()
+
     titles = ["Input", "Ground truth", *(label for label, _ in columns)]
-    for col, title in enumerate(titles):
+    for row, title in enumerate(titles):
+        middle = (LEGEND_INCHES + (rows - 0.5 - row) * height) / figure_height
         figure.text(
-            (col + 0.5) / cols,
-            1 - 0.5 * HEADER_INCHES / figure_height,
-            "\n".join(textwrap.wrap(title, 30)),
+            0.5 * LABEL_INCHES / figure_width,
+            middle,
+            "\n".join(textwrap.wrap(title, 18)),
             ha="center",
             va="center",
             fontsize=8,
         )
-    for row, stem in enumerate(stems):
+    for col, stem in enumerate(stems):
+        centre = (LABEL_INCHES + (col + 0.5) * width) / figure_width
+        figure.text(centre, 1 - 0.5 * HEADER_INCHES / figure_height, stem, ha="center", va="center", fontsize=8)
         image = _open(data_root / "test" / f"{stem}.png", "test image").convert("RGB")
         truth = read_label_map(data_root / "testannot" / f"{stem}.png", "ground truth")
         size = (truth.shape[1], truth.shape[0])
@@ -123,29 +139,14 @@ def _draw(figure, columns: Sequence[tuple[str, Path]], data_root: Path, stems: l
             colourise(read_label_map(folder / "predictions" / f"{stem}.png", "prediction", size))
             for _, folder in columns
         ]
-        bottom = (LEGEND_INCHES + (rows - 1 - row) * height) / figure_height
-        for col, tile in enumerate(tiles):
-            gap_x, gap_y = GAP_INCHES / (cols * width), GAP_INCHES / figure_height
-            axis = figure.add_axes(
-                (col / cols + gap_x, bottom + gap_y, 1 / cols - 2 * gap_x, height / figure_height - 2 * gap_y)
-            )
-            axis.imshow(tile, aspect="auto", interpolation="nearest")
-            axis.set_axis_off()
-        figure.text(
-            0.5 / cols,
-            bottom + 0.1 * height / figure_height,
-            stem,
-            ha="center",
-            fontsize=6,
-            color="white",
-            bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0},
-        )
+        for row, tile in enumerate(tiles):
+            place(row, col, tile)
     handles = [Patch(color=np.array(colour) / 255, label=name) for name, colour in zip((*CLASS_NAMES, "Void"), COLOURS)]
     figure.legend(
         handles=handles,
         loc="center",
         bbox_to_anchor=(0.5, 0.5 * LEGEND_INCHES / figure_height),
-        ncol=len(handles) if cols >= 4 else len(handles) // 2,
+        ncol=len(handles) if figure_width >= 12 else len(handles) // 2,
         fontsize=6,
         frameon=False,
     )
