@@ -14,6 +14,9 @@ from PIL import Image
 from report import main as report_main
 from segbench.data.camvid import COLOURS
 from segbench.paper import TABLE1, TABLE3
+from segbench.reporting.curves import read_curve
+from segbench.reporting.grid_plots import CURVES, curve_panels, network_colour
+from segbench.reporting.grid_runs import find_runs
 
 ROAD, CAR, SKY = 3, 8, 0
 
@@ -314,6 +317,17 @@ def test_no_table3_report_without_table3_runs(sweep, tmp_path, capsys):
     run_report(*(sweep / name for name in "0123"), "--out", out)
     assert not any((out / f"table3.{suffix}").exists() for suffix in ("md", "csv", "tex"))
     assert f"removed {out / 'table3.md'}" in capsys.readouterr().out
+
+
+def test_the_curves_have_a_panel_per_metric_and_balancing_and_a_line_per_network(sweep):
+    write_csv_log(sweep / "3")  # SegNet-Basic NF; run 2 (SegNet-Basic MF) has one already
+    runs = [run for run in find_runs([sweep]) if run.folder.name in ("2", "3")]
+    panels = curve_panels([(run, {metric: read_curve(run.folder, metric) for metric in CURVES}) for run in runs])
+    assert list(panels) == [(m, b) for m in ("val/G", "val/mIoU") for b in ("median_frequency", "natural")]
+    ((name, status, epochs, scores),) = panels["val/mIoU", "natural"]
+    assert (name, status, epochs) == ("SegNet-Basic", "", [1, 2]) and scores == pytest.approx([20.0, 30.0])
+    assert panels["val/G", "median_frequency"][0][3] == pytest.approx([50.0, 60.0])
+    assert {network_colour(run) for run in runs} == {"C1"}  # Table 1's second row, in both balancings
 
 
 def test_plots_and_fig4_panel(sweep, efficiency, camvid, tmp_path, capsys):

@@ -36,8 +36,7 @@ DPI = 120
 
 def run_label(run: Run) -> str:
     """The paper's name of the network, and the balancing (MF / NF) it was trained with."""
-    name = (TABLE1.get(run.model) or TABLE3.get(run.model) or {}).get("paper_name", run.model)
-    return f"{name} ({SHORT.get(run.balancing, run.balancing or 'no balancing')})"
+    return f"{network_name(run)} ({SHORT.get(run.balancing, run.balancing or 'no balancing')})"
 
 
 def _save(figure, path: Path) -> None:
@@ -87,8 +86,44 @@ def write_efficiency_plots(
     return written, notes
 
 
+def network_name(run: Run) -> str:
+    """The paper's name of the network a run trained."""
+    return (TABLE1.get(run.model) or TABLE3.get(run.model) or {}).get("paper_name", run.model)
+
+
+def network_colour(run: Run) -> str:
+    """A colour per network, by its row in Table 1 or 3: a variant keeps it as a grid fills over sittings."""
+    for table in (list(TABLE1), list(TABLE3)):
+        if run.model in table:
+            return f"C{table.index(run.model) % 10}"
+    return "tab:gray"
+
+
+def curve_panels(curves: Sequence[tuple[Run, dict[str, list[tuple[int, int, float]]]]]) -> dict[tuple, list]:
+    """The curves' panels: one per (metric, balancing), each a list of (network, status, epochs, scores in %).
+
+    A network keeps its colour across panels, so 16 runs read as 8 coloured lines per balancing, not 16 lines
+    in one crowded panel.
+    """
+    balancings = sorted({run.balancing for run, _ in curves}, key=lambda b: list(SHORT).index(b) if b in SHORT else 2)
+    panels: dict[tuple, list] = {(metric, balancing): [] for metric in CURVES for balancing in balancings}
+    for run, by_metric in curves:
+        for metric in CURVES:
+            points = by_metric[metric]
+            panels[metric, run.balancing].append(
+                (
+                    network_name(run),
+                    "" if run.complete else run.status,
+                    [epoch + 1 for epoch, _, _ in points],
+                    [100 * value for *_, value in points],
+                )
+            )
+    return panels
+
+
 def write_curve_plot(runs: Sequence[Run], out_path: Path, title: str) -> tuple[list[str], list[str]]:
-    """Validation G and mIoU per evaluation of every run, from its Lightning CSV log (resumed segments joined)."""
+    """Validation G and mIoU per evaluation of every run, from its Lightning CSV log (resumed segments joined):
+    a row per metric, a column per balancing, a colour per network."""
     curves: list[tuple[Run, dict[str, list[tuple[int, int, float]]]]] = []
     unlogged = []
     for run in runs:
@@ -102,22 +137,21 @@ def write_curve_plot(runs: Sequence[Run], out_path: Path, title: str) -> tuple[l
     notes = [f"no CSV log (csv/version_*/metrics.csv) for {title} curves: {', '.join(unlogged)}"] if unlogged else []
     if not any(points for _, by_metric in curves for points in by_metric.values()):
         return [], [*notes, f"skipped {out_path.name}: no run has validation scores in a CSV log"]
-    figure, axes = plt.subplots(1, len(CURVES), figsize=(6 * len(CURVES), 4.5))
-    for axis, metric in zip(axes, CURVES):
-        for run, by_metric in curves:
-            points = by_metric[metric]
-            axis.plot(
-                [epoch + 1 for epoch, _, _ in points],
-                [100 * value for *_, value in points],
-                linestyle="--" if run.balancing == "natural" else "-",
-                marker=MARKERS.get(run.balancing, "s"),
-                markersize=3,
-                label=run_label(run) + ("" if run.complete else f" [{run.status}]"),
-            )
+    panels = curve_panels(curves)
+    balancings = list(dict.fromkeys(balancing for _, balancing in panels))
+    colours = {network_name(run): network_colour(run) for run, _ in curves}
+    figure, axes = plt.subplots(
+        len(CURVES), len(balancings), figsize=(6 * len(balancings), 3.6 * len(CURVES)), squeeze=False
+    )
+    for (metric, balancing), lines in panels.items():
+        axis = axes[CURVES.index(metric)][balancings.index(balancing)]
+        for name, status, epochs, scores in lines:
+            label = name + (f" [{status}]" if status else "")
+            axis.plot(epochs, scores, color=colours[name], marker="o", markersize=2.5, linewidth=1.2, label=label)
         axis.set_xlabel("epoch")
         axis.set_ylabel(f"{metric} (%)")
-        axis.set_title(title, fontsize=9)
+        axis.set_title(f"{title}: {BALANCING_NAMES.get(balancing, 'no class balancing')}", fontsize=9)
         axis.grid(alpha=0.3)
-    axes[-1].legend(fontsize=6)
+        axis.legend(fontsize=6, loc="lower right")
     _save(figure, out_path)
     return [out_path.name], notes
