@@ -322,11 +322,17 @@ def test_no_table3_report_without_table3_runs(sweep, tmp_path, capsys):
 def test_the_curves_have_a_panel_per_metric_and_balancing_and_a_line_per_network(sweep):
     write_csv_log(sweep / "3")  # SegNet-Basic NF; run 2 (SegNet-Basic MF) has one already
     runs = [run for run in find_runs([sweep]) if run.folder.name in ("2", "3")]
-    panels = curve_panels([(run, {metric: read_curve(run.folder, metric) for metric in CURVES}) for run in runs])
+    curves = [(run, {metric: read_curve(run.folder, metric) for metric in CURVES}) for run in runs]
+    x_label, panels = curve_panels(curves)
+    assert x_label == "epoch"  # one validation an epoch
     assert list(panels) == [(m, b) for m in ("val/G", "val/mIoU") for b in ("median_frequency", "natural")]
     ((name, status, epochs, scores),) = panels["val/mIoU", "natural"]
     assert (name, status, epochs) == ("SegNet-Basic", "", [1, 2]) and scores == pytest.approx([20.0, 30.0])
     assert panels["val/G", "median_frequency"][0][3] == pytest.approx([50.0, 60.0])
+    # Table 3's recipe validates every so many iterations: two validations in one epoch put iterations on x.
+    twice = [(epoch, step, value) for epoch, step, value in curves[0][1]["val/G"]] + [(1, 25, 0.7)]
+    x_label, panels = curve_panels([(curves[0][0], {"val/G": twice, "val/mIoU": []})])
+    assert x_label == "iteration" and panels["val/G", "median_frequency"][0][2] == [10, 20, 26]
     assert {network_colour(run) for run in runs} == {"C1"}  # Table 1's second row, in both balancings
 
 

@@ -99,12 +99,16 @@ def network_colour(run: Run) -> str:
     return "tab:gray"
 
 
-def curve_panels(curves: Sequence[tuple[Run, dict[str, list[tuple[int, int, float]]]]]) -> dict[tuple, list]:
-    """The curves' panels: one per (metric, balancing), each a list of (network, status, epochs, scores in %).
+def curve_panels(curves: Sequence[tuple[Run, dict[str, list[tuple[int, int, float]]]]]) -> tuple[str, dict]:
+    """The x axis and the curves' panels: one per (metric, balancing), each a list of (network, status, x, scores
+    in %). x is the epoch, or the iteration when a run validates more than once an epoch (Table 3's recipe).
 
     A network keeps its colour across panels, so 16 runs read as 8 coloured lines per balancing, not 16 lines
     in one crowded panel.
     """
+    by_iteration = any(
+        len({epoch for epoch, _, _ in points}) < len(points) for _, by_metric in curves for points in by_metric.values()
+    )
     balancings = sorted({run.balancing for run, _ in curves}, key=lambda b: list(SHORT).index(b) if b in SHORT else 2)
     panels: dict[tuple, list] = {(metric, balancing): [] for metric in CURVES for balancing in balancings}
     for run, by_metric in curves:
@@ -114,11 +118,11 @@ def curve_panels(curves: Sequence[tuple[Run, dict[str, list[tuple[int, int, floa
                 (
                     network_name(run),
                     "" if run.complete else run.status,
-                    [epoch + 1 for epoch, _, _ in points],
+                    [step + 1 if by_iteration else epoch + 1 for epoch, step, _ in points],
                     [100 * value for *_, value in points],
                 )
             )
-    return panels
+    return ("iteration" if by_iteration else "epoch"), panels
 
 
 def write_curve_plot(runs: Sequence[Run], out_path: Path, title: str) -> tuple[list[str], list[str]]:
@@ -137,7 +141,7 @@ def write_curve_plot(runs: Sequence[Run], out_path: Path, title: str) -> tuple[l
     notes = [f"no CSV log (csv/version_*/metrics.csv) for {title} curves: {', '.join(unlogged)}"] if unlogged else []
     if not any(points for _, by_metric in curves for points in by_metric.values()):
         return [], [*notes, f"skipped {out_path.name}: no run has validation scores in a CSV log"]
-    panels = curve_panels(curves)
+    x_label, panels = curve_panels(curves)
     balancings = list(dict.fromkeys(balancing for _, balancing in panels))
     colours = {network_name(run): network_colour(run) for run, _ in curves}
     figure, axes = plt.subplots(
@@ -148,7 +152,7 @@ def write_curve_plot(runs: Sequence[Run], out_path: Path, title: str) -> tuple[l
         for name, status, epochs, scores in lines:
             label = name + (f" [{status}]" if status else "")
             axis.plot(epochs, scores, color=colours[name], marker="o", markersize=2.5, linewidth=1.2, label=label)
-        axis.set_xlabel("epoch")
+        axis.set_xlabel(x_label)
         axis.set_ylabel(f"{metric} (%)")
         axis.set_title(f"{title}: {BALANCING_NAMES.get(balancing, 'no class balancing')}", fontsize=9)
         axis.grid(alpha=0.3)
