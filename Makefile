@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-bf bench-perf report table1 table3 bayesian clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf report table1 table3 bayesian clean FORCE
 
 install: $(STAMP)
 
@@ -60,12 +60,18 @@ lint: install
 # Table 1's efficiency columns for every variant, one session -> docs/results/table1-efficiency.{md,csv,jsonl}
 # and Table 6 (time, memory, size of the Table 3 networks and SegNet-Basic) -> docs/results/table6.{md,csv,jsonl}.
 # The measurements (.jsonl) are committed beside the tables they make.
-bench: install
-	rm -f docs/results/table1-efficiency.jsonl docs/results/table6.jsonl
+# Each half alone: make bench-table1 (a few minutes), make bench-table6 (the VGG16 networks: longer).
+bench: bench-table1 bench-table6
+
+bench-table1: install
+	rm -f docs/results/table1-efficiency.jsonl
 	$(BIN)/python src/bench.py --multirun 'model=glob(*)' jsonl=$(CURDIR)/docs/results/table1-efficiency.jsonl progress=false
-	$(BIN)/python -m segbench.reporting.efficiency_table docs/results/table1-efficiency.jsonl --out docs/results/table1-efficiency --command "make bench"
+	$(BIN)/python -m segbench.reporting.efficiency_table docs/results/table1-efficiency.jsonl --out docs/results/table1-efficiency --command "make bench-table1"
+
+bench-table6: install
+	rm -f docs/results/table6.jsonl
 	$(BIN)/python -m segbench.benchmarks.table6_resources --jsonl docs/results/table6.jsonl
-	$(BIN)/python -m segbench.reporting.table6 docs/results/table6.jsonl --out docs/results/table6 --command "make bench"
+	$(BIN)/python -m segbench.reporting.table6 docs/results/table6.jsonl --out docs/results/table6 --command "make bench-table6"
 
 # Exact and approximate BF over the CamVid test labels -> docs/results/bf-benchmark.md
 bench-bf: install

@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("docs/results/table1-efficiency"), help="output path without suffix"
     )
-    parser.add_argument("--command", default="make bench", help="the command named in the document")
+    parser.add_argument("--command", default="make bench-table1", help="the command named in the document")
     args = parser.parse_args()
     write_efficiency_table(args.jsonl, args.out, args.command)
     print(args.out.with_suffix(".md"))

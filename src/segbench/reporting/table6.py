@@ -73,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("jsonl", type=Path, help="JSON lines written by segbench.benchmarks.table6_resources")
     parser.add_argument("--out", type=Path, default=Path("docs/results/table6"), help="output path without suffix")
-    parser.add_argument("--command", default="make bench", help="the command named in the document")
+    parser.add_argument("--command", default="make bench-table6", help="the command named in the document")
     args = parser.parse_args()
     write_table6(args.jsonl, args.out, args.command)
     print(args.out.with_suffix(".md"))
