@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from test_entry_points import run
 
 from segbench.benchmarks.measure_efficiency import measure, storage_multiplier, stored_bytes
 from segbench.models.encoder import EncoderLevel
@@ -170,3 +171,17 @@ def test_declared_float_maps_are_what_stage_1_adds(model, build_model):
     assert sum(t.shape[1] for t in kept_maps) == added_channels
     if kept_maps:
         assert torch.allclose(sum(kept_maps), added, rtol=1e-4, atol=1e-3)
+
+
+def test_a_bench_sweep_appends_a_line_per_variant_and_exits_zero(tmp_path):
+    """`make bench-table1`'s command at a tiny size: each job's line in the session's JSONL and its bench.json."""
+    jsonl = tmp_path / "efficiency.jsonl"
+    overrides = ["model=segnet_basic,fcn_basic", "height=24", "width=32", "runs=1", "warmup=0", "progress=false"]
+    result = run("bench.py", tmp_path, "--multirun", *overrides, f"jsonl={jsonl}", f"hydra.sweep.dir={tmp_path}/sweep")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [(line["model"], line["stored_bytes"]) for line in lines] == [
+        ("segnet_basic", 64 * 12 * 4),  # packed 2-bit indices of the 12 x 16 pooled map, four to a byte
+        ("fcn_basic", 11 * 12 * 16 * 4),
+    ]
+    assert json.loads((tmp_path / "sweep" / "1" / "bench.json").read_text()) == lines[1]

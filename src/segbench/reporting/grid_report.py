@@ -147,8 +147,8 @@ def _efficiency_line(path: Path | None, measured: dict[str, dict] | None) -> str
         if key in first
     )
     return (
-        f"Efficiency columns (ours / paper) measured by `make bench-table1` into `{path}` ({where}): trainable parameters, "
-        "the storage multiplier of the first encoder level's kept maps, and fp32 inference time in ms — "
+        f"Efficiency columns (ours / paper) measured by `make bench-table1` into `{path}` ({where}): trainable "
+        "parameters, the storage multiplier of the first encoder level's kept maps, and fp32 inference time in ms — "
         "the paper's on a Titan GPU with Caffe, so compare ratios between variants, not milliseconds."
     )
 

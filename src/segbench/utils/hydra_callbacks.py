@@ -35,6 +35,11 @@ class OutputFolderCheck(Callback):
         _check_writable(config.hydra.sweep.dir, "hydra.sweep.dir")
 
 
+# What the other entry points write once a job has done its work (train.py writes results.json, with a status).
+OTHER_DONE_FILES = ("eval.json", "bench.json")
+NOT_DONE = " or ".join(OTHER_DONE_FILES)
+
+
 class SweepFailures(Callback):
     """At the end of a multirun: one line per job whose results.json is not complete, and exit status 1.
 
@@ -49,9 +54,9 @@ class SweepFailures(Callback):
             results = run / "results.json"
             if results.is_file():
                 statuses[run] = json.loads(results.read_text())
-            else:  # an eval.py job writes eval.json, and only when it has scored
-                evaluated = (run / "eval.json").is_file()
-                statuses[run] = {"status": "complete"} if evaluated else {"status": "no results.json or eval.json"}
+            else:  # an eval.py job writes eval.json, a bench.py job bench.json, and only once they have measured
+                done = any((run / name).is_file() for name in OTHER_DONE_FILES)
+                statuses[run] = {"status": "complete"} if done else {"status": f"no results.json, {NOT_DONE}"}
         failed = {run: r for run, r in statuses.items() if r.get("status", "complete") != "complete"}
         if not failed:
             return
