@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -179,6 +180,9 @@ def test_export_py_writes_a_checkpoints_network_that_onnxruntime_runs_at_any_siz
     path = checkpoint.with_suffix(".onnx")
     assert result.stdout.strip().splitlines()[-1] == str(path) and path.is_file()
     assert "onnxruntime at 101x77: max |logit difference|" in (tmp_path / "export" / "export.log").read_text()
+    record = json.loads((tmp_path / "export" / "export.json").read_text())
+    assert record["onnx"] == str(path) and record["bytes"] == path.stat().st_size
+    assert record["onnxruntime_check"]["argmax_agreement"] > 0.999
     net = exportable(load_task(checkpoint).net, "ckpt").eval().to(memory_format=torch.contiguous_format)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [(i.name, i.shape) for i in session.get_inputs()] == [("image", ["batch", 3, "height", "width"])]

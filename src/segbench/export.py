@@ -11,6 +11,7 @@ tensor where PyTorch's are per plane, and the int64 path would export to it and 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import re
 import warnings
@@ -174,6 +175,7 @@ def export(cfg: DictConfig) -> Path:
     net = exportable(net, name, cfg.drop_refine)
     path = export_onnx(net, cfg.out or default_out)
     log.info("%s: wrote %s (%.1f MB)", name, path, path.stat().st_size / 1e6)
+    check = None
     if cfg.check_size:
         check = onnxruntime_check(net, path, (1, 3, *cfg.check_size))
         if check is None:
@@ -185,5 +187,10 @@ def export(cfg: DictConfig) -> Path:
                 check["max_abs_logit_difference"],
                 100 * check["argmax_agreement"],
             )
+    # beside the job's config: what was written and how it ran (a sweep's closing check counts the job done by it)
+    record = {"source": name, "onnx": str(path), "bytes": path.stat().st_size, "onnxruntime_check": check}
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "export.json").write_text(json.dumps(record, indent=2))
     print(path, flush=True)
     return path

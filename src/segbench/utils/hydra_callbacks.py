@@ -36,8 +36,8 @@ class OutputFolderCheck(Callback):
 
 
 # What the other entry points write once a job has done its work (train.py writes results.json, with a status).
-OTHER_DONE_FILES = ("eval.json", "bench.json")
-NOT_DONE = " or ".join(OTHER_DONE_FILES)
+OTHER_DONE_FILES = ("eval.json", "bench.json", "export.json")
+NOT_DONE = "no " + ", ".join(("results.json", *OTHER_DONE_FILES[:-1])) + f" or {OTHER_DONE_FILES[-1]}"
 
 
 class SweepFailures(Callback):
@@ -54,9 +54,9 @@ class SweepFailures(Callback):
             results = run / "results.json"
             if results.is_file():
                 statuses[run] = json.loads(results.read_text())
-            else:  # an eval.py job writes eval.json, a bench.py job bench.json, and only once they have measured
+            else:  # eval.py, bench.py and export.py write eval.json, bench.json, export.json once done
                 done = any((run / name).is_file() for name in OTHER_DONE_FILES)
-                statuses[run] = {"status": "complete"} if done else {"status": f"no results.json, {NOT_DONE}"}
+                statuses[run] = {"status": "complete"} if done else {"status": NOT_DONE}
         failed = {run: r for run, r in statuses.items() if r.get("status", "complete") != "complete"}
         if not failed:
             return
