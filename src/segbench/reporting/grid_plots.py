@@ -22,7 +22,6 @@ from segbench.reporting.grid_runs import Run  # noqa: E402
 from segbench.reporting.grid_tables import BALANCING_NAMES  # noqa: E402
 
 MARKERS = {"median_frequency": "o", "natural": "^"}
-COLOURS = {"median_frequency": "tab:blue", "natural": "tab:orange"}
 SHORT = {"median_frequency": "MF", "natural": "NF"}
 # (x-axis label, efficiency JSONL key, scale to the unit shown, file stem)
 COSTS = (
@@ -41,14 +40,15 @@ def run_label(run: Run) -> str:
 
 def _save(figure, path: Path) -> None:
     figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
+    figure.savefig(path, dpi=DPI, bbox_inches="tight")  # with any legend placed beside the axes
     plt.close(figure)
 
 
 def write_efficiency_plots(
     runs: Sequence[Run], efficiency: dict[str, dict[str, Any]] | None, out_dir: Path
 ) -> tuple[list[str], list[str]]:
-    """Test mIoU and BF against the memory kept for the decoder and against inference time, one point per run."""
+    """Test mIoU and BF against the memory kept for the decoder and against inference time, one point per run:
+    a colour per variant (its MF and NF runs joined), a marker per balancing."""
     if efficiency is None:
         return [], ["skipped the accuracy-vs-cost plots: no --efficiency JSON lines given"]
     measured = [run for run in runs if run.complete and run.model in efficiency]
@@ -59,28 +59,32 @@ def write_efficiency_plots(
         notes.append(f"not in the accuracy-vs-cost plots (no efficiency line): {', '.join(unmeasured)}")
     written = []
     for axis_label, key, scale, stem in COSTS:
-        figure, axes = plt.subplots(1, len(ACCURACY), figsize=(6 * len(ACCURACY), 4.5))
+        figure, axes = plt.subplots(1, len(ACCURACY), figsize=(5.5 * len(ACCURACY), 4.5))
         for axis, (split, metric) in zip(axes, ACCURACY):
+            points: dict[str, list[tuple[float, float]]] = {}
             for run in measured:
                 value = run.score(split, metric)
                 if value is None:
                     continue
                 x, y = efficiency[run.model][key] * scale, 100 * value
-                axis.scatter(
-                    x, y, marker=MARKERS.get(run.balancing, "s"), color=COLOURS.get(run.balancing, "grey"), s=36
-                )
-                axis.annotate(run_label(run), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=6)
-            axis.set_xlim(left=0)  # a cost: the variants that keep nothing sit at 0
+                colour = network_colour(run)
+                axis.scatter(x, y, marker=MARKERS.get(run.balancing, "s"), color=colour, s=40, zorder=3)
+                points.setdefault(colour, []).append((x, y))
+            for colour, pair in points.items():  # a variant's MF and NF runs, joined
+                axis.plot(*zip(*pair), color=colour, linewidth=0.8, alpha=0.6)
+            axis.set_xlim(left=-0.02 * max(efficiency[run.model][key] * scale for run in measured) or -0.1)
             axis.set_xlabel(axis_label)
             axis.set_ylabel(f"{split} {metric} (%)")
             axis.grid(alpha=0.3)
-        handles = [
-            plt.Line2D([], [], marker=marker, linestyle="", color=COLOURS[balancing], label=name)
+        variants = {network_name(run): network_colour(run) for run in measured}
+        handles = [plt.Line2D([], [], marker="s", linestyle="", color=c, label=name) for name, c in variants.items()]
+        handles += [
+            plt.Line2D([], [], marker=marker, linestyle="", color="black", label=f"{SHORT[balancing]}: {name.lower()}")
             for balancing, marker in MARKERS.items()
             if any(run.balancing == balancing for run in measured)
-            for name in [f"{SHORT[balancing]}: {BALANCING_NAMES[balancing].lower()}"]
+            for name in [BALANCING_NAMES[balancing]]
         ]
-        axes[0].legend(handles=handles, fontsize=7)
+        axes[-1].legend(handles=handles, fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
         _save(figure, out_dir / f"{stem}.png")
         written.append(f"{stem}.png")
     return written, notes
