@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import shlex
 
 import numpy as np
 import pytest
@@ -12,13 +14,14 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
-from test_entry_points import TINY_SYNTHETIC, run
+from test_entry_points import TINY_SYNTHETIC, check, run
 
 from segbench.data.camvid import CLASS_NAMES, COLOURS
 from segbench.inference import predict_labels
 from segbench.models import count_parameters
 from segbench.predict import colour_overlay, predict_image
 from segbench.pretrained import load_predictor, load_weights, save_weights
+from segbench.pretrained import main as pretrained_main
 from segbench.utils.config import CONF_DIR, compose_model
 
 TRAINED_AT = (24, 32)
@@ -136,3 +139,24 @@ def test_the_shipped_weights_are_segnet_basic_trained_on_camvid():
     predictor = load_predictor(None)
     assert count_parameters(predictor.net) == 1_416_075 and predictor.input_resolution == (120, 160)
     assert predictor.class_names == list(CLASS_NAMES)
+
+
+@pytest.mark.slow
+def test_ship_writes_bfloat16_weights_and_a_card_scored_from_the_file_itself(tmp_path, monkeypatch):
+    check(run("train.py", tmp_path, *TINY_SYNTHETIC, "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"))
+    monkeypatch.setenv("SEGBENCH_ROOT", str(tmp_path))  # the run's data, for the scoring eval.py
+    monkeypatch.chdir(tmp_path)
+    pretrained_main(["ship", str(tmp_path / "run"), "--out", str(tmp_path / "shipped" / "net.pt")])
+    card = (tmp_path / "shipped" / "net.md").read_text()
+    # The card's command scores the file on the data the run trained on; run here, it gives the card's numbers.
+    (command,) = re.findall(r"`(python src/eval.py ckpt_path=shipped/net.pt [^`]*)`", card)
+    assert "dataset=synthetic" in command and "dataset.generator.height=48" in command
+    scored = check(run("eval.py", tmp_path, *shlex.split(command)[2:], f"hydra.run.dir={tmp_path}/eval"))
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    row = next(line for line in card.splitlines() if line.startswith("| this file, fp32"))
+    assert row.split(" | ")[1:] == [f"{100 * report[f'test/{m}']:.1f}" for m in ("G", "C", "mIoU")] + [
+        f"{100 * report['test/BF']:.1f} |"
+    ]
+    assert "| its training run's selected checkpoint, as trained (32-true) |" in card and scored.returncode == 0
+    stored = torch.load(tmp_path / "shipped" / "net.pt", map_location="cpu", weights_only=True)["state_dict"]
+    assert {t.dtype for t in stored.values() if t.is_floating_point()} == {torch.bfloat16}

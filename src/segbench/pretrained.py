@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -126,10 +127,18 @@ def save_weights(ckpt_path: str | Path, out: str | Path, dtype: torch.dtype = to
     return out
 
 
-def score_weights(weights: Path, dataset: str, workdir: Path) -> dict:
-    """The weights file scored on the test split by eval.py, as a user would score it: its eval.json."""
-    command = [sys.executable, str(SRC_DIR / "eval.py"), f"ckpt_path={weights}", f"dataset={dataset}",
-               f"hydra.run.dir={workdir}"]  # fmt: skip
+def training_data(run_dir: Path) -> list[str]:
+    """The overrides naming the data set a run trained on: its dataset= choice and dataset.* / paths.* options."""
+    results = json.loads((run_dir / "results.json").read_text())
+    overrides = [str(o) for o in OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")]
+    return [f"dataset={results['choices']['dataset']}", *(o for o in overrides if o.startswith(("dataset.", "paths.")))]
+
+
+def score_weights(weights: Path, run_dir: Path, workdir: Path) -> dict:
+    """The weights file scored on the test split by eval.py, as a user would score it, on the data set the run
+    trained on: eval.py's eval.json."""
+    data = training_data(run_dir)
+    command = [sys.executable, str(SRC_DIR / "eval.py"), f"ckpt_path={weights}", *data, f"hydra.run.dir={workdir}"]
     if subprocess.run(command).returncode != 0:
         raise SegbenchError(f"scoring {weights} failed: {' '.join(command)}")
     return json.loads((workdir / "eval.json").read_text())
@@ -145,7 +154,8 @@ def model_card(run_dir: Path, weights: Path, evaluation: dict, command: str) -> 
         return " | ".join(f"{100 * split[f'test/{m}']:.1f}" for m in ("G", "C", "mIoU", "BF"))
 
     height, width = results["input_resolution"]
-    shipped = Path("src/segbench/pretrained") / weights.name
+    shipped = os.path.relpath(weights)  # as typed from where ship ran (the repository root for the shipped one)
+    precision = OmegaConf.load(run_dir / ".hydra" / "config.yaml").trainer.precision
     return f"""# {weights.name}: SegNet-Basic trained on CamVid by segbench
 
 Written by `{command}` (do not edit by hand) from the run's results.json and the file's own scores.
@@ -161,8 +171,8 @@ Written by `{command}` (do not edit by hand) from the run's results.json and the
 
 | CamVid test (233 images) | G | C | mIoU | BF |
 |---|---|---|---|---|
-| this file, fp32 (`python src/eval.py ckpt_path={shipped} dataset=camvid`) | {scores(evaluation)} |
-| its training run's selected checkpoint, bf16-mixed as trained | {scores(results["test"])} |
+| this file, fp32 (`python src/eval.py ckpt_path={shipped} {" ".join(training_data(run_dir))}`) | {scores(evaluation)} |
+| its training run's selected checkpoint, as trained ({precision}) | {scores(results["test"])} |
 """
 
 
@@ -176,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     results = json.loads((args.run_dir / "results.json").read_text())
     weights = save_weights(results["best_checkpoint"], args.out)
     with tempfile.TemporaryDirectory() as workdir:
-        evaluation = score_weights(weights, results["choices"]["dataset"], Path(workdir))
+        evaluation = score_weights(weights, args.run_dir, Path(workdir))
     card = model_card(args.run_dir, weights, evaluation, f"python -m segbench.pretrained ship {args.run_dir}")
     weights.with_suffix(".md").write_text(card)
     print(weights)
