@@ -67,10 +67,10 @@ def write_efficiency_plots(
                 if value is None:
                     continue
                 x, y = efficiency[run.model][key] * scale, 100 * value
-                colour = network_colour(run)
-                axis.scatter(x, y, marker=MARKERS.get(run.balancing, "s"), color=colour, s=40, zorder=3)
-                points.setdefault(colour, []).append((x, y))
-            for colour, pair in points.items():  # a variant's MF and NF runs, joined
+                axis.scatter(x, y, marker=MARKERS.get(run.balancing, "s"), color=network_colour(run), s=40, zorder=3)
+                points.setdefault(run.model, []).append((x, y))
+            for model, pair in points.items():  # a variant's MF and NF runs, joined
+                colour = next(network_colour(run) for run in measured if run.model == model)
                 axis.plot(*zip(*pair), color=colour, linewidth=0.8, alpha=0.6)
             axis.set_xlim(left=-0.02 * max(efficiency[run.model][key] * scale for run in measured) or -0.1)
             axis.set_xlabel(axis_label)
