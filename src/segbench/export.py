@@ -11,7 +11,6 @@ tensor where PyTorch's are per plane, and the int64 path would export to it and 
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import re
 import warnings
@@ -27,6 +26,7 @@ from torch import nn
 
 from segbench.checkpoints import load_task
 from segbench.errors import SegbenchError, first_line
+from segbench.utils.hydra_callbacks import write_done_file
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +189,6 @@ def export(cfg: DictConfig) -> Path:
             )
     # beside the job's config: what was written and how it ran (a sweep's closing check counts the job done by it)
     record = {"source": name, "onnx": str(path), "bytes": path.stat().st_size, "onnxruntime_check": check}
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "export.json").write_text(json.dumps(record, indent=2))
+    write_done_file(cfg, "export.json", record)
     print(path, flush=True)
     return path

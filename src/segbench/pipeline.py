@@ -30,7 +30,7 @@ from segbench.reporting.terminal import print_evaluation
 from segbench.resume import complete_results, find_previous_run
 from segbench.task import SegmentationTask
 from segbench.utils import instantiate_group
-from segbench.utils.hydra_callbacks import CONTINUED
+from segbench.utils.hydra_callbacks import CONTINUED, write_done_file
 
 log = logging.getLogger(__name__)
 
@@ -370,9 +370,7 @@ def benchmark(cfg: DictConfig) -> dict[str, Any]:
     }
     line = json.dumps(row)
     print(line, flush=True)
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "bench.json").write_text(json.dumps(row, indent=2))
+    write_done_file(cfg, "bench.json", row)
     if cfg.get("jsonl"):
         path = Path(cfg.jsonl)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,15 @@ class SweepFailures(Callback):
         raise SystemExit(1)
 
 
+def write_done_file(cfg: DictConfig, name: str, record: dict) -> Path:
+    """`record` as `name` (one of OTHER_DONE_FILES) in the job's output folder, beside its saved config."""
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / name
+    path.write_text(json.dumps(record, indent=2))
+    return path
+
+
 CONTINUED = "continued.json"
 
 
