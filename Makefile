@@ -114,12 +114,13 @@ bayesian: install
 	$(MAKE) --no-print-directory report
 
 # Every committed grid's report (tables, plots; Fig. 4's panel when CAMVID_ROOT points at CamVid), from the
-# run files committed beside it: docs/results/<table>-camvid-<scale>/{table1,table3}.{md,csv,tex}, *.png;
+# run files committed beside it: docs/results/<table>-camvid-<scale>/{table1,table3}.{md,csv,tex}, *.png, and the
+# grid's one-page result docs/results/<table>-camvid-<scale>.md;
 # and the CPU recipe study: docs/results/camvid-cpu-recipe.{md,csv} from docs/results/camvid-cpu-recipe/runs.
 report: install
 	for grid in $(wildcard docs/results/table*-camvid-*/runs); do \
 		$(BIN)/python src/report.py $$grid --out $$(dirname $$grid) --efficiency docs/results/table1-efficiency.jsonl \
-			--data-root "$${CAMVID_ROOT:-}" --command "make report" || exit 1; \
+			--data-root "$${CAMVID_ROOT:-}" --command "make report" --summary $$(dirname $$grid).md || exit 1; \
 	done
 	test ! -d docs/results/camvid-cpu-recipe/runs || $(BIN)/python -m segbench.reporting.compare_runs \
 		docs/results/camvid-cpu-recipe/runs --out docs/results/camvid-cpu-recipe --command "make report" \

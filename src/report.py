@@ -1,7 +1,7 @@
 """The paper-vs-ours report of a sweep: Table 1, Table 3, Fig. 4's panel and plots from the runs' results.json.
 
 python src/report.py SWEEP_OR_RUN_DIR [...] --out DIR [--efficiency docs/results/table1-efficiency.jsonl]
-    [--data-root /path/to/CamVid] [--title "..."] [--command "make report"]
+    [--data-root /path/to/CamVid] [--title "..."] [--command "make report"] [--summary docs/results/GRID.md]
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", type=lambda text: Path(text) if text else None, help="CamVid, for fig4.png")
     parser.add_argument("--title", help="the first heading of table1.md")
     parser.add_argument("--command", help="the command named in the documents (default: this one)")
+    parser.add_argument(
+        "--summary", type=Path, help="also write the grid's one-page result here (command, test scores, conclusions)"
+    )
     parser.add_argument("--fig4-images", type=_positive, default=4, help="test images in fig4.png (default 4)")
     return parser.parse_args(argv)
 
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         data_root=args.data_root,
         title=args.title,
         fig4_images=args.fig4_images,
+        summary=args.summary,
     )
     for note in report.notes:
         print(f"note: {note}")

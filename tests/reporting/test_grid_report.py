@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -471,3 +472,44 @@ def test_table1_checks_the_conclusions_of_sec_3_3_on_ours_and_on_the_paper(sweep
     ]
     encoder_maps = rows["Encoder feature maps matter: FCN-Basic beats FCN-Basic-NoAddition"]
     assert encoder_maps[:2] == ["holds (8/8)", "no runs yet"]
+
+
+def test_the_summary_page_names_the_grid_command_and_shows_test_scores_beside_the_papers(efficiency, tmp_path):
+    root = tmp_path / "sweep"
+    jobs = [
+        ("segnet_basic", "median_frequency", {"G": 0.714, "C": 0.55, "mIoU": 0.402, "BF": 0.3012}),
+        ("segnet_basic", "natural", {"G": 0.851, "C": 0.50, "mIoU": 0.463, "BF": 0.3}),
+        ("fcn_basic", "median_frequency", {"G": 0.80, "C": 0.60, "mIoU": 0.45, "BF": 0.35}),
+    ]
+    for index, (model, balancing, test) in enumerate(jobs):
+        results = complete(model, balancing, test, {"G": 0.9, "C": 0.9, "mIoU": 0.8})
+        results["choices"]["experiment"] = "table1"
+        write_run(root / str(index), results)
+    out, summary = tmp_path / "results" / "table1-camvid-cpu", tmp_path / "results" / "table1-camvid-cpu.md"
+    run_report(root, "--out", out, "--efficiency", efficiency, "--command", "make report", "--summary", summary)
+    text = summary.read_text()
+    assert "Written by `make report` (do not edit by hand)" in text
+    assert "`CAMVID_ROOT=/path/to/CamVid make table1 SCALE=cpu`" in text
+    assert "Not finished yet (13 of the grid's 16 jobs)" in text
+    header = next(line for line in text.splitlines() if line.startswith("| Variant |"))[2:-2].split(" | ")
+    (segnet,), (fcn,) = md_cells(text, "SegNet-Basic"), md_cells(text, "FCN-Basic")
+    segnet, fcn = dict(zip(header, segnet)), dict(zip(header, fcn))
+    assert segnet["Stored bytes"] == "22,118,400" and fcn["Stored bytes"] == "1,900,800"
+    # 268.4 / 745.71 ms measured; the paper's 24.2 / 52.6 ms
+    time = "Time ÷ SegNet-Basic (paper)"
+    assert segnet[time] == "1.00 (1.00)" and fcn[time] == "0.36 (0.46)"
+    scores = [segnet[f"MF test {m}"] for m in ("G", "C", "mIoU", "BF")]
+    assert scores == ["71.4 (82.7)", "55.0 (62.0)", "40.2 (47.7)", "30.12 (35.78)"]
+    assert segnet["NF test mIoU"] == "46.3 (46.3)" and fcn["NF test G"] == "– (83.9)"
+    assert "| Encoder feature maps matter: FCN-Basic beats FCN-Basic-NoAddition | holds (8/8) | no runs yet |" in text
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert "table1-camvid-cpu/table1.md" in links and "table1-camvid-cpu/table1-vs-stored-bytes.png" in links
+    assert all((summary.parent / link).exists() for link in links)
+
+
+def test_no_grid_command_is_claimed_for_runs_of_no_single_grid(sweep, tmp_path):
+    summary = tmp_path / "summary.md"
+    run_report(sweep, "--out", tmp_path / "report", "--summary", summary)
+    text = summary.read_text()
+    assert "make table" not in text
+    assert "## Table 3" in text and "| SegNet-Basic |" in text

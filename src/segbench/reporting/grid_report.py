@@ -13,7 +13,7 @@ from typing import Any
 
 from segbench.errors import SegbenchError
 from segbench.paper import BALANCINGS, TABLE1
-from segbench.reporting import conclusions, grid_plots, grid_tables, qualitative
+from segbench.reporting import conclusions, grid_plots, grid_summary, grid_tables, qualitative
 from segbench.reporting.grid_runs import Run, find_runs, place, read_efficiency, settings, train_command
 
 # Every file this report may write: one it does not write this time is removed from --out, so
@@ -160,6 +160,12 @@ TABLE1_INTRO = (
     "A *run* column gives the steps trained, or how a job that did not finish ended; — : no results.json for "
     "that job."
 )
+SUMMARY_TABLE1_INTRO = (
+    "Test scores in percent, each cell **ours (paper)**, of the checkpoint with the best validation G (Sec. 3.3); "
+    "MF: median frequency balancing, NF: natural. *Stored bytes*: what the decoder keeps from the encoder at "
+    "inference (`make bench-table1`); *time*: fp32 inference time as a ratio to SegNet-Basic's, ours (on the "
+    "benchmark's CPU) beside the paper's (on its GPU)."
+)
 TABLE3_INTRO = (
     "Laid out as Table 3 of Badrinarayanan et al., *SegNet* (TPAMI 2017): CamVid test G, C, mIoU and BF in "
     "percent, each cell **ours / paper (ours − paper)**. Ours at a milestone (results.json `milestones`, scored "
@@ -211,6 +217,25 @@ def _fig4(report: Report, shown: list[Run], data_root: Path | None, images: int)
     return predicted
 
 
+def _write_summary(report: Report, summary: Path, title: str, written_by: str, runs: list[Run], table: list[str]):
+    """The grid's one-page result beside its report folder (the issue's `docs/results/<grid>.md`)."""
+    stems = [name.removesuffix(".md") for name in ("table1.md", "table3.md") if name in report.written]
+    figures = [(name, FIGURE_CAPTIONS[name]) for name in OUTPUTS if name.endswith(".png") and name in report.written]
+    document = grid_summary.summary_document(
+        title,
+        summary,
+        report.out_dir,
+        written_by=written_by,
+        command=grid_summary.grid_command(runs),
+        table=table,
+        tables=[f"{stem}.{ext}" for stem in stems for ext in ("md", "csv", "tex")],
+        figures=figures,
+    )
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(document)
+    report.notes.append(f"wrote {summary}")
+
+
 def _write_table(report: Report, stem: str, rows: list[dict], tex: str, document: str) -> None:
     grid_tables.write_csv(rows, report.out_dir / f"{stem}.csv")
     (report.out_dir / f"{stem}.tex").write_text(tex)
@@ -227,8 +252,10 @@ def write_report(
     data_root: Path | None = None,
     title: str | None = None,
     fig4_images: int = 4,
+    summary: Path | None = None,
 ) -> Report:
-    """Read every results.json under `paths` and write the report's files into `out_dir`."""
+    """Read every results.json under `paths` and write the report's files into `out_dir`, and the grid's
+    one-page result into `summary` when given."""
     runs = find_runs(paths)
     measured = read_efficiency(efficiency) if efficiency is not None else None
     table1_runs = [run for run in runs if run.model in TABLE1 and run.balancing in BALANCINGS]
@@ -256,10 +283,12 @@ def write_report(
         if any(run is other for run in drawn for other in shown):
             figures.append("fig4.png")
     written_by = f"Written by `{command}` (do not edit by hand) from the runs' results.json."
+    at_a_glance: list[str] = []  # the summary page's tables
     if rows1:
-        intro = [f"{written_by} {TABLE1_INTRO}", "", *_found(shown1), *_not_run(cells1)]
-        intro += ["", _efficiency_line(efficiency, measured)]
+        found = [*_found(shown1), *_not_run(cells1)]
+        intro = [f"{written_by} {TABLE1_INTRO}", "", *found, "", _efficiency_line(efficiency, measured)]
         checked = conclusions.conclusions_section(conclusions.run_scores(cells1))
+        at_a_glance += [*found, "", SUMMARY_TABLE1_INTRO, "", *grid_summary.compact_table1(rows1), "", *checked, ""]
         table = [*grid_tables.table1_markdown(rows1), "", *checked]
         runs1 = runs_section(table1_runs, shown1)
         document = _document(title or "Table 1, ours beside the paper", intro, table, figures1, runs1, report.notes)
@@ -267,10 +296,14 @@ def write_report(
     if rows3:
         intro = [f"{written_by} {TABLE3_INTRO}", "", *_found(shown3)]
         table = grid_tables.table3_markdown(rows3)
+        at_a_glance += (["## Table 3", ""] if rows1 else []) + [*_found(shown3), "", TABLE3_INTRO, "", *table, ""]
         heading = f"{title} (Table 3)" if title else "Table 3, ours beside the paper"
         runs3 = runs_section(table3_runs, shown3)
         document = _document(heading, intro, table, figures3, runs3, report.notes)
         _write_table(report, "table3", rows3, grid_tables.table3_tex(rows3, command), document)
+    if summary is not None:
+        heading = title or ("Table 1, ours beside the paper" if rows1 else "Table 3, ours beside the paper")
+        _write_summary(report, summary, heading, written_by, [*table1_runs, *table3_runs], at_a_glance)
     for name in OUTPUTS:
         if name not in report.written and (out_dir / name).exists():
             (out_dir / name).unlink()

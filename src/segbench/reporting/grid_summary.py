@@ -1,0 +1,93 @@
+"""A grid's one-page result (`report.py --summary`): the command that ran it, Table 1's test scores beside the
+paper's at a glance, Sec. 3.3's conclusions checked, the figures; the full tables stay in the report folder.
+
+Badrinarayanan et al., "SegNet", TPAMI 2017: Table 1 (decoder variants: storage, time, test scores of both
+balancings) and Table 3 (deep networks at iteration points).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from segbench.paper import BALANCINGS, TABLE1
+from segbench.reporting.grid_runs import Run
+from segbench.reporting.grid_tables import BALANCING_SHORT, markdown_table, table1_decimals
+
+TEST_METRICS = ("G", "C", "mIoU", "BF")
+REFERENCE_VARIANT = "segnet_basic"  # inference times are shown as a ratio to SegNet-Basic's, as Sec. 3.3 reads them
+
+
+def grid_command(runs: Sequence[Run]) -> str | None:
+    """`make table1 SCALE=cpu` when every run is of one grid experiment at one scale (None otherwise).
+
+    The Makefile target is the grid's own command: it skips finished jobs, resumes interrupted ones and
+    writes this report, so it is what re-creates (or completes) the grid.
+    """
+    experiments = {run.results.get("choices", {}).get("experiment") for run in runs}
+    scales = {run.results.get("choices", {}).get("scale") for run in runs}
+    datasets = {run.results.get("choices", {}).get("dataset") for run in runs}
+    if len(experiments) != 1 or len(scales) != 1 or None in scales:
+        return None
+    (experiment,), (scale,) = experiments, scales
+    if experiment not in ("table1", "table3"):
+        return None
+    root = "CAMVID_ROOT=/path/to/CamVid " if datasets == {"camvid"} else ""
+    return f"{root}make {experiment} SCALE={scale}"
+
+
+def _ratio(ours: float | None, reference: float | None) -> str:
+    return "–" if ours is None or not reference else f"{ours / reference:.2f}"
+
+
+def compact_table1(rows: Sequence[dict]) -> list[str]:
+    """Stored bytes, inference time relative to SegNet-Basic (ours and the paper's) and each balancing's test
+    scores as `ours (paper)`: the columns Sec. 3.3 argues from, without Table 1's train and run columns."""
+    reference = next((row for row in rows if row["model"] == REFERENCE_VARIANT), None)
+    header = ["Variant", "Stored bytes", "Time ÷ SegNet-Basic (paper)"]
+    header += [f"{BALANCING_SHORT[b]} test {metric}" for b in BALANCINGS for metric in TEST_METRICS]
+    body = []
+    for row in rows:
+        stored = "–" if row["stored_bytes"] is None else f"{row['stored_bytes']:,}"
+        ours_time = _ratio(row["infer_ms_fp32"], reference and reference["infer_ms_fp32"])
+        paper_time = _ratio(row["paper_infer_ms"], TABLE1[REFERENCE_VARIANT]["infer_ms"])
+        cells = [row["paper_name"], stored, f"{ours_time} ({paper_time})"]
+        for balancing in BALANCINGS:
+            for metric in TEST_METRICS:
+                key = f"{balancing}_test_{metric}"
+                ours, paper = row[key], row[f"{key}_paper"]
+                decimals = table1_decimals(metric)
+                cells.append(("–" if ours is None else f"{ours:.{decimals}f}") + f" ({paper:.{decimals}f})")
+        body.append(cells)
+    return markdown_table(header, body)
+
+
+def summary_document(
+    title: str,
+    summary: Path,
+    out_dir: Path,
+    *,
+    written_by: str,
+    command: str | None,
+    table: list[str],
+    tables: Sequence[str],
+    figures: Sequence[tuple[str, str]],
+) -> str:
+    """The page's markdown; `figures` are (file in out_dir, caption), linked relative to the page."""
+    folder = Path(os.path.relpath(out_dir, summary.parent))
+    lines = [f"# {title}", "", written_by]
+    if command:
+        lines += ["", f"The grid, trained and reported (re-running it resumes an unfinished grid): `{command}`."]
+    lines += ["", *table]
+    links = ", ".join(f"[{name}]({(folder / name).as_posix()})" for name in tables)
+    runs = folder / "runs"
+    # The grids' runs are collected into <report folder>/runs (`make table1`); a report of other folders has none.
+    where = f"; the runs' files: [{runs.as_posix()}/]({runs.as_posix()})" if (out_dir / "runs").is_dir() else ""
+    lines += [
+        "The full report (every column of the paper's table, each run's state and the command that re-creates "
+        f"it): {links}{where}.",
+        "",
+    ]
+    lines += [f"![{caption}]({(folder / name).as_posix()})\n\n{caption}.\n" for name, caption in figures]
+    return "\n".join(lines)
