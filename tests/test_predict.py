@@ -128,6 +128,20 @@ def test_predict_py_writes_each_image_and_names_the_ones_it_cannot_read(weights,
     assert overlay.shape == (24, 32, 3)
 
 
+def test_a_predict_sweep_ends_with_each_jobs_record_and_exit_status_0(weights, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    Image.fromarray(np.full((30, 40, 3), 90, dtype=np.uint8)).save(inputs / "a.png")
+    overrides = (f"inputs={inputs}", f"ckpt_path={weights[0]}", "resize=training,input", "progress=false")
+    check(run("predict.py", tmp_path, "--multirun", *overrides))
+    (sweep,) = (tmp_path / "logs" / "predict" / "multiruns").iterdir()
+    records = {json.loads((sweep / job / "predict.json").read_text())["resize"]: job for job in ("0", "1")}
+    assert records == {"training": "0", "input": "1"}
+    for job in ("0", "1"):
+        record = json.loads((sweep / job / "predict.json").read_text())
+        assert record["labels"] == ["a_labels.png"] and (sweep / job / "a_labels.png").is_file()
+
+
 def test_predict_py_without_images_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     result = run("predict.py", tmp_path, f"inputs={tmp_path / 'empty'}")

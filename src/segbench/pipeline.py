@@ -330,8 +330,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     print_evaluation(
         scores, task.test_report["class_names"], title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test"
     )
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     report = {
         "ckpt_path": str(cfg.ckpt_path),
         "dataset": str(datamodule.data_root),
@@ -343,8 +341,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         # the confusion matrix, class names, per-sequence scores and what the task's options add (entropy histograms)
         **task.test_report,
     }
-    (output_dir / "eval.json").write_text(json.dumps(report, indent=2))
-    log.info("scores: %s", output_dir / "eval.json")
+    log.info("scores: %s", write_done_file(cfg, "eval.json", report))
     return scores
 
 

@@ -36,7 +36,7 @@ class OutputFolderCheck(Callback):
 
 
 # What the other entry points write once a job has done its work (train.py writes results.json, with a status).
-OTHER_DONE_FILES = ("eval.json", "bench.json", "export.json")
+OTHER_DONE_FILES = ("eval.json", "bench.json", "export.json", "predict.json")
 NOT_DONE = "no " + ", ".join(("results.json", *OTHER_DONE_FILES[:-1])) + f" or {OTHER_DONE_FILES[-1]}"
 
 
@@ -54,7 +54,7 @@ class SweepFailures(Callback):
             results = run / "results.json"
             if results.is_file():
                 statuses[run] = json.loads(results.read_text())
-            else:  # eval.py, bench.py and export.py write eval.json, bench.json, export.json once done
+            else:  # the other entry points write their OTHER_DONE_FILES once done
                 done = any((run / name).is_file() for name in OTHER_DONE_FILES)
                 statuses[run] = {"status": "complete"} if done else {"status": NOT_DONE}
         failed = {run: r for run, r in statuses.items() if r.get("status", "complete") != "complete"}
