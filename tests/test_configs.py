@@ -60,6 +60,11 @@ def test_table1_grid_sweeps_every_variant_and_both_balancings():
     assert cfg.hydra.sweeper.params == {"model": "glob(*)", "balancing": "median_frequency,natural"}
     wandb_sweep = yaml.safe_load((CONF.parent / "sweeps" / "table1.yaml").read_text())
     assert sorted(wandb_sweep["parameters"]["model"]["values"]) == sorted(TABLE1)
+    # A W&B agent's job is the Hydra grid's job: the same recipe (clipping included) for one grid point.
+    fixed = [arg for arg in wandb_sweep["command"] if not arg.startswith("${")]
+    assert fixed == ["experiment=table1"]
+    agent_job = compose_train(*fixed, "model=fcn_basic", "balancing=natural")
+    assert agent_job.trainer.gradient_clip_val == 1.0 and agent_job.resume and agent_job.task_name == "table1"
 
 
 LOGGER_TYPES = {"wandb": [WandbLogger], "csv": [CSVLogger], "none": []}

@@ -160,8 +160,13 @@ def test_ship_writes_bfloat16_weights_and_a_card_scored_from_the_file_itself(tmp
     check(run("train.py", tmp_path, *TINY_SYNTHETIC, "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"))
     monkeypatch.setenv("SEGBENCH_ROOT", str(tmp_path))  # the run's data, for the scoring eval.py
     monkeypatch.chdir(tmp_path)
-    pretrained_main(["ship", str(tmp_path / "run"), "--out", str(tmp_path / "shipped" / "net.pt")])
+    (tmp_path / "committed").mkdir()
+    (tmp_path / "committed" / "results.json").write_text((tmp_path / "run" / "results.json").read_text())
+    pretrained_main(["ship", str(tmp_path / "run"), "--out", "shipped/net.pt", "--run-files", "committed"])
     card = (tmp_path / "shipped" / "net.md").read_text()
+    assert "python -m segbench.pretrained ship " + str(tmp_path / "run") + " --run-files committed`" in card
+    assert "committed in `committed/` (its checkpoints are not)" in card
+    assert f"{(tmp_path / 'shipped' / 'net.pt').stat().st_size:,} bytes." in card
     # The card's command scores the file on the data the run trained on; run here, it gives the card's numbers.
     (command,) = re.findall(r"`(python src/eval.py ckpt_path=shipped/net.pt [^`]*)`", card)
     assert "dataset=synthetic" in command and "dataset.generator.height=48" in command

@@ -144,8 +144,9 @@ def score_weights(weights: Path, run_dir: Path, workdir: Path) -> dict:
     return json.loads((workdir / "eval.json").read_text())
 
 
-def model_card(run_dir: Path, weights: Path, evaluation: dict, command: str) -> str:
-    """The shipped model's card: how it was trained (the run's results.json) and what the file itself scores."""
+def model_card(run_dir: Path, weights: Path, evaluation: dict, command: str, run_files: Path | None = None) -> str:
+    """The shipped model's card: how it was trained (the run's results.json) and what the file itself scores;
+    `run_files`: where the run's small files are committed (its own folder is on the machine that trained it)."""
     results = json.loads((run_dir / "results.json").read_text())
     overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
     train_command = "python src/train.py " + " ".join(str(o) for o in overrides)
@@ -156,16 +157,22 @@ def model_card(run_dir: Path, weights: Path, evaluation: dict, command: str) -> 
     height, width = results["input_resolution"]
     shipped = os.path.relpath(weights)  # as typed from where ship ran (the repository root for the shipped one)
     precision = OmegaConf.load(run_dir / ".hydra" / "config.yaml").trainer.precision
+    committed = (
+        f"\n- The run's config, results.json and metrics are committed in `{run_files.as_posix()}/`"
+        " (its checkpoints are not)."
+        if run_files is not None
+        else ""
+    )
     return f"""# {weights.name}: SegNet-Basic trained on CamVid by segbench
 
 Written by `{command}` (do not edit by hand) from the run's results.json and the file's own scores.
 
 - Network: SegNet-Basic (Sec. 3.1, Table 1), {results["params"]:,} parameters, weights-only file
   (`torch.load(..., weights_only=True)`) with its tensors stored in bfloat16 and loaded as fp32,
-  {weights.stat().st_size / 2**20:.1f} MB.
+  {weights.stat().st_size:,} bytes.
 - Trained with `{train_command}` on CamVid's 367 training images at {height}x{width},
   {results["global_step"]:,} iterations at batch 12; the checkpoint with the best validation G
-  ({Path(results["best_checkpoint"]).stem}).
+  ({Path(results["best_checkpoint"]).stem}).{committed}
 - Predicting: images are resized to {height}x{width} and the logits upsampled bilinearly to the image's own size,
   as its scores below were computed (on the native {"x".join(map(str, evaluation["scoring_resolution"]))} labels).
 
@@ -182,12 +189,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["ship"])
     parser.add_argument("run_dir", type=Path, help="a finished training run (its results.json names the checkpoint)")
     parser.add_argument("--out", type=Path, default=shipped_weights())
+    parser.add_argument("--run-files", type=Path, help="where the run's small files are committed, for the card")
     args = parser.parse_args(argv)
     results = json.loads((args.run_dir / "results.json").read_text())
     weights = save_weights(results["best_checkpoint"], args.out)
     with tempfile.TemporaryDirectory() as workdir:
         evaluation = score_weights(weights, args.run_dir, Path(workdir))
-    card = model_card(args.run_dir, weights, evaluation, f"python -m segbench.pretrained ship {args.run_dir}")
+    command = f"python -m segbench.pretrained ship {args.run_dir}"
+    if args.run_files is not None:
+        if not (args.run_files / "results.json").is_file():
+            raise SegbenchError(f"--run-files {args.run_files}: no results.json there")
+        command += f" --run-files {args.run_files}"
+    card = model_card(args.run_dir, weights, evaluation, command, args.run_files)
     weights.with_suffix(".md").write_text(card)
     print(weights)
 

@@ -32,6 +32,8 @@ def test_report_gives_each_figure_beside_the_paper_as_ratios_to_segnet(tmp_path)
          "training_mb": 8000.0, "inference_mb": 1000.0, "model_mb": 112.5, **common},
         {"model": "table3/deeplab_largefov", "params": 20_501_451, "forward_ms": 500.0, "backward_ms": 1000.0,
          "training_mb": 4000.0, "inference_mb": 1500.0, "model_mb": 78.2, **common},
+        {"model": "table3/fcn", "params": 134_326_475, "forward_ms": 1000.0, "backward_ms": 2000.0,
+         "training_mb": 6000.0, "inference_mb": 2000.0, "model_mb": 512.5, **common},
     ]  # fmt: skip
     rows = table6_rows(lines)
     assert rows[1]["forward_ms_ratio"] == 0.25 and rows[1]["inference_mb_ratio"] == 1.5
@@ -43,3 +45,5 @@ def test_report_gives_each_figure_beside_the_paper_as_ratios_to_segnet(tmp_path)
     text = (tmp_path / "table6.md").read_text()
     assert "Written by `make bench`" in text and "`table6.jsonl` beside this file" in text
     assert "| DeepLab-LargeFOV | 20,501,451 | 500.0 (0.25) | 110.06 (0.26) |" in text
+    # Table 3's FCN, which Table 6 did not measure: its name, and no paper figures beside ours
+    assert "| FCN | 134,326,475 | 1,000.0 (0.5) | — |" in text

@@ -208,8 +208,9 @@ def write_report(runs_dir: Path, out_stem: Path, command: str, reference: Path |
     else:
         checkpoint = evaluations[-1]["ckpt_path"]
     samples = ",".join(str(e["mc_samples"]) for e in evaluations)
-    lines.append(f"- evaluation: `python src/eval.py --multirun ckpt_path=<run>/checkpoints/{checkpoint} "
-                 f"mc_samples={samples}` (one eval.json per N)")  # fmt: skip
+    # As `make bayesian` scores it: in bf16 (trainer=cpu_fast), as it was trained; fp32 scores differ slightly.
+    lines.append(f"- evaluation: `python src/eval.py --multirun task_name=bayesian trainer=cpu_fast "
+                 f"ckpt_path=<run>/checkpoints/{checkpoint} mc_samples={samples}` (one eval.json per N)")  # fmt: skip
     if reference_run is not None:
         lines.append(f"- the model without dropout: `{train_command(reference_run)}`")
     out_stem.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from segbench.paper import TABLE6
+from segbench.paper import TABLE1, TABLE3, TABLE6
 
 REFERENCE = "table3/segnet"  # ratios are against SegNet of the same session, the paper's against its SegNet
 MEASURES = ("forward_ms", "backward_ms", "training_mb", "inference_mb", "model_mb")
@@ -22,7 +22,9 @@ def table6_rows(lines: list[dict]) -> list[dict]:
     rows = []
     for model, line in by_model.items():
         paper = TABLE6.get(model)
-        row = {"model": model, "paper_name": paper["paper_name"] if paper else "", "params": line["params"]}
+        # A network Table 6 did not measure still goes by the paper's name for it (Table 3's FCN, SegNet-Basic).
+        named = paper or TABLE3.get(model) or TABLE1.get(model) or {}
+        row = {"model": model, "paper_name": named.get("paper_name", ""), "params": line["params"]}
         for measure in MEASURES:
             row[measure] = round(line[measure], 1)
             row[f"{measure}_ratio"] = round(line[measure] / reference[measure], 2)
