@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf report table1 table3 bayesian clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf report table1 table3 seed-noise bayesian clean FORCE
 
 install: $(STAMP)
 
@@ -97,6 +97,16 @@ table1 table3: install
 	$(BIN)/python -m segbench.reporting.collect logs/$@ --where scale=$(SCALE) --out docs/results/$@-camvid-$(SCALE)/runs \
 		&& $(MAKE) --no-print-directory report; exit $$status
 
+# How far one Table 1 cell moves with the seed alone (beyond the paper; needs CAMVID_ROOT): FCN-Basic with median
+# frequency balancing, the CPU grid's recipe with seeds 1 and 2 beside the grid's own run (seed 0), copied into
+# docs/results/table1-seed-noise/runs and compared in docs/results/table1-seed-noise.{md,csv} (make report).
+SEED_NOISE_RUN := experiment=table1 scale=cpu model=fcn_basic balancing=median_frequency task_name=seed_noise
+SEED_NOISE_GRID_RUN := docs/results/table1-camvid-cpu/runs/balancing=median_frequency,model=fcn_basic
+seed-noise: install
+	$(BIN)/python src/train.py --multirun $(SEED_NOISE_RUN) seed=1,2 hydra/launcher=parallel threads=1
+	$(BIN)/python -m segbench.reporting.collect logs/seed_noise --out docs/results/table1-seed-noise/runs
+	$(MAKE) --no-print-directory report
+
 # Bayesian SegNet-Basic (beyond the paper; needs CAMVID_ROOT): trained with the CPU recipe (re-running resumes or
 # skips it), its selected checkpoint scored with N = 1, 10 and 40 Monte Carlo dropout samples, the small files
 # copied into docs/results/bayesian-segnet/runs and docs/results/bayesian-segnet.{md,csv,png} written (make report);
@@ -125,6 +135,9 @@ report: install
 	test ! -d docs/results/camvid-cpu-recipe/runs || $(BIN)/python -m segbench.reporting.compare_runs \
 		docs/results/camvid-cpu-recipe/runs --out docs/results/camvid-cpu-recipe --command "make report" \
 		--title "SegNet-Basic on CamVid at one CPU budget: fixed vs decayed rate, without vs with augmentation"
+	test ! -d docs/results/table1-seed-noise/runs || $(BIN)/python -m segbench.reporting.compare_runs \
+		docs/results/table1-seed-noise/runs "$(SEED_NOISE_GRID_RUN)" --out docs/results/table1-seed-noise \
+		--command "make seed-noise" --title "One Table 1 cell, three seeds: FCN-Basic, median frequency, CPU scale"
 	test ! -d docs/results/bayesian-segnet/runs || $(BIN)/python -m segbench.reporting.bayesian report \
 		docs/results/bayesian-segnet/runs --out docs/results/bayesian-segnet --command "make bayesian" \
 		--reference "docs/results/camvid-cpu-recipe/runs/augment=none,schedule=poly/results.json"

@@ -193,6 +193,7 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
         results = {
             "status": "complete",
             "choices": _config_choices(),
+            "seed": cfg.get("seed"),
             "params": count_parameters(task.net),
             "best_checkpoint": best,
             "epochs_trained": trainer.current_epoch,

@@ -77,3 +77,11 @@ def test_a_resumed_run_in_logs_replaces_its_older_copy(tmp_path):
 
     assert json.loads((out / "model=segnet_basic" / "results.json").read_text())["status"] == "complete"
     assert sorted(p.name for p in out.iterdir()) == ["model=fcn_basic", "model=segnet_basic"]
+
+
+def test_runs_alike_but_for_their_seed_are_each_kept_under_their_seed(tmp_path):
+    for seed in (1, 2):
+        make_run(tmp_path / "logs" / "noise" / str(seed), "fcn_basic", "cpu")
+        (tmp_path / "logs" / "noise" / str(seed) / ".hydra" / "config.yaml").write_text(f"seed: {seed}\n")
+    copies = collect([tmp_path / "logs" / "noise"], tmp_path / "out")
+    assert [c.name for c in copies] == ["seed=1", "seed=2"]

@@ -59,3 +59,32 @@ def test_runs_differing_in_their_schedule_are_compared_row_by_row(tmp_path):
         ("fixed", "36.7", "26.1"),
         ("poly", "41.2", "30.5"),
     ]
+
+
+def test_runs_differing_only_in_their_seed_are_rows_and_a_spread(tmp_path):
+    """Seed 0 from the saved config (a run from before results.json recorded its seed), 1 and 2 from results.json."""
+    for seed, miou in ((0, 0.40), (1, 0.42), (2, 0.47)):
+        folder = tmp_path / "runs" / f"seed{seed}"
+        write_run(folder, "poly", test_miou=miou, dusk_miou=0.3, road_iou=0.9)
+        results = json.loads((folder / "results.json").read_text())
+        if seed == 0:
+            (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"seed": 0, "task_name": "table1"}))
+        else:
+            (folder / "results.json").write_text(json.dumps(results | {"seed": seed}))
+    main([str(tmp_path / "runs"), "--out", str(tmp_path / "noise"), "--title", "Noise", "--command", "make it"])
+    text = (tmp_path / "noise.md").read_text()
+    assert [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| ") and "| 60 |" in line] == [
+        "| 0",
+        "| 1",
+        "| 2",
+    ]
+    # mIoU 40, 42, 47: mean 43.0, sample standard deviation sqrt(13) = 3.6; G the same 80 in each run
+    assert "| 0, 1, 2 | 80.0 ± 0.0 (80.0–80.0) | 60.0 ± 0.0 (60.0–60.0) | 43.0 ± 3.6 (40.0–47.0) |" in text
+    assert "- seed=2: `python src/train.py schedule=poly scale=cpu resume=true`" in text
+
+
+def test_no_spread_without_two_seeds_of_one_setting(tmp_path):
+    write_run(tmp_path / "runs" / "b", "poly", test_miou=0.41, dusk_miou=0.3, road_iou=0.9)
+    write_run(tmp_path / "runs" / "a", "fixed", test_miou=0.37, dusk_miou=0.3, road_iou=0.9)
+    main([str(tmp_path / "runs"), "--out", str(tmp_path / "recipe"), "--command", "make it"])
+    assert "Spread over seeds" not in (tmp_path / "recipe.md").read_text()

@@ -5,8 +5,8 @@ python -m segbench.reporting.collect logs/table1 --where scale=cpu --out docs/re
 Each run folder found below the given paths (its `results.json`, any status) is copied as
 `<out>/<name>/` with its results.json, resolved config and overrides (`.hydra/`), CSV metrics and
 predicted label maps — never checkpoints or W&B folders — so that reports re-create from the
-repository alone. `<name>` joins the config choices that differ between the runs
-(e.g. `model=fcn_basic,balancing=natural`). Copying again replaces a run's copy (a resumed run
+repository alone. `<name>` joins the config choices that differ between the runs, and the seed when it does
+(e.g. `model=fcn_basic,balancing=natural`, `seed=1`). Copying again replaces a run's copy (a resumed run
 brings its later results); the latest run of each name wins.
 
 A grid collected over several sittings keeps what was copied before: the copies already in `<out>`
@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 
 from segbench.errors import SegbenchError
-from segbench.reporting.grid_runs import Run, find_runs, varying_choices
+from segbench.reporting.grid_runs import Run, find_runs, varying_settings
 
 # Relative globs of what a run folder keeps that reports read; all of it small text or PNG.
 KEPT = (".hydra/config.yaml", ".hydra/overrides.yaml", "csv/version_*/metrics.csv", "predictions/*.png")
@@ -42,10 +42,10 @@ def collect(paths: list[Path], out: Path, where: dict[str, str] | None = None) -
     already_copied = [run for run in find_runs([out]) if run.file.resolve() not in {r.file.resolve() for r in found}] \
         if any(out.rglob("results.json")) else []  # fmt: skip
     runs += already_copied
-    varying = varying_choices(runs)
+    varying = varying_settings(runs)
     newest: dict[str, Run] = {}
     for run in runs:
-        name = ",".join(f"{key}={run.results['choices'].get(key)}" for key in varying).replace("/", "-") or "run"
+        name = ",".join(f"{key}={run.setting(key)}" for key in varying).replace("/", "-") or "run"
         if name not in newest or run.file.stat().st_mtime > newest[name].file.stat().st_mtime:
             newest[name] = run
     # Copied into a fresh folder first: a copy already in `out` may be the source of a renamed one.

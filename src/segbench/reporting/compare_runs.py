@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from segbench.errors import SegbenchError
-from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command, varying_choices
+from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command, varying_settings
 from segbench.reporting.grid_tables import markdown_table, write_csv
 from segbench.utils import exit_on_user_error
 
-SCORES = (("test", ("G", "C", "mIoU", "BF")), ("val", ("G", "C", "mIoU")), ("train", ("G", "C", "mIoU")))
+TEST_METRICS = ("G", "C", "mIoU", "BF")
+SCORES = (("test", TEST_METRICS), ("val", ("G", "C", "mIoU")), ("train", ("G", "C", "mIoU")))
 
 
 def _cell(value: float | None) -> str:
@@ -30,11 +32,11 @@ def _cell(value: float | None) -> str:
 
 def comparison_rows(runs: Sequence[Run]) -> list[dict]:
     """One row per run: its distinguishing choices, budget, and selected-checkpoint scores (percent)."""
-    varying = varying_choices(runs)
+    varying = varying_settings(runs)
     sequences = sorted({name for run in runs for name in run.results.get("per_sequence", {})})
     rows = []
     for run in runs:
-        row = {key: run.results["choices"].get(key) for key in varying}
+        row = {key: run.setting(key) for key in varying}
         row |= {
             "status": run.status,
             "epochs": run.results.get("epochs_trained"),
@@ -51,6 +53,33 @@ def comparison_rows(runs: Sequence[Run]) -> list[dict]:
     return rows
 
 
+def seed_spread(runs: Sequence[Run], varying: Sequence[str]) -> list[str]:
+    """Runs trained alike but for their seed: each test score's mean, sample standard deviation and range, the
+    noise any difference between two single runs (a Table 1 cell each) has to be read against."""
+    others = [key for key in varying if key != "seed"]
+    groups: dict[tuple[str, ...], list[Run]] = {}
+    for run in runs:
+        groups.setdefault(tuple(str(run.setting(key)) for key in others), []).append(run)
+    rows = []
+    for key, members in groups.items():
+        if len({run.seed for run in members}) < 2:
+            continue
+        cells = [*key, ", ".join(str(run.seed) for run in members)]
+        for metric in TEST_METRICS:
+            values = [100 * value for run in members if (value := run.score("test", metric)) is not None]
+            if len(values) < 2:
+                cells.append("")
+                continue
+            mean, deviation = statistics.mean(values), statistics.stdev(values)
+            cells.append(f"{mean:.1f} ± {deviation:.1f} ({min(values):.1f}–{max(values):.1f})")
+        rows.append(cells)
+    if not rows:
+        return []
+    header = [*others, "seeds", *(f"test {metric}" for metric in TEST_METRICS)]
+    caption = "Spread over seeds (test scores in percent: mean ± sample standard deviation (min–max)):"
+    return ["", caption, "", *markdown_table(header, rows)]
+
+
 def per_class_rows(runs: Sequence[Run], names: Sequence[str]) -> list[list[str]]:
     """Test IoU of each class (rows) for each run (columns): where the mIoU is lost."""
     return [[cls, *(_cell(percent(run.score("test", f"IoU/{cls}"), 1)) for run in runs)] for cls in names]
@@ -60,9 +89,9 @@ def write_comparison(paths: Sequence[Path], out_stem: Path, title: str, command:
     runs = [run for run in find_runs(paths) if run.complete]
     if not runs:
         raise SegbenchError(f"no complete run below {', '.join(map(str, paths))}")
-    varying = varying_choices(runs)
-    runs = sorted(runs, key=lambda run: [str(run.results["choices"].get(key)) for key in varying])
-    labels = [", ".join(f"{k}={run.results['choices'].get(k)}" for k in varying) or run.folder.name for run in runs]
+    varying = varying_settings(runs)
+    runs = sorted(runs, key=lambda run: [str(run.setting(key)) for key in varying])
+    labels = [", ".join(f"{k}={run.setting(k)}" for k in varying) or run.folder.name for run in runs]
     rows = comparison_rows(runs)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out_stem.with_suffix(".csv"))
@@ -79,6 +108,7 @@ def write_comparison(paths: Sequence[Path], out_stem: Path, title: str, command:
     )
     lines = [f"# {title}", "", intro, "", *(f"- {line}" for line in settings(runs)), ""]
     lines += markdown_table(main_columns, [[_text(row[key]) for key in main_columns] for row in rows])
+    lines += seed_spread(runs, varying)
     if sequence_columns:
         lines += ["", "Test scores per video sequence:", ""]
         lines += markdown_table(

@@ -61,6 +61,24 @@ class Run:
     def global_step(self) -> int | None:
         return self.results.get("global_step")
 
+    @property
+    def seed(self) -> int | None:
+        """The run's seed: its results.json's, else its saved config's (results.json did not always record it)."""
+        if "seed" in self.results:
+            return self.results["seed"]
+        config = self.folder / ".hydra" / "config.yaml"
+        if not config.is_file():
+            return None
+        try:
+            saved = yaml.safe_load(config.read_text())
+        except yaml.YAMLError as error:
+            raise SegbenchError(f"{config} is not YAML ({first_line(error)})") from None
+        return saved.get("seed") if isinstance(saved, dict) else None
+
+    def setting(self, key: str) -> Any:
+        """A config group's choice, or the seed (key "seed")."""
+        return self.seed if key == "seed" else self.results.get("choices", {}).get(key)
+
     def score(self, split: str, metric: str) -> float | None:
         """A score (a fraction) of the selected checkpoint, e.g. score("test", "mIoU"); None when not recorded."""
         return self.results.get(split, {}).get(f"{split}/{metric}")
@@ -127,6 +145,11 @@ def varying_choices(runs: Sequence[Run]) -> list[str]:
     """The config groups whose choice differs between the runs (what the comparison is about)."""
     keys = sorted({key for run in runs for key in run.results.get("choices", {})})
     return [key for key in keys if len({str(run.results.get("choices", {}).get(key)) for run in runs}) > 1]
+
+
+def varying_settings(runs: Sequence[Run]) -> list[str]:
+    """What sets the runs apart: the config groups whose choice differs, and "seed" when the seeds do."""
+    return varying_choices(runs) + (["seed"] if len({run.seed for run in runs}) > 1 else [])
 
 
 def find_runs(paths: Sequence[Path]) -> list[Run]:
