@@ -123,7 +123,7 @@ def _draw(figure, columns: Sequence[tuple[str, Path]], data_root: Path, stems: l
         figure.text(
             0.5 * LABEL_INCHES / figure_width,
             middle,
-            "\n".join(textwrap.wrap(title, 18)),
+            "\n".join(textwrap.wrap(title, 18, break_long_words=False)),  # a variant name breaks at its hyphens only
             ha="center",
             va="center",
             fontsize=8,
