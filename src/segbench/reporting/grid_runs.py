@@ -66,13 +66,7 @@ class Run:
         """The run's seed: its results.json's, else its saved config's (results.json did not always record it)."""
         if "seed" in self.results:
             return self.results["seed"]
-        config = self.folder / ".hydra" / "config.yaml"
-        if not config.is_file():
-            return None
-        try:
-            saved = yaml.safe_load(config.read_text())
-        except yaml.YAMLError as error:
-            raise SegbenchError(f"{config} is not YAML ({first_line(error)})") from None
+        saved = saved_hydra_file(self.folder, "config.yaml")
         return saved.get("seed") if isinstance(saved, dict) else None
 
     def setting(self, key: str) -> Any:
@@ -217,17 +211,24 @@ def read_efficiency(path: Path) -> dict[str, dict[str, Any]]:
     return lines
 
 
-def train_command(run: Run) -> str | None:
-    """The command that re-creates a run, from the overrides Hydra saved beside it."""
-    overrides = run.folder / ".hydra" / "overrides.yaml"
-    if not overrides.is_file():
+def saved_hydra_file(folder: Path, name: str) -> Any:
+    """A file Hydra saved in `<folder>/.hydra/`, parsed; None when the run has none."""
+    path = folder / ".hydra" / name
+    if not path.is_file():
         return None
     try:
-        saved = yaml.safe_load(overrides.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise SegbenchError(f"{overrides} is not YAML ({first_line(error)})") from None
+        raise SegbenchError(f"{path} is not YAML ({first_line(error)})") from None
+
+
+def train_command(run: Run) -> str | None:
+    """The command that re-creates a run, from the overrides Hydra saved beside it."""
+    saved = saved_hydra_file(run.folder, "overrides.yaml")
+    if saved is None:
+        return None
     if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
-        raise SegbenchError(f"{overrides} is not a list of overrides")
+        raise SegbenchError(f"{run.folder / '.hydra' / 'overrides.yaml'} is not a list of overrides")
     given = [o for o in saved if not o.startswith("hydra.")]
     # A run resumed from its own checkpoint is re-created from scratch by the same overrides; where a grid
     # looked for finished jobs does not change what a job trains.
