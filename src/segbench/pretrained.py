@@ -134,19 +134,21 @@ def training_data(run_dir: Path) -> list[str]:
     return [f"dataset={results['choices']['dataset']}", *(o for o in overrides if o.startswith(("dataset.", "paths.")))]
 
 
-def score_weights(weights: Path, run_dir: Path, workdir: Path) -> dict:
+def score_weights(weights: Path, data: list[str], workdir: Path) -> dict:
     """The weights file scored on the test split by eval.py, as a user would score it, on the data set the run
-    trained on: eval.py's eval.json."""
-    data = training_data(run_dir)
+    trained on (`data`: its `training_data` overrides): eval.py's eval.json."""
     command = [sys.executable, str(SRC_DIR / "eval.py"), f"ckpt_path={weights}", *data, f"hydra.run.dir={workdir}"]
     if subprocess.run(command).returncode != 0:
         raise SegbenchError(f"scoring {weights} failed: {' '.join(command)}")
     return json.loads((workdir / "eval.json").read_text())
 
 
-def model_card(run_dir: Path, weights: Path, evaluation: dict, command: str, run_files: Path | None = None) -> str:
-    """The shipped model's card: how it was trained (the run's results.json) and what the file itself scores;
-    `run_files`: where the run's small files are committed (its own folder is on the machine that trained it)."""
+def model_card(
+    run_dir: Path, data: list[str], weights: Path, evaluation: dict, command: str, run_files: Path | None = None
+) -> str:
+    """The shipped model's card: how it was trained (the run's results.json) and what the file itself scores
+    on `data`; `run_files`: where the run's small files are committed (its own folder is on the machine that
+    trained it)."""
     results = json.loads((run_dir / "results.json").read_text())
     overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
     train_command = "python src/train.py " + " ".join(str(o) for o in overrides)
@@ -178,7 +180,7 @@ Written by `{command}` (do not edit by hand) from the run's results.json and the
 
 | CamVid test (233 images) | G | C | mIoU | BF |
 |---|---|---|---|---|
-| this file, fp32 (`python src/eval.py ckpt_path={shipped} {" ".join(training_data(run_dir))}`) | {scores(evaluation)} |
+| this file, fp32 (`python src/eval.py ckpt_path={shipped} {" ".join(data)}`) | {scores(evaluation)} |
 | its training run's selected checkpoint, as trained ({precision}) | {scores(results["test"])} |
 """
 
@@ -193,14 +195,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = json.loads((args.run_dir / "results.json").read_text())
     weights = save_weights(results["best_checkpoint"], args.out)
+    data = training_data(args.run_dir)
     with tempfile.TemporaryDirectory() as workdir:
-        evaluation = score_weights(weights, args.run_dir, Path(workdir))
+        evaluation = score_weights(weights, data, Path(workdir))
     command = f"python -m segbench.pretrained ship {args.run_dir}"
     if args.run_files is not None:
         if not (args.run_files / "results.json").is_file():
             raise SegbenchError(f"--run-files {args.run_files}: no results.json there")
         command += f" --run-files {args.run_files}"
-    card = model_card(args.run_dir, weights, evaluation, command, args.run_files)
+    card = model_card(args.run_dir, data, weights, evaluation, command, args.run_files)
     weights.with_suffix(".md").write_text(card)
     print(weights)
 

@@ -61,16 +61,16 @@ def write_efficiency_plots(
     for axis_label, key, scale, stem in COSTS:
         figure, axes = plt.subplots(1, len(ACCURACY), figsize=(5.5 * len(ACCURACY), 4.5))
         for axis, (split, metric) in zip(axes, ACCURACY):
-            points: dict[str, list[tuple[float, float]]] = {}
+            points: dict[tuple[str, str], list[tuple[float, float]]] = {}  # by (variant, its colour)
             for run in measured:
                 value = run.score(split, metric)
                 if value is None:
                     continue
                 x, y = efficiency[run.model][key] * scale, 100 * value
-                axis.scatter(x, y, marker=MARKERS.get(run.balancing, "s"), color=network_colour(run), s=40, zorder=3)
-                points.setdefault(run.model, []).append((x, y))
-            for model, pair in points.items():  # a variant's MF and NF runs, joined
-                colour = next(network_colour(run) for run in measured if run.model == model)
+                colour = network_colour(run)
+                axis.scatter(x, y, marker=MARKERS.get(run.balancing, "s"), color=colour, s=40, zorder=3)
+                points.setdefault((run.model, colour), []).append((x, y))
+            for (_, colour), pair in points.items():  # a variant's MF and NF runs, joined
                 axis.plot(*zip(*pair), color=colour, linewidth=0.8, alpha=0.6)
             axis.set_xlim(left=-0.02 * max(efficiency[run.model][key] * scale for run in measured) or -0.1)
             axis.set_xlabel(axis_label)

@@ -11,6 +11,7 @@ import math
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ class Run:
     def global_step(self) -> int | None:
         return self.results.get("global_step")
 
-    @property
+    @cached_property  # read once: grouping and naming runs by seed asks for it many times
     def seed(self) -> int | None:
         """The run's seed: its results.json's, else its saved config's (results.json did not always record it)."""
         if "seed" in self.results:
