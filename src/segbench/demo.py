@@ -19,6 +19,7 @@ import numpy as np
 from segbench.data.camvid import CLASS_NAMES, COLOURS
 from segbench.errors import SegbenchError
 from segbench.predict import colour_overlay, predict_image, uncertainty_image
+from segbench.precision import AUTO
 from segbench.pretrained import Predictor, load_predictor
 
 SHIPPED = "shipped SegNet-Basic (CamVid)"
@@ -55,13 +56,16 @@ def legend_html(labels: np.ndarray, class_names: list[str]) -> str:
 class Segmenter:
     """Loads each chosen model once and segments images with it."""
 
-    def __init__(self, models: dict[str, str | None]) -> None:
+    def __init__(self, models: dict[str, str | None], precision: str = AUTO) -> None:
         self.models = models
+        self.precision = precision  # "auto": each model runs in the fastest precision measured on this machine
         self.loaded: dict[str, Predictor] = {}
 
     def predictor(self, label: str) -> Predictor:
         if label not in self.loaded:
-            self.loaded[label] = load_predictor(self.models[label])
+            predictor = load_predictor(self.models[label])
+            predictor.compute_in(self.precision)
+            self.loaded[label] = predictor
         return self.loaded[label]
 
     def __call__(self, image: np.ndarray | None, label: str, mc_samples: int):
@@ -83,12 +87,12 @@ class Segmenter:
         return colour_overlay(image, prediction.labels), legend_html(prediction.labels, names), uncertainty, timing
 
 
-def build_demo(models: dict[str, str | None]):
-    """The Gradio page; `models` as `find_models` gives them."""
+def build_demo(models: dict[str, str | None], precision: str = AUTO):
+    """The Gradio page; `models` as `find_models` gives them, each run in `precision`."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # a local demo reports nothing to anyone
     import gradio as gr
 
-    segment = Segmenter(models)
+    segment = Segmenter(models, precision)
     with gr.Blocks(title="segbench: SegNet on CamVid") as demo:
         gr.Markdown("# segbench — SegNet-Basic on road scenes\nUpload an image or pick a CamVid test image.")
         with gr.Row():

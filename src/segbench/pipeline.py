@@ -25,6 +25,7 @@ from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_
 from segbench.errors import SegbenchError, first_line
 from segbench.inference import evenly_spaced, predict_labels, save_label_map
 from segbench.models import count_parameters
+from segbench.precision import Choice, choose, resolve_compute_path, trainer_device
 from segbench.pretrained import weights_task
 from segbench.reporting.terminal import print_evaluation
 from segbench.resume import complete_results, find_previous_run
@@ -42,8 +43,12 @@ def _config_choices() -> dict[str, str | None]:
     return {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra/")}
 
 
-def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTask]:
-    """Data module and LightningModule wired from the config; class weights need the training labels."""
+def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTask, Choice]:
+    """Data module and LightningModule wired from the config; class weights need the training labels.
+
+    `trainer.precision` and `task.channels_last` are resolved here, before the Trainer is built
+    (`resolve_compute_path`): the config then holds the concrete values the run computes in.
+    """
     datamodule = instantiate(cfg.dataset)
     datamodule.prepare_data()
     class_weights = datamodule.class_weights(instantiate(cfg.balancing))
@@ -56,10 +61,18 @@ def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTas
     # YAML text, not a dict: instantiate() would otherwise build a second network from it.
     model_config = OmegaConf.to_yaml(cfg.model, resolve=True)
     resolution = list(datamodule.resolution) if datamodule.resolution else None
+    input_size = tuple(resolution or datamodule.split("train").images.shape[1:3])
+    choice = resolve_compute_path(cfg, net, model_config, input_size)
     task = instantiate(
-        cfg.task, net=net, class_weights=class_weights, model_config=model_config, data_resolution=resolution
+        cfg.task,
+        net=net,
+        class_weights=class_weights,
+        model_config=model_config,
+        data_resolution=resolution,
+        channels_last=choice.path.channels_last,
+        precision=choice.path.precision,
     )
-    return datamodule, task
+    return datamodule, task, choice
 
 
 def _scores(metrics: dict[str, Any]) -> dict[str, float]:
@@ -168,7 +181,7 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
         cfg.paths.checkpoint_dir = str(Path(cfg.ckpt_path).resolve().parent)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
-    datamodule, task = build_task(cfg)
+    datamodule, task, compute_path = build_task(cfg)
     trainer = job.trainer = make_trainer(cfg)
     with finishing_loggers(trainer):
         for logger in trainer.loggers:
@@ -205,6 +218,8 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
             "fit_seconds": timer.time_elapsed("train") if timer else None,
             # whether this fit continued from a checkpoint (resume=true or ckpt_path=): trained in segments
             "resumed": bool(cfg.get("ckpt_path")),
+            # the precision and layout it computed in, and how they were chosen (`precision: auto`)
+            "compute_path": compute_path.record(),
             **scores,
             "class_names": test_report["class_names"],
             "test_confusion": test_report["confusion"],
@@ -323,6 +338,18 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             list(datamodule.resolution),
         )
     datamodule.prepare_data()
+    size = tuple(datamodule.resolution or datamodule.split("test").images.shape[1:3])
+    compute_path = choose(
+        task.net,
+        size,
+        training=False,
+        network=task.hparams.get("model_config") or "",
+        precision=str(cfg.trainer.precision),
+        device=trainer_device(cfg.trainer.get("accelerator")),
+    )
+    log.info(compute_path.summary())
+    cfg.trainer.precision = compute_path.path.precision
+    task.use_memory_format(compute_path.path.memory_format)
     trainer = make_trainer(cfg)
     with finishing_loggers(trainer):
         scores = score(trainer, task, datamodule, ("test",))["test"]
@@ -338,6 +365,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         "scoring_resolution": list(datamodule.scoring_size("test")),
         **scores,
         **({"mc_samples": task.hparams.mc_samples} if task.hparams.mc_samples else {}),
+        "compute_path": compute_path.record(),
         "per_sequence": {},  # filled by the test report when the split has several video sequences
         # the confusion matrix, class names, per-sequence scores and what the task's options add (entropy histograms)
         **task.test_report,

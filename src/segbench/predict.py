@@ -50,11 +50,12 @@ def predict_image(predictor: Predictor, image: np.ndarray, resize: str = "traini
         batch = F.interpolate(batch, size=predictor.input_resolution, mode="bilinear", align_corners=False)
     start = time.perf_counter()
     if mc_samples:
-        probabilities = mc_softmax(predictor.net, batch, mc_samples, size=size)
+        with predictor.compute_path.autocast():
+            probabilities = mc_softmax(predictor.net, batch, mc_samples, size=size)
         elapsed = 1000 * (time.perf_counter() - start)
         labels = probabilities.argmax(dim=1)[0].to(torch.uint8).numpy()
         return Prediction(labels, elapsed, predictive_entropy(probabilities)[0].numpy())
-    logits = predictor.net(batch)
+    logits = predictor.logits(batch)
     elapsed = 1000 * (time.perf_counter() - start)
     return Prediction(logits_at(logits, size).argmax(dim=1)[0].to(torch.uint8).numpy(), elapsed)
 
@@ -101,6 +102,8 @@ def predict(cfg: DictConfig) -> list[Path]:
         raise SegbenchError(f"resize={cfg.resize}: one of {', '.join(RESIZE_CHOICES)}")
     images = find_images(Path(cfg.inputs))
     predictor = load_predictor(cfg.ckpt_path)
+    first_size = None if cfg.resize == "training" else read_rgb(images[0]).shape[:2]
+    predictor.compute_in(str(cfg.precision), first_size)
     out = Path(cfg.out or cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log.info("%s: %d image(s) -> %s", predictor.source, len(images), out)

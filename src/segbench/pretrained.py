@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -27,12 +28,14 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from segbench.checkpoints import SAFE_LOADING, load_task, read_checkpoint
-from segbench.data.camvid import VOID_INDEX
+from segbench.data.camvid import NATIVE_HEIGHT, NATIVE_WIDTH, VOID_INDEX
 from segbench.errors import SegbenchError
+from segbench.precision import FP32, Choice, ComputePath, choose
 from segbench.task import SegmentationTask
 from segbench.utils import exit_on_user_error
 from segbench.utils.config import CONF_DIR
 
+log = logging.getLogger(__name__)
 SHIPPED_NAME = "segnet_basic_camvid"
 SRC_DIR = CONF_DIR.parent / "src"  # the entry points
 
@@ -46,6 +49,23 @@ class Predictor:
     class_names: list[str]
     source: str  # the file it came from, for messages and the demo's model list
     ignore_index: int = VOID_INDEX  # the label its training ignored (void)
+    model_config: str = ""  # the network's config (YAML): its identity in the precision cache
+    compute_path: ComputePath = ComputePath(FP32, False)  # precision and layout it runs in
+
+    def compute_in(self, precision: str, size: tuple[int, int] | None = None) -> Choice:
+        """Run in `precision` ("auto": the fastest measured here for this network at `size`, by default the
+        size it was trained at, else CamVid's), logging the choice in one line."""
+        size = size or self.input_resolution or (NATIVE_HEIGHT, NATIVE_WIDTH)
+        choice = choose(self.net, tuple(size), training=False, network=self.model_config, precision=precision)
+        log.info("%s: %s", Path(self.source).name, choice.summary())
+        self.compute_path = choice.path
+        self.net = self.net.to(memory_format=choice.path.memory_format)
+        return choice
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """The network's fp32 logits for a float image batch, computed in its precision and layout."""
+        with self.compute_path.autocast():
+            return self.net(images.contiguous(memory_format=self.compute_path.memory_format)).float()
 
 
 def shipped_weights() -> Path:
@@ -70,6 +90,7 @@ def load_weights(path: str | Path) -> Predictor:
         list(saved["class_names"]),
         str(path),
         saved.get("ignore_index", VOID_INDEX),  # files written before it was stored: CamVid's void
+        saved["model_config"],
     )
 
 
@@ -86,6 +107,8 @@ def load_predictor(ckpt_path: str | Path | None) -> Predictor:
         tuple(resolution) if resolution else None,
         list(task.hparams.get("class_names") or []),
         str(ckpt_path),
+        task.hparams.get("ignore_index", VOID_INDEX),
+        task.hparams.model_config,
     )
 
 

@@ -32,7 +32,10 @@ class SegmentationTask(pl.LightningModule):
             `interval` ("step" or "epoch") and `over_the_run: true` to set its `total_iters` to the run's
             length; the paper keeps the rate fixed.
         class_weights: loss weight per class (median frequency or natural balancing).
-        channels_last: run convolutions in channels-last memory format (fast bf16 on CPUs with AMX).
+        channels_last: run convolutions in channels-last memory format (`segbench.precision` chooses it with
+            `precision: auto`).
+        precision: the trainer's precision the run computes in, kept in its checkpoints so that a resumed run
+            (and eval) knows it; recorded only, the Trainer applies it.
         model_config: the network's resolved config as YAML, stored in checkpoints so eval can rebuild it.
         val_boundary: BF on validation too: None, "approximate" (cheap) or "exact". Test always reports exact BF.
         data_resolution: the [H, W] the images were resized to in training (None: native); eval uses it.
@@ -53,6 +56,7 @@ class SegmentationTask(pl.LightningModule):
         num_classes: int = NUM_CLASSES,
         ignore_index: int = VOID_INDEX,
         channels_last: bool = True,
+        precision: str | None = None,
         class_names: Sequence[str] = (),
         model_config: str | None = None,
         val_boundary: str | None = None,
@@ -83,6 +87,11 @@ class SegmentationTask(pl.LightningModule):
         self.test_sequence_metrics = nn.ModuleDict()
         # Training batches only (not evaluation, not the BN-statistics pass, which run in eval mode).
         self.augment = instantiate(dict(augment), ignore_index=ignore_index) if augment else None
+
+    def use_memory_format(self, memory_format: torch.memory_format) -> None:
+        """Compute in `memory_format` from now on (eval.py runs a checkpoint in the layout measured fastest)."""
+        self.memory_format = memory_format
+        self.net = self.net.to(memory_format=memory_format)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
