@@ -32,6 +32,14 @@ def write_camvid_layout(
     return root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def precision_cache(tmp_path_factory) -> Path:
+    """The precision probe's cache (`precision: auto`) in a folder of the test session's, never the user's."""
+    folder = tmp_path_factory.mktemp("segbench-cache")
+    os.environ["SEGBENCH_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def build_model():
     """Build a network from conf/model/<name>.yaml, as train.py does (seeded)."""

@@ -42,7 +42,7 @@ def demo_url(tmp_path_factory):
     from segbench.demo import build_demo, find_models
 
     port = free_port()
-    demo = build_demo(find_models(tmp_path_factory.mktemp("logs")))
+    demo = build_demo(find_models(tmp_path_factory.mktemp("logs")), precision="32-true")
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()

@@ -30,6 +30,9 @@ TINY_SYNTHETIC = [
     "callbacks.progress_bar=null",
 ]
 QUIET_TRAINING = ["callbacks.model_summary=null"]
+# eval.py and predict.py default to precision=auto; the tests pin fp32, so that no test run probes the machine
+# (the probe and its choice are tested in tests/test_precision.py). An override given by the test comes last: it wins.
+PINNED_PRECISION = {"eval.py": ["trainer.precision=32-true"], "predict.py": ["precision=32-true"]}
 
 
 KILL_SWITCH = [  # a SIGKILL at the step in $SEGBENCH_TEST_KILL_AT_STEP; the override text is the same either way
@@ -49,7 +52,7 @@ def run(
     if kill_at_step is not None:
         env["SEGBENCH_TEST_KILL_AT_STEP"] = str(kill_at_step)
     return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "src" / script), *overrides],
+        [sys.executable, str(REPO_ROOT / "src" / script), *PINNED_PRECISION.get(script, []), *overrides],
         cwd=workdir,
         env=env,
         capture_output=True,

@@ -177,6 +177,7 @@ def sweep(sweep_workdir) -> dict[str, Job]:
             *QUIET_TRAINING,
             f"balancing={','.join(BALANCINGS)}",
             "scale=cpu",
+            "trainer.precision=bf16-mixed",  # pinned: scale=cpu's auto would probe the machine
             f"dataset.generator.split_sizes={{train:4,val:{VAL_IMAGES},test:2}}",
             "dataset.resolution=[24,32]",
             f"trainer.max_epochs={EPOCHS}",
