@@ -18,8 +18,8 @@ import numpy as np
 
 from segbench.data.camvid import CLASS_NAMES, COLOURS
 from segbench.errors import SegbenchError
-from segbench.predict import colour_overlay, predict_image, uncertainty_image
 from segbench.precision import AUTO
+from segbench.predict import colour_overlay, predict_image, uncertainty_image
 from segbench.pretrained import Predictor, load_predictor
 
 SHIPPED = "shipped SegNet-Basic (CamVid)"

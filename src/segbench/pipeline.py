@@ -392,7 +392,17 @@ def benchmark(cfg: DictConfig) -> dict[str, Any]:
     torch.manual_seed(0)
     row = {
         "model": _config_choices().get("model"),
-        **measure(instantiate(cfg.model), cfg.height, cfg.width, cfg.runs, cfg.warmup, cfg.device, cfg.progress),
+        **measure(
+            instantiate(cfg.model),
+            cfg.height,
+            cfg.width,
+            cfg.runs,
+            cfg.warmup,
+            cfg.device,
+            cfg.progress,
+            network=OmegaConf.to_yaml(cfg.model, resolve=True),
+            auto_pick=cfg.auto_pick,
+        ),
     }
     line = json.dumps(row)
     print(line, flush=True)

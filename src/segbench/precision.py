@@ -192,7 +192,9 @@ def _write_cache(key: Mapping, timings: Mapping[str, float | None]) -> Path:
     return path
 
 
-def _step_function(net: nn.Module, path: ComputePath, shape: tuple[int, int, int], training: bool) -> Callable[[], None]:
+def _step_function(
+    net: nn.Module, path: ComputePath, shape: tuple[int, int, int], training: bool
+) -> Callable[[], None]:
     """One training step (forward, cross-entropy, backward, SGD) or one forward pass of a copy of `net`."""
     batch, height, width = shape
     net = copy.deepcopy(net).train(training).to(memory_format=path.memory_format)
@@ -220,22 +222,23 @@ def _step_function(net: nn.Module, path: ComputePath, shape: tuple[int, int, int
     return step
 
 
-class _TooSlow(Exception):
-    """Raised inside a probed step once it has run past its deadline."""
+class TooSlow(Exception):
+    """Raised inside a timed step once it has run past its deadline (`time_limit`)."""
 
 
 @contextmanager
-def _deadline() -> Iterator[list[float]]:
-    """A deadline (perf_counter seconds; inf: none) checked after every module's forward pass and whenever the
-    backward pass reads a saved tensor.
+def time_limit() -> Iterator[list[float]]:
+    """A deadline (set `[0]` to a perf_counter time; inf: none) checked after every module's forward pass and
+    whenever the backward pass reads a saved tensor: past it, the step raises TooSlow.
 
-    Without bf16 units a bf16 step can take 50x an fp32 one: stopping it mid-step bounds the probe.
+    Without bf16 units a bf16 step can take 10-50x an fp32 one: stopping it mid-step bounds probes and benchmarks
+    (a single module still runs to its end).
     """
     deadline = [math.inf]
 
     def check(*args: object) -> None:
         if time.perf_counter() > deadline[0]:
-            raise _TooSlow
+            raise TooSlow
 
     def unpack(tensor: torch.Tensor) -> torch.Tensor:
         check()
@@ -266,7 +269,7 @@ def probe(
     starts past
     `budget_s`.
     """
-    with torch.random.fork_rng(devices=[]), _deadline() as deadline:
+    with torch.random.fork_rng(devices=[]), time_limit() as deadline:
         torch.manual_seed(0)
         steps = {path.label: _step_function(net, path, shape, training) for path in paths}
         times: dict[str, list[float]] = {}
@@ -276,7 +279,7 @@ def probe(
             deadline[0] = began + (limit_ms + SLACK_MS) / 1000
             try:
                 steps[label]()
-            except _TooSlow:
+            except TooSlow:
                 times.pop(label, None)
                 return
             times.setdefault(label, []).append(1000 * (time.perf_counter() - began))
@@ -336,7 +339,9 @@ def choose(
     if precision != AUTO:
         return Choice(ComputePath(precision, layout), "explicit")
     if device != "cpu":
-        return Choice(ComputePath(BF16 if device == "cuda" and torch.cuda.is_bf16_supported() else FP16, layout), device)
+        return Choice(
+            ComputePath(BF16 if device == "cuda" and torch.cuda.is_bf16_supported() else FP16, layout), device
+        )
     mode = "training" if training else "inference"
     probe_shape = (PROBE_BATCH[mode], *size)
     bf16 = onednn_bf16_kernels()

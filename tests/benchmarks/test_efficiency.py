@@ -9,6 +9,7 @@ import pytest
 import torch
 from test_entry_points import run
 
+from segbench import precision
 from segbench.benchmarks.measure_efficiency import measure, storage_multiplier, stored_bytes
 from segbench.models.encoder import EncoderLevel
 from segbench.models.packed_indices import unpack_codes
@@ -36,11 +37,17 @@ def test_stored_bytes_count_packed_indices_and_float_maps(build_model):
     assert stored_bytes(addition) == 64 * 24 * 8 + 64 * 24 * 32 * 4
 
 
-def test_measure_reports_every_column(build_model):
+def test_measure_reports_every_column(build_model, monkeypatch):
+    def bf16_channels_last_fastest(net, shape, training, paths):  # injected: no test times the machine
+        return {path.label: 1.0 if path.label == "bf16-mixed, channels-last" else 2.0 for path in paths}
+
+    monkeypatch.setattr(precision, "probe", bf16_channels_last_fastest)
+    monkeypatch.setattr(precision, "onednn_bf16_kernels", lambda: True)
     row = measure(build_model("fcn_basic"), height=32, width=48, runs=2, warmup=1, progress=False)
     assert row["params"] == 645_956 and row["storage_multiplier"] == 11
     assert row["stored_tensors"] == ["float32[1, 11, 16, 24]"]
     assert row["infer_ms_fp32"] > 0 and row["infer_ms_bf16_channels_last"] > 0
+    assert row["auto_pick"] == "bf16-mixed, channels-last" and row["machine"]["threads"] == torch.get_num_threads()
 
 
 def test_table_ratios_are_against_segnet_basic_of_the_same_session(tmp_path):
@@ -177,6 +184,7 @@ def test_a_bench_sweep_appends_a_line_per_variant_and_exits_zero(tmp_path):
     """`make bench-table1`'s command at a tiny size: each job's line in the session's JSONL and its bench.json."""
     jsonl = tmp_path / "efficiency.jsonl"
     overrides = ["model=segnet_basic,fcn_basic", "height=24", "width=32", "runs=1", "warmup=0", "progress=false"]
+    overrides.append("auto_pick=false")  # no test probes the machine
     result = run("bench.py", tmp_path, "--multirun", *overrides, f"jsonl={jsonl}", f"hydra.sweep.dir={tmp_path}/sweep")
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
-from contextlib import nullcontext
 
 import torch
 from rich.progress import Progress
 from torch import nn
 
+from segbench.benchmarks.machine import machine_record
 from segbench.models import count_parameters
+from segbench.precision import BF16, FP32, ComputePath, TooSlow, choose, onednn_bf16_kernels, time_limit
 
 
 def storage_multiplier(kept: list[torch.Tensor]) -> int:
@@ -37,30 +39,40 @@ def stored_bytes(kept: list[torch.Tensor]) -> int:
 
 @torch.no_grad()
 def median_forward_ms(
-    net: nn.Module, image: torch.Tensor, runs: int, warmup: int, fast: bool, progress: Progress | None = None
-) -> float:
-    """Median wall time of one forward pass (Table 1: averaged over 50 runs at 360x480, batch 1).
-
-    fast=False: fp32, contiguous (the reference); fast=True: bf16 autocast on channels-last tensors.
-    """
-    memory_format = torch.channels_last if fast else torch.contiguous_format
-    net = net.to(memory_format=memory_format).eval()
-    image = image.contiguous(memory_format=memory_format)
-    context = torch.autocast(image.device.type, dtype=torch.bfloat16) if fast else nullcontext()
+    net: nn.Module,
+    image: torch.Tensor,
+    runs: int,
+    warmup: int,
+    path: ComputePath,
+    progress: Progress | None = None,
+    limit_ms: float = math.inf,
+) -> float | None:
+    """Median wall time of one forward pass on `path` (Table 1: averaged over 50 runs at 360x480, batch 1);
+    None if the first warm-up pass runs past `limit_ms`."""
+    net = net.to(memory_format=path.memory_format).eval()
+    image = image.contiguous(memory_format=path.memory_format)
     synchronise = torch.cuda.synchronize if image.is_cuda else (lambda: None)
-    task = progress.add_task(f"{'bf16+CL' if fast else 'fp32'} forward", total=warmup + runs) if progress else None
+    task = progress.add_task(f"{path.label} forward", total=warmup + runs) if progress else None
     times = []
-    with context:
+    with path.autocast(image.device.type), time_limit() as deadline:
         for index in range(warmup + runs):
             synchronise()
             start = time.perf_counter()
-            net(image)
+            deadline[0] = start + limit_ms / 1000 if index == 0 else math.inf
+            try:
+                net(image)
+            except TooSlow:
+                return None
             synchronise()
             if index >= warmup:
                 times.append(time.perf_counter() - start)
             if progress:
                 progress.advance(task)
     return 1000 * statistics.median(times)
+
+
+FP32_PATH, BF16_CHANNELS_LAST = ComputePath(FP32, False), ComputePath(BF16, True)
+STOP_FACTOR = 4.0  # bf16 is stopped once its first pass takes this many times fp32's (a CPU without bf16 units)
 
 
 def measure(
@@ -71,15 +83,26 @@ def measure(
     warmup: int = 5,
     device: str = "cpu",
     progress: bool = True,
+    network: str = "",
+    auto_pick: bool = True,
 ) -> dict:
-    """All of Table 1's left-hand columns for one network."""
+    """All of Table 1's left-hand columns for one network, in fp32 and bf16 channels-last (both, whatever this
+    machine's `precision: auto` picks; with `auto_pick`, its pick is probed and recorded beside them, `network`
+    naming the network for the probe's cache)."""
     net = net.to(device).eval()
     image = torch.rand(1, 3, height, width, device=device) * 255
     with torch.no_grad():
         kept = net.kept_from_encoder(image)
     with Progress(disable=not progress, transient=True) as bar:
-        fp32 = median_forward_ms(net, image, runs, warmup, fast=False, progress=bar)
-        fast = median_forward_ms(net, image, runs, warmup, fast=True, progress=bar)
+        fp32 = median_forward_ms(net, image, runs, warmup, FP32_PATH, bar)
+        # Where oneDNN has no bf16 kernels a bf16 pass at 360x480 takes minutes: not run (None).
+        run_bf16 = device != "cpu" or onednn_bf16_kernels()
+        fast = (
+            median_forward_ms(net, image, runs, warmup, BF16_CHANNELS_LAST, bar, STOP_FACTOR * fp32)
+            if run_bf16
+            else None
+        )
+    pick = choose(net, (height, width), training=False, network=network, device=device) if auto_pick else None
     return {
         "params": count_parameters(net),
         "storage_multiplier": storage_multiplier(kept),
@@ -87,8 +110,10 @@ def measure(
         "stored_tensors": [f"{str(t.dtype).removeprefix('torch.')}{list(t.shape)}" for t in kept],
         "infer_ms_fp32": fp32,
         "infer_ms_bf16_channels_last": fast,
+        "auto_pick": pick.path.label if pick else "not probed",
         "input": [1, 3, height, width],
         "runs": runs,
         "device": device,
         "threads": torch.get_num_threads(),
+        "machine": machine_record(),
     }

@@ -25,9 +25,19 @@ COLUMNS = [
     "infer_ms_bf16_channels_last",
     "ratio_fp32",
     "ratio_bf16_channels_last",
+    "auto_pick",
     "paper_infer_ms",
     "paper_ratio",
 ]
+
+
+def _rounded(ms: float | None, digits: int) -> float | None:
+    """None: the path was stopped as far slower than fp32, or not run (a CPU without oneDNN bf16 kernels)."""
+    return None if ms is None else round(ms, digits)
+
+
+def _ratio(ms: float | None, reference: float | None) -> float | None:
+    return None if ms is None or reference is None else round(ms / reference, 3)
 
 
 def efficiency_rows(lines: list[dict]) -> list[dict]:
@@ -53,16 +63,22 @@ def efficiency_rows(lines: list[dict]) -> list[dict]:
                 else paper["storage_multiplier"],
                 "stored_bytes": line["stored_bytes"],
                 "infer_ms_fp32": round(line["infer_ms_fp32"], 1),
-                "infer_ms_bf16_channels_last": round(line["infer_ms_bf16_channels_last"], 1),
+                "infer_ms_bf16_channels_last": _rounded(line["infer_ms_bf16_channels_last"], 1),
                 "ratio_fp32": round(line["infer_ms_fp32"] / reference["infer_ms_fp32"], 3),
-                "ratio_bf16_channels_last": round(
-                    line["infer_ms_bf16_channels_last"] / reference["infer_ms_bf16_channels_last"], 3
+                "ratio_bf16_channels_last": _ratio(
+                    line["infer_ms_bf16_channels_last"], reference["infer_ms_bf16_channels_last"]
                 ),
+                # what `precision: auto` picked for this network on the benchmark's machine (older sessions: none)
+                "auto_pick": line.get("auto_pick", "not recorded"),
                 "paper_infer_ms": paper["infer_ms"],
                 "paper_ratio": round(paper["infer_ms"] / paper_reference, 3),
             }
         )
     return rows
+
+
+def _shown(value: float | None) -> str:
+    return "not run (no oneDNN bf16 kernels) or stopped" if value is None else str(value)
 
 
 def write_efficiency_table(jsonl: Path, out_stem: Path, command: str) -> list[dict]:
@@ -76,23 +92,26 @@ def write_efficiency_table(jsonl: Path, out_stem: Path, command: str) -> list[di
     first = lines[0]
     header = (
         "| variant | params | Table 1 params (M) | storage multiplier | Table 1 | stored bytes at 360x480 "
-        "| fp32 ms | bf16+CL ms | fp32 / SegNet-Basic | bf16+CL / SegNet-Basic "
+        "| fp32 ms | bf16+CL ms | fp32 / SegNet-Basic | bf16+CL / SegNet-Basic | `precision: auto` picks "
         "| Table 1 ms (Titan GPU) | Table 1 / SegNet-Basic |"
     )
-    table = [header, "|" + "---|" * 12]
+    table = [header, "|" + "---|" * 13]
     for row in rows:
         table.append(
             f"| {row['paper_name']} | {row['params']:,} | {row['paper_params_m']} | {row['storage_multiplier']} "
             f"| {row['paper_storage_multiplier']} | {row['stored_bytes']:,} | {row['infer_ms_fp32']} "
-            f"| {row['infer_ms_bf16_channels_last']} | {row['ratio_fp32']} "
-            f"| {row['ratio_bf16_channels_last']} | {row['paper_infer_ms']} | {row['paper_ratio']} |"
+            f"| {_shown(row['infer_ms_bf16_channels_last'])} | {row['ratio_fp32']} "
+            f"| {_shown(row['ratio_bf16_channels_last'])} | {row['auto_pick']} | {row['paper_infer_ms']} "
+            f"| {row['paper_ratio']} |"
         )
     text = f"""# Table 1, efficiency columns — measured
 
 Written by `{command}` (do not edit by hand); the measurements are in `{jsonl.name}` beside this file.
 Machine: {platform.machine()}, {first["threads"]} threads on {first["device"]}, torch {torch.__version__}.
 Inference: median of {first["runs"]} forward passes after warm-up, input {first["input"]}
-(the paper: 50 runs at 360x480, batch 1).
+(the paper: 50 runs at 360x480, batch 1). Both precisions are timed whatever this machine's `precision: auto`
+picks (its pick, probed on the benchmark's machine, in its own column); bf16 is stopped once its first pass takes
+4x fp32's, and not run where oneDNN has no bf16 kernels.
 
 - *params*: trainable parameters counted on the network built from `conf/model/<variant>.yaml`.
 - *storage multiplier*: derived from the tensors the decoder keeps from the first encoder level

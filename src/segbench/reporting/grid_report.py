@@ -14,7 +14,15 @@ from typing import Any
 from segbench.errors import SegbenchError
 from segbench.paper import BALANCINGS, TABLE1
 from segbench.reporting import conclusions, grid_plots, grid_summary, grid_tables, qualitative
-from segbench.reporting.grid_runs import Run, find_runs, place, read_efficiency, settings, train_command
+from segbench.reporting.grid_runs import (
+    Run,
+    find_runs,
+    mixed_precisions,
+    place,
+    read_efficiency,
+    settings,
+    train_command,
+)
 
 # Every file this report may write: one it does not write this time is removed from --out, so
 # a folder regenerated after its inputs changed never keeps a stale table or figure.
@@ -95,6 +103,8 @@ def _found(runs: Sequence[Run]) -> list[str]:
     lines = [f"Found in the runs: {'; '.join(found)}."] if found else []
     if any(run.results.get("choices", {}).get("scale") == "smoke" for run in runs):
         lines += ["", SMOKE_WARNING]
+    if mixed := mixed_precisions([run for run in runs if run.complete]):
+        lines += ["", *mixed]
     return lines
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from segbench.errors import SegbenchError, first_line
+from segbench.precision import ComputePath
 
 STATUSES = ("complete", "failed", "interrupted")
 SPLITS = ("train", "val", "test")
@@ -69,6 +70,16 @@ class Run:
             return self.results["seed"]
         saved = saved_hydra_file(self.folder, "config.yaml")
         return saved.get("seed") if isinstance(saved, dict) else None
+
+    @cached_property
+    def compute_path(self) -> str | None:
+        """The precision and layout the run computed in, from its saved config (`precision: auto` is resolved
+        there at the run's start); None when the run has no saved config."""
+        saved = saved_hydra_file(self.folder, "config.yaml")
+        precision = (saved.get("trainer") or {}).get("precision") if isinstance(saved, dict) else None
+        if precision is None:
+            return None
+        return ComputePath(str(precision), bool((saved.get("task") or {}).get("channels_last", True))).label
 
     def setting(self, key: str) -> Any:
         """A config group's choice, or the seed (key "seed")."""
@@ -246,6 +257,18 @@ def percent(fraction: float | None, decimals: int) -> float | None:
     return fraction * 100 if math.isnan(fraction) else round(fraction * 100, decimals)
 
 
+def mixed_precisions(runs: Sequence[Run]) -> list[str]:
+    """A warning when the runs computed in more than one precision or layout (`precision: auto` decides per machine
+    and network): their times, and to a lesser degree their scores, are then not alike."""
+    paths = sorted({run.compute_path for run in runs if run.compute_path})
+    if len(paths) < 2:
+        return []
+    return [
+        f"**Mixed precisions:** these runs computed in {len(paths)} different precisions or layouts "
+        f"({'; '.join(paths)}; per run in its saved `.hydra/config.yaml`): compare their times with care."
+    ]
+
+
 def settings(runs: Sequence[Run]) -> list[str]:
     """What the runs were trained with, one `name: values` line each: the context a reader needs for the numbers."""
 
@@ -269,5 +292,6 @@ def settings(runs: Sequence[Run]) -> list[str]:
         ("scoring resolution", resolution("scoring_resolution")),
         ("epochs trained", lambda run: run.results.get("epochs_trained")),
         ("steps", lambda run: run.results.get("global_step")),
+        ("precision", lambda run: run.compute_path),
     ]
     return [f"{name}: {text}" for name, get in wanted if (text := values(get))]

@@ -9,27 +9,92 @@ from pathlib import Path
 from segbench.benchmarks.performance import NAIVE
 
 TARGET = 1.2  # the speed goals: within 1.2x of the convolution roofline
+AUTO_TARGET = 1.05  # auto's pick: within 1.05x of the fastest path measured here
 
 
-def _roofline_ms(entry: dict) -> float:
-    return entry["gflop"] / entry["conv_gflops_per_s"] * 1000
+def _fastest(times: dict[str, float | None]) -> tuple[str, float]:
+    return min(((name, ms) for name, ms in times.items() if ms is not None), key=lambda item: item[1])
 
 
-def timing_rows(entry: dict) -> list[str]:
+def roofline(entry: dict) -> tuple[str, float]:
+    """The fastest bare-convolution path and the network's time at its throughput (ms)."""
+    path, rate = max(((p, r) for p, r in entry["conv_gflops_per_s"].items() if r is not None), key=lambda i: i[1])
+    return path, entry["gflop"] / rate * 1000
+
+
+def _stopped(results: dict) -> str:
+    return f"stopped (warm-up > {results['stop_factor']:g}x naive)"
+
+
+def timing_rows(entry: dict, results: dict) -> list[str]:
     """One table row per path: ms, speed-up over the naive path, and ratio to the roofline."""
-    roofline = _roofline_ms(entry)
-    flops = f"{entry['gflop']:.1f} GFLOP at {entry['conv_gflops_per_s']:.0f} GFLOP/s"
-    rows = [f"| roofline ({flops}) | {roofline:.1f} | | 1.00 |"]
+    path, roofline_ms = roofline(entry)
+    rate = entry["conv_gflops_per_s"][path]
+    rows = [
+        f"| roofline ({entry['gflop']:.1f} GFLOP at {rate:.0f} GFLOP/s, {path} conv) | {roofline_ms:.1f} | | 1.00 |"
+    ]
+    naive = entry["ms"][NAIVE]
     for name, ms in entry["ms"].items():
-        rows.append(f"| {name} | {ms:.1f} | {entry['ms'][NAIVE] / ms:.2f}x | {ms / roofline:.2f} |")
+        if ms is None:
+            rows.append(f"| {name} | {_stopped(results)} | | |")
+        else:
+            rows.append(f"| {name} | {ms:.1f} | {naive / ms:.2f}x | {ms / roofline_ms:.2f} |")
     return rows
 
 
 def verdict(entry: dict) -> str:
-    best_name, best_ms = min(entry["ms"].items(), key=lambda item: item[1])
-    ratio = best_ms / _roofline_ms(entry)
+    best_name, best_ms = _fastest(entry["ms"])
+    ratio = best_ms / roofline(entry)[1]
     met = "met" if ratio <= TARGET else "not met"
-    return f"best: {best_name}, {ratio:.2f}x the roofline ({met}; goal {TARGET}x)"
+    return f"best: {best_name}, {ratio:.2f}x the roofline ({met}; goal {TARGET}x); auto picks {entry['auto_pick']}"
+
+
+def conv_rows(entry: dict) -> str:
+    rates = ", ".join(
+        f"{path} {'stopped' if rate is None else f'{rate:.0f}'}" for path, rate in entry["conv_gflops_per_s"].items()
+    )
+    return f"Bare 7x7 64->64 convolution, GFLOP/s: {rates}."
+
+
+def auto_table(results: dict) -> str:
+    """Auto's pick beside the four paths timed as a benchmark, per network and measure."""
+    labels = list(dict.fromkeys(label for row in results["auto"] for label in row["ms"]))
+    lines = [
+        f"| network | measure | batch, size | {' | '.join(labels)} | auto picks | ÷ fastest | probe s |",
+        "|---|---|---|" + "---|" * len(labels) + "---|---|---|",
+    ]
+    for row in results["auto"]:
+        batch, height, width = row["setting"]
+        cells = [
+            "stopped"
+            if row["ms"].get(label) is None
+            else f"{row['ms'][label]:.0f}" + (" **(fastest)**" if label == row["best"] else "")
+            for label in labels
+        ]
+        ratio = "—" if row["pick_over_best"] is None else f"{row['pick_over_best']:.2f}"
+        lines.append(
+            f"| {row['model']} | {row['measure']} | {batch}, {height}x{width} | {' | '.join(cells)} | "
+            f"{row['auto_pick']} | {ratio} | {row['probe_seconds']:.1f} |"
+        )
+    ratios = [row["pick_over_best"] for row in results["auto"]]
+    met = all(ratio is not None and ratio <= AUTO_TARGET for ratio in ratios)
+    worst = max((ratio for ratio in ratios if ratio is not None), default=float("nan"))
+    lines.append(
+        f"\nauto's pick within {AUTO_TARGET}x of the fastest measured path in every case: "
+        f"{'yes' if met else 'no'} (worst {worst:.2f}x)"
+    )
+    return "\n".join(lines)
+
+
+def machine_line(results: dict) -> str:
+    machine = results["machine"]
+    cap = f", oneDNN capped at `ONEDNN_MAX_CPU_ISA={machine['onednn_max_cpu_isa']}` (emulated)"
+    flags = ", ".join(machine["cpu_flags"]) or "none of " + "/".join(("avx2", "avx512f"))
+    kernels = "yes" if results["onednn_bf16_kernels"] else "**no**: bf16 convolutions run on PyTorch's reference code"
+    return (
+        f"**{machine['cpu']}** (flags: {flags}{cap if machine['onednn_max_cpu_isa'] else ''}), "
+        f"{machine['threads']} threads, torch {machine['torch']}; oneDNN bf16 kernels: {kernels}"
+    )
 
 
 def performance_markdown(results: dict, source: str, command: str) -> str:
@@ -39,54 +104,65 @@ def performance_markdown(results: dict, source: str, command: str) -> str:
         batch, height, width = entry["setting"]
         sections.append(
             f"### Inference, SegNet-Basic, {height}x{width} batch {batch}\n\n{heading}\n"
-            + "\n".join(timing_rows(entry))
-            + f"\n\n{verdict(entry)}\n"
+            + "\n".join(timing_rows(entry, results))
+            + f"\n\n{verdict(entry)}. {conv_rows(entry)}\n"
         )
     training = results["training"]
     batch, height, width = training["setting"]
     sections.append(
         f"### Training step, SegNet-Basic, {height}x{width} batch {batch} (forward, backward, SGD)\n\n{heading}\n"
-        + "\n".join(timing_rows(training))
-        + f"\n\n{verdict(training)}\n"
+        + "\n".join(timing_rows(training, results))
+        + f"\n\n{verdict(training)}. {conv_rows(training)}\n"
     )
-    for failure in results.get("compile_failures", []):
-        sections.append(f"`torch.compile` failed at {failure}\n")
     memory = [
-        "| network | measure | batch, size | before MB | after MB | after ÷ before |",
+        "| network | measure | batch, size | before MB | after MB (path) | after ÷ before |",
         "|---|---|---|---|---|---|",
     ]
     for row in results["peak_memory_mb"]:
         batch, height, width = row["setting"]
         memory.append(
             f"| {row['model']} | {row['measure']} | {batch}, {height}x{width} | {row['before']:.0f} | "
-            f"{row['after']:.0f} | {row['after'] / row['before']:.2f} |"
+            f"{row['after']:.0f} ({row['after_path']}) | {row['after'] / row['before']:.2f} |"
         )
     stored = ["| network, indices | bytes kept from encoder to decoder (360x480, first level) |", "|---|---|"]
     stored += [f"| {name} | {count:,} |" for name, count in results["stored_bytes"].items()]
     return f"""# Speed and memory of SegNet-Basic on this machine
 
 Written by `{command}` (do not edit by hand) from `{source}` beside this file, one run on
-**{results["cpu"]}**, {results["threads"]} threads, torch {results["torch"]}. Times are medians of
-{results["runs"]} repetitions after a warm-up. Absolute times mean little from one CPU to the next: read the ratios.
+{machine_line(results)}. Times are medians of {results["runs"]} repetitions after a warm-up. Absolute times mean
+little from one CPU to the next: read the ratios.
 
-- **roofline**: the network's convolution FLOPs at the throughput of one bare 7x7 64->64 bf16 channels-last
-  convolution (SegNet-Basic's own layer) timed at the same batch and size in the same run; a training step counts
-  3x the forward FLOPs. What the network would take if all of it ran as fast as its convolutions.
-- **paths**: bf16 autocast with channels-last tensors (the project's trainer), with PyTorch's int64 pooling indices
-  or the packed 2-bit ones of Sec. 3 (`model.encoder.indices`; the default in eval mode), with or without batch norm
-  folded into the convolutions (`segbench.models.batchnorm_folding`, inference only); `torch.compile` where shown.
+- **roofline**: the network's convolution FLOPs at the throughput of one bare 7x7 64->64 convolution (SegNet-Basic's
+  own layer) timed at the same batch and size in the same run, in each precision and layout, the fastest taken; a
+  training step counts 3x the forward FLOPs. What the network would take if all of it ran as fast as its
+  convolutions.
+- **paths**: fp32 or bf16 autocast, contiguous or channels-last tensors (the four `precision: auto` chooses from),
+  with PyTorch's int64 pooling indices; then, on the path auto picks, the packed 2-bit indices of Sec. 3
+  (`model.encoder.indices`; the default in eval mode) and batch norm folded into the convolutions
+  (`segbench.models.batchnorm_folding`, inference only); `torch.compile` where shown. A path whose first run takes
+  more than {results["stop_factor"]:g}x the naive one is stopped; bf16 is not run at all where oneDNN has no bf16
+  kernels (PyTorch's reference convolution then takes minutes at these sizes).
+
+## What `precision: auto` picks
+
+Each network's four paths timed as a benchmark (ms per training step or forward pass), the fastest marked, beside
+the path auto's probe picks (a fresh probe: a batch of 2 for training, 1 for inference, at the same size) and the
+probe's own wall time. Training at the CPU grid's setting, inference at CamVid's native size.
+
+{auto_table(results)}
+
+## SegNet-Basic against the roofline
 
 {chr(10).join(sections)}
-### Peak memory
+## Peak memory
 
 Peak resident memory a fresh process gains over one inference pass or one training step, after building the network
-and its input. *Before*: the naive path (fp32, int64 indices); *after*:
-inference on the leanest path (bf16 channels-last, packed indices, BN folded), training as the project trains
-(bf16 channels-last; int64 indices, which train faster than packed ones).
+and its input. *Before*: the naive path (fp32 contiguous, int64 indices); *after*: the path auto picks there
+(inference with packed indices and BN folded, the leanest; training with int64 indices, which train faster).
 
 {chr(10).join(memory)}
 
-### Storage (Sec. 3, Table 1's "storage" columns)
+## Storage (Sec. 3, Table 1's "storage" columns)
 
 {chr(10).join(stored)}
 """
