@@ -42,12 +42,15 @@ def test_measure_reports_every_column(build_model, monkeypatch):
         return {path.label: 1.0 if path.label == "bf16-mixed, channels-last" else 2.0 for path in paths}
 
     monkeypatch.setattr(precision, "probe", bf16_channels_last_fastest)
-    monkeypatch.setattr(precision, "onednn_bf16_kernels", lambda: True)
     row = measure(build_model("fcn_basic"), height=32, width=48, runs=2, warmup=1, progress=False)
     assert row["params"] == 645_956 and row["storage_multiplier"] == 11
     assert row["stored_tensors"] == ["float32[1, 11, 16, 24]"]
-    assert row["infer_ms_fp32"] > 0 and row["infer_ms_bf16_channels_last"] > 0
-    assert row["auto_pick"] == "bf16-mixed, channels-last" and row["machine"]["threads"] == torch.get_num_threads()
+    assert row["infer_ms_fp32"] > 0 and row["machine"]["threads"] == torch.get_num_threads()
+    if precision.onednn_bf16_kernels():  # timed, unless stopped at 4x fp32 (oneDNN's emulation on AVX-512)
+        assert row["infer_ms_bf16_channels_last"] is None or row["infer_ms_bf16_channels_last"] > 0
+        assert row["auto_pick"] == "bf16-mixed, channels-last"
+    else:  # not run at all: PyTorch's reference bf16 convolution takes minutes at 360x480; nor picked
+        assert row["infer_ms_bf16_channels_last"] is None and row["auto_pick"] == "32-true, contiguous"
 
 
 def test_table_ratios_are_against_segnet_basic_of_the_same_session(tmp_path):

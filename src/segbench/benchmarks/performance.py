@@ -28,6 +28,8 @@ does.
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import json
 import math
 import os
@@ -89,9 +91,15 @@ class Settings:
 CAMVID_IMAGE = torch.full((1, 3, 360, 480), 128.0)
 
 
-def _network(model: str, indices: str) -> nn.Module:
+@functools.cache
+def _composed(model: str, indices: str) -> nn.Module:
     torch.manual_seed(0)
     return compose_model(model, (f"model.encoder.indices={indices}",))
+
+
+def _network(model: str, indices: str) -> nn.Module:
+    """A fresh copy of the seeded network (composing the config once per network: Hydra takes a while)."""
+    return copy.deepcopy(_composed(model, indices))
 
 
 def runnable(path: ComputePath) -> bool:
