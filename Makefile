@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf report table1 table3 seed-noise bayesian clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch report table1 table3 seed-noise bayesian clean FORCE
 
 install: $(STAMP)
 
@@ -77,12 +77,22 @@ bench-table6: install
 bench-bf: install
 	$(BIN)/python -m segbench.benchmarks.bf_timing --root "$${CAMVID_ROOT:?set CAMVID_ROOT=/path/to/CamVid}" --out docs/results/bf-benchmark.md --command "make bench-bf"
 
-# SegNet-Basic's inference and training step against this CPU's convolution roofline, each speed-up path
-# (bf16 + channels-last, packed indices, BN folded), peak memory before/after -> docs/results/performance.{md,json}.
-# BENCH_PERF_ARGS="--compile" also times torch.compile of the fastest inference path.
+# SegNet-Basic's inference and training step against this CPU's convolution roofline, path by path (fp32 or bf16,
+# contiguous or channels-last, packed indices, BN folded), what `precision: auto` picks beside the fastest path
+# (SegNet-Basic and FCN-Basic), peak memory before/after -> docs/results/performance.{md,json}.
+# BENCH_PERF_ARGS="--compile" also times torch.compile of the leanest inference path.
+# make bench-epoch: one epoch of `make train` in each precision (auto, fp32, bf16) -> docs/results/train-epoch.json,
+# shown in performance.md too. To see a CPU with bf16 units as one without: ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI make ...
+PERF_REPORT = $(BIN)/python -m segbench.reporting.performance docs/results/performance.json \
+	--out docs/results/performance.md --command "make bench-perf" \
+	$(if $(wildcard docs/results/train-epoch.json),--epochs docs/results/train-epoch.json)
 bench-perf: install
 	$(BIN)/python -m segbench.benchmarks.performance --json docs/results/performance.json $(BENCH_PERF_ARGS)
-	$(BIN)/python -m segbench.reporting.performance docs/results/performance.json --out docs/results/performance.md --command "make bench-perf"
+	$(PERF_REPORT)
+
+bench-epoch: install
+	$(BIN)/python -m segbench.benchmarks.train_epoch --json docs/results/train-epoch.json
+	$(PERF_REPORT)
 
 # The grids, end to end: train every job (re-running resumes: finished jobs are skipped, in logs/ or among the
 # committed runs, so a grid can go on on another machine), copy the finished

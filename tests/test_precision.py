@@ -68,11 +68,11 @@ def test_bf16_must_beat_fp32_by_more_than_the_margin():
     assert fastest({"32-true, channels-last": 106.0, "bf16-mixed, channels-last": 100.0}).precision == BF16
 
 
-def test_the_probe_times_the_run_at_its_size_with_a_small_batch():
+def test_the_probe_times_training_at_the_runs_batch_and_size_and_inference_on_one_image():
     prober = Prober(**BF16_FAST)
-    choose_with(prober)
-    choose_with(prober, training=False, network="another network")
-    assert prober.calls == [((2, 120, 160), True, ALL_FOUR), ((1, 120, 160), False, ALL_FOUR)]
+    choose_with(prober, batch=12)
+    choose_with(prober, training=False, network="another network", batch=12)
+    assert prober.calls == [((12, 120, 160), True, ALL_FOUR), ((1, 120, 160), False, ALL_FOUR)]
 
 
 def test_without_onednn_bf16_kernels_only_fp32_is_timed(monkeypatch):
@@ -161,19 +161,19 @@ class SlowInBf16(nn.Module):
 
 def test_the_probe_stops_a_path_far_slower_than_the_best_and_leaves_the_network_alone(monkeypatch):
     net = SlowInBf16(ms=50)
-    precision._step_function(net, ComputePath(FP32, False), (2, 8, 8), True)()  # the process's first backward
+    precision._step_function(net, ComputePath(FP32, False), (8, 8), True)(2)  # the process's first backward
     before = {name: tensor.clone() for name, tensor in net.state_dict().items()}
     rng_before = torch.random.get_rng_state()
     step_seconds: dict[str, list[float]] = {}
     step_function = precision._step_function
 
-    def timing_each_step(net, path, shape, training):
-        step = step_function(net, path, shape, training)
+    def timing_each_step(net, path, size, training):
+        step = step_function(net, path, size, training)
 
-        def timed_step() -> None:
+        def timed_step(batch: int) -> None:
             started = time.perf_counter()
             try:
-                step()
+                step(batch)
             finally:
                 step_seconds.setdefault(path.label, []).append(time.perf_counter() - started)
 
@@ -206,7 +206,8 @@ def test_a_training_config_is_resolved_to_concrete_values(monkeypatch):
     assert (cfg.trainer.precision, cfg.task.channels_last) == ("auto", "auto")
     choice = resolve_compute_path(cfg, NET, "net", (120, 160))
     assert (cfg.trainer.precision, cfg.task.channels_last) == (FP32, False) and choice.decided_by == "probe"
-    assert choice.record()["probe_ms"][ComputePath(FP32, False).label] == 700.0 and len(prober.calls) == 1
+    assert choice.record()["probe_ms"][ComputePath(FP32, False).label] == 700.0
+    assert [call[0] for call in prober.calls] == [(12, 120, 160)]  # at dataset.batch_size
 
 
 def test_resume_keeps_the_precision_the_run_started_with(tmp_path, monkeypatch):

@@ -3,8 +3,8 @@
 On CPUs bf16 is fast only where oneDNN has bf16 units (AVX-512-BF16, AMX); elsewhere it is emulated and runs
 several times slower than fp32, and channels-last helps some convolutions and not others. Neither can be
 hard-coded, so `auto` times a few training steps (or forward passes) of the run's own network at its own
-input size on each candidate — fp32 and bf16 autocast, each contiguous or channels-last — and takes the
-fastest. The timings are cached per machine, network and size (`$SEGBENCH_CACHE`, default
+batch and input size on each candidate — fp32 and bf16 autocast, each contiguous or channels-last — and takes the
+fastest. The timings are cached per machine, network, batch and size (`$SEGBENCH_CACHE`, default
 `~/.cache/segbench/`). On CUDA no probe is needed: bf16 autocast where the GPU supports it, else fp16.
 
 An explicit precision (or layout) always wins; `auto` is resolved once, before the Trainer is built, and the
@@ -44,11 +44,10 @@ FP32, BF16, FP16 = "32-true", "bf16-mixed", "16-mixed"
 AUTOCAST_DTYPES = {BF16: torch.bfloat16, FP16: torch.float16}
 # bf16 is chosen only when it beats the fastest fp32 path by more than this: fp32 is the reference numerics.
 BF16_MARGIN = 1.05
-PROBE_BUDGET_S = 20.0  # the probe stops timing further rounds once this much wall time has gone
+PROBE_BUDGET_S = 20.0  # no timed round after the first starts once the probe has taken this long
 PROBE_ROUNDS = 2  # timed steps of each candidate after its warm-up step
 SLOWER = 2.5  # a probed step is stopped once it has taken this many times the fastest step so far,
 SLACK_MS = 100.0  # plus this much: a hiccup of the machine must not stop the fastest path itself
-PROBE_BATCH = {"training": 2, "inference": 1}
 
 
 @dataclass(frozen=True)
@@ -192,31 +191,29 @@ def _write_cache(key: Mapping, timings: Mapping[str, float | None]) -> Path:
     return path
 
 
-def _step_function(
-    net: nn.Module, path: ComputePath, shape: tuple[int, int, int], training: bool
-) -> Callable[[], None]:
-    """One training step (forward, cross-entropy, backward, SGD) or one forward pass of a copy of `net`."""
-    batch, height, width = shape
+def _step_function(net: nn.Module, path: ComputePath, size: tuple[int, int], training: bool) -> Callable[[int], None]:
+    """One training step (forward, cross-entropy, backward, SGD) or one forward pass of a copy of `net`, at a
+    batch size given to each call."""
     net = copy.deepcopy(net).train(training).to(memory_format=path.memory_format)
-    images = (torch.rand(batch, 3, height, width) * 255).contiguous(memory_format=path.memory_format)
-    if not training:
-
-        @torch.no_grad()
-        def forward() -> None:
-            with path.autocast():
-                net(images)
-
-        return forward
     optimizer = torch.optim.SGD(net.parameters(), lr=1e-6, momentum=0.9)
-    labels: list[torch.Tensor] = []
+    batches: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
-    def step() -> None:
+    def step(batch: int) -> None:
+        if batch not in batches:
+            images = (torch.rand(batch, 3, *size) * 255).contiguous(memory_format=path.memory_format)
+            batches[batch] = (images, None)
+        images, labels = batches[batch]
+        if not training:
+            with torch.no_grad(), path.autocast():
+                net(images)
+            return
         optimizer.zero_grad(set_to_none=True)
         with path.autocast():
             logits = net(images)
-        if not labels:
-            labels.append(torch.randint(0, logits.shape[1], (batch, *logits.shape[2:])))
-        F.cross_entropy(logits.float(), labels[0]).backward()
+        if labels is None:
+            labels = torch.randint(0, logits.shape[1], (batch, *logits.shape[2:]))
+            batches[batch] = (images, labels)
+        F.cross_entropy(logits.float(), labels).backward()
         optimizer.step()
 
     return step
@@ -260,42 +257,45 @@ def probe(
     budget_s: float = PROBE_BUDGET_S,
     rounds: int = PROBE_ROUNDS,
 ) -> dict[str, float | None]:
-    """Median ms per step of each path on copies of `net` (the network itself and the RNG are left untouched);
-    None for a path stopped as too slow.
+    """Median ms per step of each path at `shape` (batch, height, width) on copies of `net` (the network itself
+    and the RNG are left untouched); None for a path stopped as too slow.
 
-    Every path is warmed up once (oneDNN builds its kernels on first use), then timed in rounds, one step of
-    each path per round, so that a machine slowing down mid-probe slows every path alike. A step is stopped
-    once it has taken SLOWER times the fastest step so far (plus SLACK_MS; the path is then out), and no round
-    starts past
-    `budget_s`.
+    Every path is warmed up once on a batch of one (oneDNN builds its kernels on first use), then timed in
+    rounds, one step of each path per round, so that a machine slowing down mid-probe slows every path alike.
+    A step is stopped once it has taken SLOWER times the fastest step so far (plus SLACK_MS; the path is then
+    out), and no round after the first starts past `budget_s`.
     """
+    batch, *size = shape
     with torch.random.fork_rng(devices=[]), time_limit() as deadline:
         torch.manual_seed(0)
-        steps = {path.label: _step_function(net, path, shape, training) for path in paths}
-        times: dict[str, list[float]] = {}
+        steps = {path.label: _step_function(net, path, tuple(size), training) for path in paths}
 
-        def timed(label: str, limit_ms: float) -> None:
+        def timed(label: str, batch: int, limit_ms: float) -> float | None:
             began = time.perf_counter()
             deadline[0] = began + (limit_ms + SLACK_MS) / 1000
             try:
-                steps[label]()
+                steps[label](batch)
             except TooSlow:
-                times.pop(label, None)
-                return
-            times.setdefault(label, []).append(1000 * (time.perf_counter() - began))
+                return None
+            return 1000 * (time.perf_counter() - began)
 
-        start = time.perf_counter()
-        for label in steps:  # warm-up
-            timed(label, SLOWER * min((t[0] for t in times.values()), default=math.inf))
-        warm = {label: t.pop() for label, t in times.items()}
+        started = time.perf_counter()
+        warm: dict[str, float] = {}
+        for label in steps:
+            ms = timed(label, 1, SLOWER * min(warm.values(), default=math.inf))
+            if ms is not None:
+                warm[label] = ms
+        times: dict[str, list[float]] = {label: [] for label in warm}
         for round_index in range(rounds):
-            if round_index > 0 and time.perf_counter() - start > budget_s:
+            if round_index > 0 and time.perf_counter() - started > budget_s:
                 break
-            for label in [label for label in steps if label in warm]:
-                fastest_so_far = min(statistics.median(t) if t else warm[key] for key, t in times.items())
-                timed(label, SLOWER * fastest_so_far)
-                if label not in times:
-                    warm.pop(label)
+            for label in list(times):
+                fastest_so_far = min((statistics.median(t) for t in times.values() if t), default=math.inf)
+                ms = timed(label, batch, SLOWER * fastest_so_far)
+                if ms is None:
+                    del times[label]
+                else:
+                    times[label].append(ms)
     return {label: round(statistics.median(times[label]), 2) if label in times else None for label in steps}
 
 
@@ -318,6 +318,7 @@ def choose(
     *,
     training: bool,
     network: str,
+    batch: int = 2,
     precision: str = AUTO,
     channels_last: bool | None = None,
     device: str = "cpu",
@@ -327,7 +328,10 @@ def choose(
 
     Args:
         net: the run's network (copied for the probe, never changed).
-        size: the run's input height and width; the probe's batch is 2 for training, 1 for inference.
+        size: the run's input height and width.
+        batch: the run's training batch: the probe times training steps at it (a layout's advantage changes with
+            the batch: FCN-Basic's channels-last step gains on contiguous from batch 2 to 12). Inference is
+            probed on a batch of one, as predict.py and the demo run it.
         training: probe training steps (train.py) or forward passes (eval, predict, the demo).
         network: the network's identity for the cache, e.g. its resolved config as YAML.
         precision: Lightning's precision name, or "auto".
@@ -343,7 +347,7 @@ def choose(
             ComputePath(BF16 if device == "cuda" and torch.cuda.is_bf16_supported() else FP16, layout), device
         )
     mode = "training" if training else "inference"
-    probe_shape = (PROBE_BATCH[mode], *size)
+    probe_shape = (batch if training else 1, *size)
     bf16 = onednn_bf16_kernels()
     note = "" if bf16 else "bf16 not timed: no oneDNN bf16 kernels on this CPU, its convolutions run on reference code"
     paths = candidates(channels_last, bf16)
@@ -393,6 +397,7 @@ def resolve_compute_path(cfg: DictConfig, net: nn.Module, network: str, size: tu
             size,
             training=True,
             network=network,
+            batch=int(cfg.dataset.get("batch_size") or 2),
             precision=precision,
             channels_last=channels_last,
             device=trainer_device(cfg.trainer.get("accelerator")),

@@ -196,3 +196,16 @@ def test_a_bench_sweep_appends_a_line_per_variant_and_exits_zero(tmp_path):
         ("fcn_basic", 11 * 12 * 16 * 4),
     ]
     assert json.loads((tmp_path / "sweep" / "1" / "bench.json").read_text()) == lines[1]
+
+
+def test_a_bf16_time_not_taken_shows_as_such_and_breaks_no_ratio():
+    common = {"stored_bytes": 1, "runs": 50, "threads": 2, "device": "cpu", "input": [1, 3, 360, 480]}
+    lines = [
+        {"model": "segnet_basic", "params": 1, "storage_multiplier": 1, "infer_ms_fp32": 200.0, **common},
+        {"model": "fcn_basic", "params": 1, "storage_multiplier": 11, "infer_ms_fp32": 50.0, **common},
+    ]
+    for line in lines:  # a CPU without oneDNN bf16 kernels: bf16 not run, auto picked fp32
+        line |= {"infer_ms_bf16_channels_last": None, "auto_pick": "32-true, contiguous"}
+    rows = efficiency_rows(lines)
+    assert rows[1]["ratio_fp32"] == 0.25 and rows[1]["ratio_bf16_channels_last"] is None
+    assert rows[1]["auto_pick"] == "32-true, contiguous"

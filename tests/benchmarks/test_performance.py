@@ -118,3 +118,26 @@ def test_bare_conv_throughput_is_positive_and_finite_in_each_runnable_path():
     with Progress(disable=True) as progress:
         rates = conv_gflops_per_s(1, 16, 16, runs=1, progress=progress)
     assert 0 < rates["32-true, contiguous"] < float("inf") and 0 < rates["32-true, channels-last"] < float("inf")
+
+
+def test_the_epoch_section_sets_each_precision_against_autos_own_epoch():
+    from segbench.reporting.performance import epoch_section
+
+    def epoch(asked: str, precision: str, channels_last: bool, decided_by: str, fit: float) -> dict:
+        path = {"precision": precision, "channels_last": channels_last, "decided_by": decided_by}
+        return {"precision": asked, "compute_path": path, "steps": 10, "fit_seconds": fit, "wall_seconds": fit + 20}
+
+    machine = {"cpu": "AMD EPYC (no bf16 units)", "cpu_flags": ["avx2"], "onednn_max_cpu_isa": None}
+    epochs = {
+        "machine": machine | {"threads": 2, "torch": "2.13.0+cpu"},
+        "onednn_bf16_kernels": False,
+        "epochs": [
+            epoch("auto", "32-true", False, "probe", 60.0),
+            epoch("32-true", "32-true", True, "explicit", 66.0),
+            epoch("bf16-mixed", "bf16-mixed", True, "explicit", 600.0),
+        ],
+    }
+    text = epoch_section(epochs, "train-epoch.json")
+    assert "| auto | 32-true, contiguous | probe | 10 | 60 | 80 | 1.00 |" in text
+    assert "| bf16-mixed | bf16-mixed, channels-last | explicit | 10 | 600 | 620 | 10.00 |" in text
+    assert "**AMD EPYC (no bf16 units)** (flags: avx2)" in text

@@ -189,7 +189,7 @@ def training_step(net: nn.Module, path: ComputePath, batch: int, height: int, wi
 def auto_pick(model: str, shape: Shape, training: bool) -> Choice:
     """What `precision: auto` picks for `model` at `shape`, probed afresh (a private cache, so nothing stale)."""
     with tempfile.TemporaryDirectory() as cache, _environment("SEGBENCH_CACHE", cache):
-        return choose(_network(model, "int64"), shape[1:], training=training, network=model)
+        return choose(_network(model, "int64"), shape[1:], training=training, network=model, batch=shape[0])
 
 
 @contextmanager

@@ -97,7 +97,32 @@ def machine_line(results: dict) -> str:
     )
 
 
-def performance_markdown(results: dict, source: str, command: str) -> str:
+def epoch_section(epochs: dict, source: str) -> str:
+    """`make bench-epoch`'s whole-command measurements: one quickstart epoch in each precision."""
+    auto = next(row for row in epochs["epochs"] if row["precision"] == "auto")
+    lines = [
+        "| precision asked | computed in | decided by | steps | fit s | whole command s | fit ÷ auto's |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in epochs["epochs"]:
+        path = row["compute_path"]
+        layout = "channels-last" if path["channels_last"] else "contiguous"
+        lines.append(
+            f"| {row['precision']} | {path['precision']}, {layout} | {path['decided_by']} | {row['steps']} | "
+            f"{row['fit_seconds']:.0f} | {row['wall_seconds']:.0f} | {row['fit_seconds'] / auto['fit_seconds']:.2f} |"
+        )
+    return f"""## One epoch of `make train`
+
+Written by `make bench-epoch` from `{source}`: `src/train.py experiment=quickstart trainer.max_epochs=1` in each
+precision, one process after another, on {machine_line(epochs)}. *Fit*: Lightning's fitting time (10 training
+steps at batch 12, 120x160, the BN-statistics pass and validation); *whole command*: start-up, probe (auto's
+cache was empty), fitting and scoring the selected checkpoint.
+
+{chr(10).join(lines)}
+"""
+
+
+def performance_markdown(results: dict, source: str, command: str, epochs: tuple[dict, str] | None = None) -> str:
     heading = "| path | ms (median) | speed-up over naive | ÷ roofline |\n|---|---|---|---|"
     sections = []
     for entry in results["inference"]:
@@ -146,14 +171,15 @@ little from one CPU to the next: read the ratios.
 ## What `precision: auto` picks
 
 Each network's four paths timed as a benchmark (ms per training step or forward pass), the fastest marked, beside
-the path auto's probe picks (a fresh probe: a batch of 2 for training, 1 for inference, at the same size) and the
-probe's own wall time. Training at the CPU grid's setting, inference at CamVid's native size.
+the path auto's probe picks (a fresh probe: at the same batch and size for training, a batch of 1 for inference)
+and the probe's own wall time. Training at the CPU grid's setting, inference at CamVid's native size.
 
 {auto_table(results)}
 
 ## SegNet-Basic against the roofline
 
 {chr(10).join(sections)}
+{epoch_section(*epochs) if epochs else ""}
 ## Peak memory
 
 Peak resident memory a fresh process gains over one inference pass or one training step, after building the network
@@ -173,9 +199,11 @@ def main() -> None:
     parser.add_argument("json", type=Path, help="written by python -m segbench.benchmarks.performance --json")
     parser.add_argument("--out", type=Path, default=Path("docs/results/performance.md"))
     parser.add_argument("--command", default="make bench-perf", help="the command named in the document")
+    parser.add_argument("--epochs", type=Path, help="written by python -m segbench.benchmarks.train_epoch --json")
     args = parser.parse_args()
     results = json.loads(args.json.read_text())
-    args.out.write_text(performance_markdown(results, args.json.name, args.command))
+    epochs = (json.loads(args.epochs.read_text()), args.epochs.name) if args.epochs else None
+    args.out.write_text(performance_markdown(results, args.json.name, args.command, epochs))
     print(args.out)
 
 
