@@ -242,3 +242,10 @@ def test_a_grid_continued_elsewhere_keeps_its_committed_runs_precision(tmp_path,
     choice = resolve_compute_path(cfg, NET, "net", (120, 160))
     assert choice.path == ComputePath(BF16, True) and "2 committed run(s)" in choice.decided_by
     assert not prober.calls
+
+
+def test_ddp_processes_on_cpu_compute_in_fp32_without_probing(monkeypatch):
+    prober = injected(monkeypatch, **BF16_FAST)  # a probe would pick bf16 here
+    cfg = compose_train("trainer=ddp_cpu", "trainer.precision=auto")
+    choice = resolve_compute_path(cfg, NET, "net", (120, 160))
+    assert (cfg.trainer.precision, choice.decided_by) == (FP32, "DDP on CPU: fp32") and not prober.calls

@@ -25,7 +25,7 @@ from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_
 from segbench.errors import SegbenchError, first_line
 from segbench.inference import evenly_spaced, predict_labels, save_label_map
 from segbench.models import count_parameters
-from segbench.precision import Choice, choose, resolve_compute_path, trainer_device
+from segbench.precision import Choice, choose_for_trainer, resolve_compute_path
 from segbench.pretrained import weights_task
 from segbench.reporting.terminal import print_evaluation
 from segbench.resume import complete_results, find_previous_run
@@ -339,14 +339,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         )
     datamodule.prepare_data()
     size = tuple(datamodule.resolution or datamodule.split("test").images.shape[1:3])
-    compute_path = choose(
-        task.net,
-        size,
-        training=False,
-        network=task.hparams.get("model_config") or "",
-        precision=str(cfg.trainer.precision),
-        device=trainer_device(cfg.trainer.get("accelerator")),
-    )
+    network = task.hparams.get("model_config") or ""
+    compute_path = choose_for_trainer(cfg.trainer, task.net, size, training=False, network=network)
     log.info(compute_path.summary())
     cfg.trainer.precision = compute_path.path.precision
     task.use_memory_format(compute_path.path.memory_format)

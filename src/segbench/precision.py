@@ -388,19 +388,12 @@ def resolve_compute_path(cfg: DictConfig, net: nn.Module, network: str, size: tu
     With `auto`, a run resumed from a checkpoint keeps the path it was trained in, and a grid continued beside
     its committed runs (`finished_runs`) keeps theirs; otherwise `choose` decides, probing on CPU.
     """
-    precision = str(cfg.trainer.precision)
     channels_last = parse_channels_last(cfg.task.get("channels_last"))
-    choice = _recorded_choice(cfg) if precision == AUTO else None
+    choice = _recorded_choice(cfg) if str(cfg.trainer.precision) == AUTO else None
     if choice is None:
-        choice = choose(
-            net,
-            size,
-            training=True,
-            network=network,
-            batch=int(cfg.dataset.get("batch_size") or 2),
-            precision=precision,
-            channels_last=channels_last,
-            device=trainer_device(cfg.trainer.get("accelerator")),
+        batch = int(cfg.dataset.get("batch_size") or 2)
+        choice = choose_for_trainer(
+            cfg.trainer, net, size, training=True, network=network, batch=batch, channels_last=channels_last
         )
     cfg.trainer.precision = choice.path.precision
     cfg.task.channels_last = choice.path.channels_last
@@ -408,6 +401,33 @@ def resolve_compute_path(cfg: DictConfig, net: nn.Module, network: str, size: tu
         _save_in_run_config(choice.path)
     log.info(choice.summary())
     return choice
+
+
+def choose_for_trainer(
+    trainer: DictConfig,
+    net: nn.Module,
+    size: tuple[int, int],
+    *,
+    training: bool,
+    network: str,
+    batch: int = 2,
+    channels_last: bool | None = None,
+) -> Choice:
+    """`choose` for the device and precision a trainer config asks for. DDP processes on CPU compute in fp32:
+    each would probe alone and might choose differently from the others."""
+    precision, device = str(trainer.precision), trainer_device(trainer.get("accelerator"))
+    if precision == AUTO and device == "cpu" and "ddp" in str(trainer.get("strategy")):
+        return Choice(ComputePath(FP32, True if channels_last is None else channels_last), "DDP on CPU: fp32")
+    return choose(
+        net,
+        size,
+        training=training,
+        network=network,
+        batch=batch,
+        precision=precision,
+        channels_last=channels_last,
+        device=device,
+    )
 
 
 def _recorded_choice(cfg: DictConfig) -> Choice | None:

@@ -122,6 +122,7 @@ def weights_task(path: str | Path) -> SegmentationTask:
         ignore_index=predictor.ignore_index,
         class_names=predictor.class_names,
         data_resolution=predictor.input_resolution,
+        model_config=predictor.model_config,
     )
 
 
