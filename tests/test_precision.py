@@ -180,13 +180,18 @@ def test_the_probe_stops_a_path_far_slower_than_the_best_and_leaves_the_network_
         return timed_step
 
     monkeypatch.setattr(precision, "_step_function", timing_each_step)
-    timings = probe(net, (2, 8, 8), True, [ComputePath(FP32, False), ComputePath(BF16, False)])
+    paths = [ComputePath(FP32, False), ComputePath(BF16, False)]
+    timings = probe(net, (2, 8, 8), True, paths, extra_rounds_s=0.0)  # the two rounds every probe times
     assert timings[ComputePath(BF16, False).label] is None and timings[ComputePath(FP32, False).label] >= 50
     # bf16 ran once, stopped mid-forward at 2.5x the fp32 step plus 100 ms: its whole forward takes 2 s
     (bf16_seconds,) = step_seconds[ComputePath(BF16, False).label]
     assert bf16_seconds < 1.5 and len(step_seconds[ComputePath(FP32, False).label]) == 3
     assert all(torch.equal(before[name], tensor) for name, tensor in net.state_dict().items())
     assert torch.equal(torch.random.get_rng_state(), rng_before)
+    # Steps this cheap get more rounds, up to ten, while the probe is under five seconds: a steadier median.
+    step_seconds.clear()
+    probe(net, (2, 8, 8), True, paths)
+    assert len(step_seconds[ComputePath(FP32, False).label]) == 1 + precision.MAX_ROUNDS
 
 
 def compose_train(*overrides: str):

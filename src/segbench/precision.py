@@ -45,7 +45,8 @@ AUTOCAST_DTYPES = {BF16: torch.bfloat16, FP16: torch.float16}
 # bf16 is chosen only when it beats the fastest fp32 path by more than this: fp32 is the reference numerics.
 BF16_MARGIN = 1.05
 PROBE_BUDGET_S = 20.0  # no timed round after the first starts once the probe has taken this long
-PROBE_ROUNDS = 2  # timed steps of each candidate after its warm-up step
+PROBE_ROUNDS = 2  # timed steps of each candidate after its warm-up step, at least (within the budget)
+EXTRA_ROUNDS_S, MAX_ROUNDS = 5.0, 10  # cheap steps: more rounds (a steadier median) while the probe is this short
 SLOWER = 2.5  # a probed step is stopped once it has taken this many times the fastest step so far,
 SLACK_MS = 100.0  # plus this much: a hiccup of the machine must not stop the fastest path itself
 
@@ -256,14 +257,16 @@ def probe(
     paths: list[ComputePath],
     budget_s: float = PROBE_BUDGET_S,
     rounds: int = PROBE_ROUNDS,
+    extra_rounds_s: float = EXTRA_ROUNDS_S,
 ) -> dict[str, float | None]:
     """Median ms per step of each path at `shape` (batch, height, width) on copies of `net` (the network itself
     and the RNG are left untouched); None for a path stopped as too slow.
 
     Every path is warmed up once on a batch of one (oneDNN builds its kernels on first use), then timed in
-    rounds, one step of each path per round, so that a machine slowing down mid-probe slows every path alike.
-    A step is stopped once it has taken SLOWER times the fastest step so far (plus SLACK_MS; the path is then
-    out), and no round after the first starts past `budget_s`.
+    rounds, one step of each path per round, so that a machine slowing down mid-probe slows every path alike:
+    `rounds` rounds unless the probe has taken `budget_s` by then, and more (up to MAX_ROUNDS) while it has taken
+    less than `extra_rounds_s`. A step is stopped once it has taken SLOWER times the fastest step so far (plus
+    SLACK_MS; the path is then out).
     """
     batch, *size = shape
     with torch.random.fork_rng(devices=[]), time_limit() as deadline:
@@ -286,8 +289,9 @@ def probe(
             if ms is not None:
                 warm[label] = ms
         times: dict[str, list[float]] = {label: [] for label in warm}
-        for round_index in range(rounds):
-            if round_index > 0 and time.perf_counter() - started > budget_s:
+        for round_index in range(max(rounds, MAX_ROUNDS)):
+            elapsed = time.perf_counter() - started
+            if round_index > 0 and elapsed > (budget_s if round_index < rounds else extra_rounds_s):
                 break
             for label in list(times):
                 fastest_so_far = min((statistics.median(t) for t in times.values() if t), default=math.inf)

@@ -20,9 +20,9 @@ indices (`model.encoder.indices`, Sec. 3), BN folded into the convolutions (`seg
 and `torch.compile` (kept in a result only where it helps). A path whose warm-up runs past STOP_FACTOR times the
 naive one is stopped and reported as such, and bf16 is not run where oneDNN has no bf16 kernels (its reference
 convolutions take minutes at these sizes). The **auto** section times the four paths of SegNet-Basic and
-FCN-Basic, training step and inference, beside what auto's probe picks. Peak memory is read in a fresh process per
-measurement (peak resident memory minus that after building the network and its input), as `table6_resources`
-does.
+FCN-Basic, training step and inference, interleaved, beside what auto's probe picks. Peak memory is read in a
+fresh process per measurement (peak resident memory minus that after building the network and its input), as
+`table6_resources` does.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from segbench.precision import (
     candidates,
     choose,
     onednn_bf16_kernels,
+    probe,
     time_limit,
 )
 from segbench.utils.config import compose_model
@@ -283,22 +284,20 @@ def training_section(shape: Shape, runs: int, progress: Progress) -> dict:
     }
 
 
-def auto_section(model: str, measure: str, shape: Shape, runs: int, progress: Progress) -> dict:
-    """The four paths of `model` timed as a benchmark, beside the path auto's probe picks."""
+def auto_section(model: str, measure: str, shape: Shape, runs: int) -> dict:
+    """The four paths of `model` timed as a benchmark, beside the path auto's probe picks.
+
+    The benchmark times the paths interleaved, one step of each per round for `runs` rounds (the probe's own
+    method, `segbench.precision.probe`, without its time budget): a machine whose speed drifts during the
+    measurement slows every path alike, which timing one path after the other would not.
+    """
     training = measure == "training"
-    image = torch.rand(*shape[:1], 3, *shape[1:], generator=torch.Generator().manual_seed(0)) * 255
-
-    def time_path(path: ComputePath, limit: float) -> float | None:
-        label = f"{model} {measure} {path.label}"
-        if training:
-            return _median_ms(training_step(_network(model, "int64"), path, *shape), runs, 1, progress, label, limit)
-        return time_inference(_network(model, "int64").eval(), path, image, runs, progress, label, limit)
-
-    times = _four_paths(time_path)
+    paths = [path for path in candidates() if runnable(path)]
+    net = _network(model, "int64")
+    by_path = probe(net, shape, training, paths, budget_s=math.inf, rounds=runs, extra_rounds_s=0.0)
     started = time.perf_counter()
     pick = auto_pick(model, shape, training)
     probe_seconds = time.perf_counter() - started
-    by_path = {name.removesuffix(" (naive)").removesuffix(", int64 indices"): ms for name, ms in times.items()}
     measured = {label: ms for label, ms in by_path.items() if ms is not None}
     best = min(measured, key=measured.__getitem__)
     picked_ms = by_path.get(pick.path.label)
@@ -358,7 +357,7 @@ def measure(runs: int, compile_paths: bool, settings: Settings = Settings()) -> 
         results["inference"] = [inference_section(shape, runs, compile_paths, progress) for shape in settings.inference]
         results["training"] = training_section(settings.training, runs, progress)
         results["auto"] = [
-            auto_section(model, measure, shape, runs, progress)
+            auto_section(model, measure, shape, runs)
             for model in MODELS
             for measure, shape in (("training", settings.auto_training), ("inference", settings.auto_inference))
         ]

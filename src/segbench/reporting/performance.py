@@ -170,7 +170,8 @@ little from one CPU to the next: read the ratios.
 
 ## What `precision: auto` picks
 
-Each network's four paths timed as a benchmark (ms per training step or forward pass), the fastest marked, beside
+Each network's four paths timed as a benchmark (median ms per training step or forward pass over the runs, the
+paths interleaved: one step of each per round), the fastest marked, beside
 the path auto's probe picks (a fresh probe: at the same batch and size for training, a batch of 1 for inference)
 and the probe's own wall time. Training at the CPU grid's setting, inference at CamVid's native size.
 
