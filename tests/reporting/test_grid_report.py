@@ -513,3 +513,25 @@ def test_no_grid_command_is_claimed_for_runs_of_no_single_grid(sweep, tmp_path):
     text = summary.read_text()
     assert "make table" not in text
     assert "## Table 3" in text and "| SegNet-Basic |" in text
+
+
+def test_runs_in_different_precisions_are_named_and_flagged(tmp_path):
+    """`precision: auto` decides per machine and network: a grid whose runs computed differently says so."""
+    scores = {"G": 0.8, "C": 0.6, "mIoU": 0.5, "BF": 0.4}
+    sweep = tmp_path / "sweep"
+    for name, model, precision, channels_last in (
+        ("0", "segnet_basic", "bf16-mixed", True),
+        ("1", "fcn_basic", "32-true", False),
+    ):
+        folder = write_run(sweep / name, complete(model, "median_frequency", scores, scores))
+        (folder / ".hydra").mkdir()
+        saved = f"trainer:\n  precision: {precision}\ntask:\n  channels_last: {str(channels_last).lower()}\n"
+        (folder / ".hydra" / "config.yaml").write_text(saved)
+    run_report(sweep, "--out", tmp_path / "report")
+    text = (tmp_path / "report" / "table1.md").read_text()
+    found = next(line for line in text.splitlines() if line.startswith("Found in the runs:"))
+    assert "precision: 32-true, contiguous; bf16-mixed, channels-last" in found
+    assert (
+        "**Mixed precisions:** these runs computed in 2 different precisions or layouts "
+        "(32-true, contiguous; bf16-mixed, channels-last; per run in its saved `.hydra/config.yaml`)"
+    ) in text

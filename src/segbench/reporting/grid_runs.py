@@ -278,7 +278,8 @@ def settings(runs: Sequence[Run]) -> list[str]:
             return ""
         if len(found) > 2 and all(isinstance(v, int) for v in found):
             return f"{found[0]}–{found[-1]} (per run below)"
-        return ", ".join(str(v) for v in found)
+        separator = "; " if any("," in str(v) for v in found) else ", "  # values such as "32-true, contiguous"
+        return separator.join(str(v) for v in found)
 
     def resolution(key):
         return lambda run: "x".join(str(v) for v in run.results[key]) if run.results.get(key) else None
