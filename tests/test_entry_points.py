@@ -31,7 +31,7 @@ TINY_SYNTHETIC = [
 ]
 QUIET_TRAINING = ["callbacks.model_summary=null"]
 # eval.py and predict.py default to precision=auto; the tests pin fp32, so that no test run probes the machine
-# (the probe and its choice are tested in tests/test_precision.py). An override given by the test comes last: it wins.
+# (the probe and its choice are tested in tests/test_precision.py), unless the test sets the option itself.
 PINNED_PRECISION = {"eval.py": ["trainer.precision=32-true"], "predict.py": ["precision=32-true"]}
 
 
@@ -39,6 +39,11 @@ KILL_SWITCH = [  # a SIGKILL at the step in $SEGBENCH_TEST_KILL_AT_STEP; the ove
     "+callbacks.kill._target_=kill_switch.KillAtStep",
     "+callbacks.kill.step=${oc.env:SEGBENCH_TEST_KILL_AT_STEP,-1}",
 ]
+
+
+def pinned_precision(script: str, overrides: tuple[str, ...]) -> list[str]:
+    given = {override.split("=", 1)[0] for override in overrides}
+    return [pin for pin in PINNED_PRECISION.get(script, []) if pin.split("=", 1)[0] not in given]
 
 
 def run(
@@ -52,7 +57,7 @@ def run(
     if kill_at_step is not None:
         env["SEGBENCH_TEST_KILL_AT_STEP"] = str(kill_at_step)
     return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "src" / script), *PINNED_PRECISION.get(script, []), *overrides],
+        [sys.executable, str(REPO_ROOT / "src" / script), *overrides, *pinned_precision(script, overrides)],
         cwd=workdir,
         env=env,
         capture_output=True,
