@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules.module import register_module_forward_hook
 
+from segbench.benchmarks.machine import cpu_model_and_flags
 from segbench.errors import SegbenchError
 
 log = logging.getLogger(__name__)
@@ -128,20 +129,10 @@ def candidates(channels_last: bool | None = None, bf16: bool = True) -> list[Com
 
 def cpu_signature() -> dict[str, object]:
     """What makes one CPU's timings differ from another's: its model, its flags, the threads, the torch build."""
-    model, flags = "unknown", ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model == "unknown":
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith(("flags", "Features")) and not flags:
-                flags = " ".join(sorted(line.split(":", 1)[1].split()))
-    except OSError:
-        import platform
-
-        model = platform.processor() or platform.machine()
+    model, flags = cpu_model_and_flags()
     return {
         "cpu": model,
-        "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16],
+        "cpu_flags_sha256": hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest()[:16],
         # oneDNN's ISA cap changes which kernels run (ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI emulates bf16)
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA"),
         "threads": torch.get_num_threads(),

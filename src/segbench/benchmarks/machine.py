@@ -37,13 +37,14 @@ def reset_peak_resident() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-def _cpu_model_and_flags() -> tuple[str, set[str]]:
+def cpu_model_and_flags() -> tuple[str, set[str]]:
+    """The CPU's model name and its feature flags (x86 `flags`, Arm `Features`) from /proc/cpuinfo."""
     name, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
+            elif line.startswith(("flags", "Features")):
                 flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
@@ -53,7 +54,7 @@ def _cpu_model_and_flags() -> tuple[str, set[str]]:
 
 def cpu_name() -> str:
     """The CPU's model name, and whether it has the bf16 units that change every timing (AMX, AVX-512 BF16)."""
-    name, flags = _cpu_model_and_flags()
+    name, flags = cpu_model_and_flags()
     units = [unit for unit, flag in (("AMX", "amx_bf16"), ("AVX-512 BF16", "avx512_bf16")) if flag in flags]
     return f"{name} ({', '.join(units) or 'no bf16 units'})"
 
@@ -61,7 +62,7 @@ def cpu_name() -> str:
 def machine_record() -> dict:
     """Where a measurement was taken, recorded beside it: the CPU and the flags that pick its kernels, oneDNN's
     ISA cap if one is set (ONEDNN_MAX_CPU_ISA emulates a lesser CPU), threads and torch."""
-    _, flags = _cpu_model_and_flags()
+    _, flags = cpu_model_and_flags()
     return {
         "cpu": cpu_name(),
         "cpu_flags": [flag for flag in KERNEL_FLAGS if flag in flags],

@@ -72,7 +72,8 @@ def median_forward_ms(
 
 
 FP32_PATH, BF16_CHANNELS_LAST = ComputePath(FP32, False), ComputePath(BF16, True)
-STOP_FACTOR = 4.0  # bf16 is stopped once its first pass takes this many times fp32's (a CPU without bf16 units)
+# A benchmarked path is stopped once its first pass takes this many times fp32's (bf16 on a CPU without bf16 units).
+STOP_FACTOR = 4.0
 
 
 def measure(

@@ -50,7 +50,7 @@ from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from segbench.benchmarks.machine import machine_record, peak_resident_mb, reset_peak_resident, resident_mb
-from segbench.benchmarks.measure_efficiency import stored_bytes
+from segbench.benchmarks.measure_efficiency import STOP_FACTOR, stored_bytes
 from segbench.data.camvid import NUM_CLASSES
 from segbench.errors import first_line
 from segbench.models.batchnorm_folding import fold_batchnorm
@@ -73,7 +73,6 @@ REFERENCE_MODEL = "segnet_basic"
 MODELS = ("segnet_basic", "fcn_basic")  # the auto section and peak memory
 FP32_CONTIGUOUS = ComputePath(FP32, False)
 NAIVE = f"{FP32_CONTIGUOUS.label}, int64 indices (naive)"
-STOP_FACTOR = 4.0  # a path whose warm-up takes longer than this many times the naive path's is stopped
 Shape = tuple[int, int, int]  # batch, height, width
 
 
