@@ -12,7 +12,7 @@ from segbench.utils import exit_on_user_error, isolating_sweep_jobs
 @isolating_sweep_jobs
 def main(cfg: DictConfig) -> float | None:
     # The returned value lets Hydra sweepers optimise the selected validation G.
-    return train(cfg).get("val", {}).get("val/G")
+    return train(cfg).val.get("val/G")
 
 
 if __name__ == "__main__":

@@ -87,3 +87,37 @@ def test_native_scoring_sees_a_thin_class_that_downsampled_labels_lose(
     confusion = np.array(task.test_report["confusion"])
     assert confusion.sum() == total and confusion[CLASS_NAMES.index("Road")].sum() == road_pixels
     assert datamodule.split("test").images.shape[1:3] == (4, 4)  # the network still sees the reduced input
+
+
+def test_the_per_image_record_recomputes_the_split_scores_exactly(tiny_camvid, tiny_task, tmp_path):
+    """Per-image confusions and boundary counts (per_image.npz) give back G/C/mIoU/BF of the split, and of any
+    subset of its images the scores of testing that subset alone."""
+    import torch
+
+    from segbench.inference import predict_labels
+    from segbench.metrics import segmentation_metrics
+    from segbench.record.per_image import PerImageRecord
+
+    datamodule = SegmentationDataModule(root=str(tiny_camvid), batch_size=2, progress=False)
+    task = tiny_task()
+    scores = trainer().test(task, datamodule=datamodule, verbose=False)[0]
+    record = PerImageRecord.load(task.test_images.save(tmp_path / "per_image.npz"))
+    assert list(record.names) == datamodule.split("test").names and len(record) == 2
+    assert record.confusion.sum(axis=0).tolist() == task.test_report["confusion"]
+    recomputed = record.scores()
+    # the split's scores as torchmetrics and the BoundaryF1Score metric compute them from the predicted maps
+    independent = segmentation_metrics(11, 11, prefix="", boundary="exact")
+    split = datamodule.split("test")
+    predicted = torch.from_numpy(predict_labels(task, split.images, split.labels.shape[1:])).long()
+    independent.update(predicted, torch.from_numpy(split.labels).long())
+    for measure, value in independent.compute().items():
+        assert recomputed[measure] == pytest.approx(float(value), abs=1e-6) == scores[f"test/{measure}"]
+    # image 1 alone: the record's subset scores equal a test of a split holding that image only
+    alone = SegmentationDataModule(root=str(tiny_camvid), batch_size=1, progress=False)
+    alone.prepare_data()
+    split = alone.split("test")
+    split.images, split.labels, split.names = split.images[1:2], split.labels[1:2], split.names[1:2]
+    single = trainer().test(tiny_task(), datamodule=alone, verbose=False)[0]
+    subset = record.scores(np.array([1]))
+    for measure in ("G", "C", "mIoU", "BF"):
+        assert subset[measure] == pytest.approx(single[f"test/{measure}"], abs=1e-6)

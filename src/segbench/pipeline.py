@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,8 +26,11 @@ from segbench.inference import evenly_spaced, predict_labels, save_label_map
 from segbench.models import count_parameters
 from segbench.precision import Choice, choose_for_trainer, resolve_compute_path
 from segbench.pretrained import weights_task
+from segbench.record import provenance
+from segbench.record.per_image import PER_IMAGE_FILE
+from segbench.record.run import EvalRecord, RunRecord, is_complete, read_record, write_record
 from segbench.reporting.terminal import print_evaluation
-from segbench.resume import complete_results, find_previous_run
+from segbench.resume import find_previous_run
 from segbench.task import SegmentationTask
 from segbench.utils import instantiate_group
 from segbench.utils.hydra_callbacks import CONTINUED, write_done_file
@@ -36,11 +38,13 @@ from segbench.utils.hydra_callbacks import CONTINUED, write_done_file
 log = logging.getLogger(__name__)
 
 
-def _config_choices() -> dict[str, str | None]:
-    """Which option of each config group made this run (model, dataset, balancing, ...)."""
-    if not HydraConfig.initialized():
-        return {}
-    return {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra/")}
+def _config_choices(cfg: DictConfig | None = None) -> dict[str, str | None]:
+    """Which option of each config group made this run (model, dataset, balancing, ...); outside Hydra (a config
+    composed by hand) the network's class names the model."""
+    if HydraConfig.initialized():
+        return {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra/")}
+    target = OmegaConf.select(cfg, "model._target_", default=None) if cfg is not None else None
+    return {"model": str(target).rsplit(".", 1)[-1] if target else None}
 
 
 def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTask, Choice]:
@@ -141,7 +145,7 @@ def _previous_run(cfg: DictConfig) -> Path | None:
     return previous
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+def train(cfg: DictConfig) -> RunRecord:
     """Fit, select the checkpoint with the best validation G (Sec. 3.3), score it, write results.json."""
     if cfg.get("resume") and not cfg.get("ckpt_path"):
         # This very folder (a sweep re-run within the same second) or the latest earlier run of the command.
@@ -149,7 +153,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if previous is not None and _completed(previous):
             log.info("already finished: %s (delete its results.json to train it again)", previous / "results.json")
             _continued_in(cfg, previous)
-            return json.loads((previous / "results.json").read_text())
+            return read_record(previous / "results.json")
         if previous is not None and not (previous / "checkpoints" / "last.ckpt").is_file():
             log.info("the earlier run %s stopped before its first checkpoint; starting again", previous)
         elif previous is not None:
@@ -173,7 +177,7 @@ def _continued_in(cfg: DictConfig, previous: Path) -> None:
         (here / CONTINUED).write_text(json.dumps({"run": str(previous.resolve())}))
 
 
-def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, Any]:
+def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> RunRecord:
     if cfg.get("ckpt_path"):
         _check_resumable(cfg)
         # Lightning restores the best-so-far score only when checkpoints go to the same folder:
@@ -183,6 +187,8 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
         pl.seed_everything(cfg.seed, workers=True)
     datamodule, task, compute_path = build_task(cfg)
     trainer = job.trainer = make_trainer(cfg)
+    # taken before training: the code and machine that ran it, even if the checkout changes while it runs
+    origin = provenance.collect(compute_path.path.label, trainer.strategy.root_device)
     with finishing_loggers(trainer):
         for logger in trainer.loggers:
             logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
@@ -194,7 +200,7 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
         # fast_dev_run keeps no checkpoint: the weights in memory are scored.
         scorer = make_trainer(cfg, callbacks="scoring_callbacks", with_loggers=False)
         scores = score(scorer, task, datamodule, ("train", "val", "test"), ckpt_path=best or None)
-        test_report = dict(task.test_report)
+        test_report, per_image = dict(task.test_report), task.test_images
         save_predictions(task, datamodule, cfg.get("saved_predictions", 0), output_dir / "predictions")
         # Table 3's iteration points: each milestone checkpoint scored like the selected one (its BN
         # statistics were recomputed for the evaluation it was saved at).
@@ -203,48 +209,40 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> dict[str, An
             for _, step, path in milestone_checkpoints(cfg.paths.checkpoint_dir)
         }
         timer = next((callback for callback in trainer.callbacks if isinstance(callback, Timer)), None)
-        results = {
-            "status": "complete",
-            "choices": _config_choices(),
-            "seed": cfg.get("seed"),
-            "params": count_parameters(task.net),
-            "best_checkpoint": best,
-            "epochs_trained": trainer.current_epoch,
-            "global_step": trainer.global_step,
-            # the network's input size, and the label size the scores were computed at (Sec. 3.3: the native one)
-            "input_resolution": list(datamodule.split("test").images.shape[1:3]),
-            "scoring_resolution": list(datamodule.scoring_size("test")),
-            # wall time of the fitting loop (training, validation, BN recompute), across resumed segments
-            "fit_seconds": timer.time_elapsed("train") if timer else None,
-            # whether this fit continued from a checkpoint (resume=true or ckpt_path=): trained in segments
-            "resumed": bool(cfg.get("ckpt_path")),
-            # the precision and layout it computed in, and how they were chosen (`precision: auto`)
-            "compute_path": compute_path.record(),
-            **scores,
-            "class_names": test_report["class_names"],
-            "test_confusion": test_report["confusion"],
-            # the test split scored per video sequence in the same pass ({} when it has one sequence)
-            "per_sequence": test_report.get("per_sequence", {}),
-            "milestones": milestones,
-        }
+        record = RunRecord(
+            status="complete",
+            choices=_config_choices(cfg),
+            provenance=origin,
+            seed=cfg.get("seed"),
+            params=count_parameters(task.net),
+            best_checkpoint=best,
+            epochs_trained=trainer.current_epoch,
+            global_step=trainer.global_step,
+            input_resolution=list(datamodule.split("test").images.shape[1:3]),
+            scoring_resolution=list(datamodule.scoring_size("test")),
+            fit_seconds=timer.time_elapsed("train") if timer else None,
+            resumed=bool(cfg.get("ckpt_path")),
+            compute_path=compute_path.record(),
+            train=scores["train"],
+            val=scores["val"],
+            test=scores["test"],
+            class_names=test_report["class_names"],
+            test_confusion=test_report["confusion"],
+            per_sequence=test_report["per_sequence"],
+            milestones=milestones,
+            per_image=PER_IMAGE_FILE,
+        )
         if trainer.is_global_zero:
-            _write_results(output_dir, results)
+            write_record(record, output_dir / "results.json", per_image)
             log.info("results: %s", output_dir / "results.json")
         for logger in trainer.loggers:
             logger.log_metrics({f"selected/{k}": v for split in scores.values() for k, v in split.items()})
-        log_selected(trainer.loggers, results)
-    return results
-
-
-def _write_results(output_dir: Path, results: dict[str, Any]) -> None:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    partial = output_dir / f"results.json.tmp-{os.getpid()}"
-    partial.write_text(json.dumps(results, indent=2))
-    partial.replace(output_dir / "results.json")  # atomic: a reader never sees half a file
+        log_selected(trainer.loggers, record)
+    return record
 
 
 def _completed(run_dir: Path) -> bool:
-    return complete_results(run_dir / "results.json")
+    return is_complete(run_dir / "results.json")
 
 
 def _refuse_to_overwrite(output_dir: Path, cfg: DictConfig) -> None:
@@ -308,9 +306,14 @@ def _recording_failure(output_dir: Path, cfg: DictConfig) -> Iterator[_Job]:
         else:
             message = first_line(error)
         if trainer is None or trainer.is_global_zero:
-            status = "interrupted" if interrupted else "failed"
-            failure = {"status": status, "error": message, "global_step": step, "choices": _config_choices()}
-            _write_results(output_dir, failure)
+            failure = RunRecord(
+                status="interrupted" if interrupted else "failed",
+                error=message,
+                global_step=step,
+                choices=_config_choices(cfg),
+                provenance=provenance.collect(),
+            )
+            write_record(failure, output_dir / "results.json")
         if interrupted:
             raise SegbenchError(message) from None
         raise
@@ -352,19 +355,21 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     print_evaluation(
         scores, task.test_report["class_names"], title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test"
     )
-    report = {
-        "ckpt_path": str(cfg.ckpt_path),
-        "dataset": str(datamodule.data_root),
-        "input_resolution": list(datamodule.split("test").images.shape[1:3]),
-        "scoring_resolution": list(datamodule.scoring_size("test")),
-        **scores,
-        **({"mc_samples": task.hparams.mc_samples} if task.hparams.mc_samples else {}),
-        "compute_path": compute_path.record(),
-        "per_sequence": {},  # filled by the test report when the split has several video sequences
+    report = EvalRecord(
+        ckpt_path=str(cfg.ckpt_path),
+        dataset=str(datamodule.data_root),
+        provenance=provenance.collect(compute_path.path.label, task.device),
+        input_resolution=list(datamodule.split("test").images.shape[1:3]),
+        scoring_resolution=list(datamodule.scoring_size("test")),
+        compute_path=compute_path.record(),
+        mc_samples=task.hparams.mc_samples or None,
+        per_image=PER_IMAGE_FILE,
         # the confusion matrix, class names, per-sequence scores and what the task's options add (entropy histograms)
         **task.test_report,
-    }
-    log.info("scores: %s", write_done_file(cfg, "eval.json", report))
+        **scores,
+    )
+    file = write_record(report, Path(cfg.paths.output_dir) / "eval.json", task.test_images)
+    log.info("scores: %s", file)
     return scores
 
 

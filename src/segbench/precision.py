@@ -34,8 +34,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules.module import register_module_forward_hook
 
-from segbench.benchmarks.machine import cpu_model_and_flags
 from segbench.errors import SegbenchError
+from segbench.record.provenance import cpu_model_and_flags
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
+
+from segbench.record.run import is_complete
 
 # Overrides that say how to start or how many CPU threads to use, not what to train: two commands differing only
 # in these are the same run (a run begun two jobs at a time on one thread each may finish alone on two).
@@ -43,14 +44,9 @@ def find_previous_run(task_dir: Path, current: Path, finished_runs: Sequence[Pat
             if run.resolve() == current.resolve() or _what_it_trains(_saved_overrides(run)) != wanted:
                 continue
             if finished_only:
-                progress = [run / "results.json"] if complete_results(run / "results.json") else []
+                progress = [run / "results.json"] if is_complete(run / "results.json") else []
             else:
                 progress = [p for p in (run / "results.json", run / "checkpoints" / "last.ckpt") if p.is_file()]
             if progress:
                 found.append((max(p.stat().st_mtime for p in progress), run))
     return max(found)[1] if found else None
-
-
-def complete_results(results: Path) -> bool:
-    """Whether `results` is the results.json of a finished job (a failed or interrupted one records its status)."""
-    return results.is_file() and json.loads(results.read_text()).get("status", "complete") == "complete"

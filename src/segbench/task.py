@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
@@ -17,7 +17,9 @@ from segbench.errors import NonFiniteLossError
 from segbench.inference import logits_at
 from segbench.losses import PixelCrossEntropy
 from segbench.metrics import Histogram, per_class_metrics, segmentation_metrics
+from segbench.metrics.per_image import PerImageCounts
 from segbench.models.mc_dropout import mc_softmax, predictive_entropy
+from segbench.record.per_image import PerImageRecord
 
 
 class SegmentationTask(pl.LightningModule):
@@ -71,7 +73,8 @@ class SegmentationTask(pl.LightningModule):
         self.criterion = PixelCrossEntropy(class_weights, ignore_index)
         self.train_metrics = segmentation_metrics(num_classes, ignore_index, prefix="train/")
         self.val_metrics = segmentation_metrics(num_classes, ignore_index, prefix="val/", boundary=val_boundary)
-        self.test_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test/", boundary="exact")
+        # BF of the test split comes from the per-image counts below
+        self.test_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test/")
         self.test_per_class = per_class_metrics(num_classes, ignore_index)
         # Used with mc_samples only (metric states are not saved in checkpoints, so they cost nothing otherwise).
         self.test_deterministic_metrics = segmentation_metrics(
@@ -79,12 +82,12 @@ class SegmentationTask(pl.LightningModule):
         )
         self.test_entropy = nn.ModuleDict({"right": MeanMetric(), "wrong": MeanMetric()})
         self.test_entropy_histogram = nn.ModuleDict({"right": Histogram(), "wrong": Histogram()})
+        # Each test image's confusion and boundary counts: the split's BF, the per-sequence scores and the run's
+        # per-image record are computed from them (each image's boundaries are matched once).
+        self.test_per_image = PerImageCounts(num_classes, ignore_index)
         self.test_report: dict[str, object] = {}
-        # Filled at each test start when the test images come tagged with their video sequence (CamVid's day
-        # and dusk sequences): one G/C/mIoU/BF collection per sequence, scored in the same pass as the split.
-        self.test_sequence_names: list[str] = []
-        self.test_sequence_images: Counter[int] = Counter()
-        self.test_sequence_metrics = nn.ModuleDict()
+        self.test_images: PerImageRecord | None = None
+        self._test_images_seen = 0
         # Training batches only (not evaluation, not the BN-statistics pass, which run in eval mode).
         self.augment = instantiate(dict(augment), ignore_index=ignore_index) if augment else None
 
@@ -98,11 +101,11 @@ class SegmentationTask(pl.LightningModule):
 
     def on_after_batch_transfer(self, batch: tuple[torch.Tensor, ...], dataloader_idx: int) -> tuple[torch.Tensor, ...]:
         # Batches travel as uint8 (4x less to copy); the float image is made on the device.
-        images, labels, *sequence_tags = batch
+        images, labels, *indices = batch
         images, labels = images.float(), labels.long()
         if self.augment is not None and self.training:
             images, labels = self.augment(images, labels)
-        return images.contiguous(memory_format=self.memory_format), labels, *sequence_tags
+        return images.contiguous(memory_format=self.memory_format), labels, *indices
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and metric update for one batch; returns the loss and the predicted label map."""
@@ -141,24 +144,17 @@ class SegmentationTask(pl.LightningModule):
         self._step(batch, self.val_metrics, "val")
 
     def on_test_epoch_start(self) -> None:
-        datamodule = self.trainer.datamodule
-        names, tags = datamodule.sequence_tags("test") if hasattr(datamodule, "sequence_tags") else ([], [])
-        self.test_sequence_names, self.test_sequence_images = names, Counter(tags)
-        self.test_sequence_metrics = nn.ModuleDict(
-            {
-                str(tag): segmentation_metrics(
-                    self.hparams.num_classes, self.hparams.ignore_index, prefix="", boundary="exact"
-                )
-                for tag in range(len(self.test_sequence_names))
-            }
-        ).to(self.device)
+        self._test_images_seen = 0
 
     def test_step(self, batch, batch_idx: int) -> None:
         predictions = self._test_predictions(batch)
-        labels, *sequence_tags = batch[1:]
-        for tag, metrics in self.test_sequence_metrics.items():
-            if sequence_tags and (in_sequence := sequence_tags[0] == int(tag)).any():
-                metrics.update(predictions[in_sequence], labels[in_sequence])
+        labels = batch[1]
+        if len(batch) > 2:  # the test loader's (image, label, index in the split)
+            indices = batch[2]
+        else:
+            indices = torch.arange(self._test_images_seen, self._test_images_seen + len(labels))
+        self._test_images_seen += len(labels)
+        self.test_per_image.update(predictions, labels, indices)
 
     def _test_predictions(self, batch) -> torch.Tensor:
         """The batch's predicted label map, its scores and (with mc_samples) its uncertainty recorded."""
@@ -188,7 +184,8 @@ class SegmentationTask(pl.LightningModule):
         return predictions
 
     def on_test_epoch_end(self) -> None:
-        """Per-class accuracy and IoU (Table 2 style) logged by class name; the confusion matrix kept for reports."""
+        """BF from the per-image counts; per-class accuracy and IoU (Table 2 style) logged by class name; the
+        confusion matrix, per-sequence scores and the per-image record kept for the run's record."""
         scores = self.test_per_class.compute()
         names = list(self.hparams.class_names) or [str(c) for c in range(self.hparams.num_classes)]
         per_class = {
@@ -196,17 +193,16 @@ class SegmentationTask(pl.LightningModule):
             for kind in ("accuracy", "IoU")
             for name, value in zip(names, scores[kind])
         }
-        self.log_dict(per_class, sync_dist=True)  # equal on every process already (synced metric states)
-        self.test_report = {"confusion": scores["confusion"].tolist(), "class_names": names}
+        self.test_images = self._per_image_record(names)
+        # equal on every process already (synced metric states)
+        self.log("test/BF", self.test_images.scores()["BF"], sync_dist=True)
+        self.log_dict(per_class, sync_dist=True)
+        self.test_report = {
+            "confusion": scores["confusion"].tolist(),
+            "class_names": names,
+            "per_sequence": self.test_images.by_sequence(),
+        }
         self.test_per_class.reset()
-        if self.test_sequence_names:
-            per_sequence = {}
-            for tag, name in enumerate(self.test_sequence_names):
-                metrics = self.test_sequence_metrics[str(tag)]
-                scores = {measure: float(value) for measure, value in metrics.compute().items()}
-                per_sequence[name] = {"images": self.test_sequence_images[tag], **scores}
-                metrics.reset()
-            self.test_report["per_sequence"] = per_sequence
         if self.hparams.get("mc_samples"):
             histograms = self.test_entropy_histogram
             self.test_report["entropy_histogram"] = {
@@ -215,6 +211,25 @@ class SegmentationTask(pl.LightningModule):
             }
             for histogram in histograms.values():
                 histogram.reset()
+
+    def _per_image_record(self, class_names: list[str]) -> PerImageRecord:
+        """The test images' counts, named after the images of the data module's test split when there is one."""
+        counts = self.test_per_image.compute()
+        self.test_per_image.reset()
+        datamodule = getattr(self.trainer, "datamodule", None)
+        index = counts["index"]
+        if datamodule is not None and hasattr(datamodule, "image_sequences"):
+            image_names = np.asarray(datamodule.split("test").names)[index]
+            sequences = np.asarray(datamodule.image_sequences("test"))[index]
+        else:
+            image_names, sequences = index.astype(str), np.full(len(index), "")
+        return PerImageRecord(
+            names=image_names,
+            sequences=sequences,
+            class_names=np.asarray(class_names),
+            confusion=counts["confusion"],
+            boundary=counts["boundary"],
+        )
 
     def optimizer_step(self, *args, **kwargs) -> None:
         super().optimizer_step(*args, **kwargs)

@@ -33,6 +33,7 @@ from segbench.callbacks import PredictionImages, log_selected
 from segbench.checkpoints import load_task
 from segbench.data.camvid import CLASS_NAMES, VOID_INDEX
 from segbench.data.datamodule import SegmentationDataModule
+from segbench.record.run import RunRecord, dump, read_record
 
 # ---------------------------------------------------------------------------------------------------------------
 # Reading an offline run
@@ -303,19 +304,20 @@ def test_log_selected_puts_the_test_panels_of_a_run_into_its_wandb_run(sweep, tm
         monkeypatch.setenv(name, value)  # WandbLogger(offline=True) also sets WANDB_MODE; monkeypatch restores it
     import wandb
 
-    results = dict(sweep["natural"].results)
+    record = read_record(sweep["natural"].folder / "results.json")
     # the synthetic scenes have no video sequences: two made-up ones check how they are summarised
-    results["per_sequence"] = {
+    per_sequence = {
         "0001TP": {"images": 1, "G": 0.5, "C": 0.25, "mIoU": 0.125, "BF": 0.0625},
         "Seq05VD": {"images": 1, "G": 0.75, "C": 0.5, "mIoU": 0.25, "BF": 0.5},
     }
+    record = RunRecord.model_validate({**dump(record), "per_sequence": per_sequence})
     logger = WandbLogger(save_dir=str(tmp_path), offline=True, project="segbench")
     try:
-        log_selected([CSVLogger(tmp_path / "csv"), logger], results)
+        log_selected([CSVLogger(tmp_path / "csv"), logger], record)
     finally:
         wandb.finish()
     (folder,) = (tmp_path / "wandb").glob("offline-run-*")
-    assert_test_panels(read_offline_run(folder), results)
+    assert_test_panels(read_offline_run(folder), dump(record))
 
 
 PIPELINE_LOGS_PANELS = "log_selected(" in Path(segbench.pipeline.__file__).read_text()

@@ -10,9 +10,9 @@ import torch
 from rich.progress import Progress
 from torch import nn
 
-from segbench.benchmarks.machine import machine_record
 from segbench.models import count_parameters
 from segbench.precision import BF16, FP32, ComputePath, TooSlow, choose, onednn_bf16_kernels, time_limit
+from segbench.record import provenance
 
 
 def storage_multiplier(kept: list[torch.Tensor]) -> int:
@@ -115,6 +115,5 @@ def measure(
         "input": [1, 3, height, width],
         "runs": runs,
         "device": device,
-        "threads": torch.get_num_threads(),
-        "machine": machine_record(),
+        "provenance": provenance.collect(device=device).model_dump(),
     }

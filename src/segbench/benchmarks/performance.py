@@ -49,7 +49,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from segbench.benchmarks.machine import machine_record, peak_resident_mb, reset_peak_resident, resident_mb
+from segbench.benchmarks.machine import peak_resident_mb, reset_peak_resident, resident_mb
 from segbench.benchmarks.measure_efficiency import STOP_FACTOR, stored_bytes
 from segbench.data.camvid import NUM_CLASSES
 from segbench.errors import first_line
@@ -67,6 +67,7 @@ from segbench.precision import (
     probe,
     time_limit,
 )
+from segbench.record import provenance
 from segbench.utils.config import compose_model
 
 REFERENCE_MODEL = "segnet_basic"
@@ -347,7 +348,7 @@ def _peak_memory(model: str, what: str, path: str, shape: Shape) -> float:
 def measure(runs: int, compile_paths: bool, settings: Settings = Settings()) -> dict:
     """Every figure of docs/results/performance.md, with its reference, from this one run."""
     results: dict = {
-        "machine": machine_record(),
+        "provenance": provenance.collect().model_dump(),
         "onednn_bf16_kernels": onednn_bf16_kernels(),
         "runs": runs,
         "stop_factor": STOP_FACTOR,

@@ -33,9 +33,10 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from segbench.benchmarks.machine import cpu_name, peak_resident_mb, resident_mb
+from segbench.benchmarks.machine import peak_resident_mb, resident_mb
 from segbench.data.camvid import NATIVE_HEIGHT, NATIVE_WIDTH, NUM_CLASSES
 from segbench.models import count_parameters
+from segbench.record import provenance
 from segbench.utils.config import compose_model
 
 # SegNet-Basic is the reference every ratio is taken against (absolute times mean little across CPUs).
@@ -135,7 +136,7 @@ def measure(name: str, runs: int, device: str, threads: int | None) -> dict:
         if done.returncode != 0:
             raise RuntimeError(f"{name} {what} failed: {done.stderr.strip().splitlines()[-1:]}")
         row.update({k: v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items() if k != "measure"})
-    row.update(device=device, threads=threads or torch.get_num_threads(), cpu=cpu_name())
+    row.update(device=device, provenance=provenance.collect(device=device).model_dump())
     return row
 
 

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from segbench.benchmarks.machine import machine_record
 from segbench.errors import SegbenchError
 from segbench.precision import onednn_bf16_kernels
+from segbench.record import provenance
 from segbench.utils.config import CONF_DIR
 
 TRAIN = CONF_DIR.parent / "src" / "train.py"
@@ -61,7 +61,11 @@ def measure(precisions: tuple[str, ...] = PRECISIONS) -> dict:
     with tempfile.TemporaryDirectory() as workdir:
         _quickstart(Path(workdir), "data", "trainer.fast_dev_run=true", "trainer.precision=32-true")
         epochs = [one_epoch(precision, Path(workdir)) for precision in precisions]
-    return {"machine": machine_record(), "onednn_bf16_kernels": onednn_bf16_kernels(), "epochs": epochs}
+    return {
+        "provenance": provenance.collect().model_dump(),
+        "onednn_bf16_kernels": onednn_bf16_kernels(),
+        "epochs": epochs,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ that `logger=csv` runs do not need it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from torch.nn import functional as F
 
 from segbench.inference import evenly_spaced
+from segbench.record.run import RunRecord
 
 MEASURES = ("G", "C", "mIoU", "BF")
 # The spec wandb.plot.confusion_matrix draws with: fed a table of counts, it gives the same heatmap panel.
@@ -47,21 +48,20 @@ def confusion_chart(confusion: Sequence[Sequence[float]], class_names: Sequence[
     return wandb.plot_table(CONFUSION_SPEC, table, fields, {"title": title})
 
 
-def selected_summary(results: Mapping[str, Any]) -> dict[str, float]:
+def selected_summary(record: RunRecord) -> dict[str, float]:
     """The selected checkpoint's test G, C, mIoU, BF, and per video sequence `test/sequence/<name>/<measure>`.
 
     Flat keys, not nested dicts: each becomes a column of the runs table and an axis for parallel coordinates.
     """
-    test = results.get("test", {})
-    summary = {f"test/{m}": test[f"test/{m}"] for m in MEASURES if f"test/{m}" in test}
-    for sequence, scores in (results.get("per_sequence") or {}).items():
-        summary.update({f"test/sequence/{sequence}/{key}": value for key, value in scores.items()})
+    summary = {f"test/{m}": record.test[f"test/{m}"] for m in MEASURES if f"test/{m}" in record.test}
+    for sequence, scores in record.per_sequence.items():
+        summary.update({f"test/sequence/{sequence}/{key}": value for key, value in scores.model_dump().items()})
     return summary
 
 
 @rank_zero_only  # on the other processes WandbLogger.experiment is a dummy without a summary
-def log_selected(loggers: Iterable[Logger], results: Mapping[str, Any]) -> None:
-    """The test panels of the selected checkpoint, from a run's results.json content, on every WandbLogger.
+def log_selected(loggers: Iterable[Logger], record: RunRecord) -> None:
+    """The test panels of the selected checkpoint, from a run's record (results.json), on every WandbLogger.
 
     `test/confusion_matrix` (panel and table), `test/per_class` (class, IoU, accuracy) and the summary
     of `selected_summary`. No-op for other loggers.
@@ -71,15 +71,14 @@ def log_selected(loggers: Iterable[Logger], results: Mapping[str, Any]) -> None:
         return
     import wandb
 
-    names = list(results.get("class_names", []))
-    test = results.get("test", {})
+    names, test = record.class_names, record.test
     panels = {}
-    if results.get("test_confusion") and names:
-        panels["test/confusion_matrix"] = confusion_chart(results["test_confusion"], names, "test confusion (pixels)")
+    if record.test_confusion and names:
+        panels["test/confusion_matrix"] = confusion_chart(record.test_confusion, names, "test confusion (pixels)")
     if names:
         rows = [[name, test.get(f"test/IoU/{name}"), test.get(f"test/accuracy/{name}")] for name in names]
         panels["test/per_class"] = wandb.Table(columns=["class", "IoU", "accuracy"], data=rows)
-    summary = selected_summary(results)
+    summary = selected_summary(record)
     for logger in targets:
         if panels:
             logger.experiment.log(panels)

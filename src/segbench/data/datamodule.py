@@ -44,18 +44,18 @@ class LabelledImages(Dataset):
         return torch.from_numpy(self.images[index]).permute(2, 0, 1), torch.from_numpy(self.labels[index])
 
 
-class SequenceTagged(Dataset):
-    """A split's (image, label) with the index of the image's video sequence (-1: none): the test loader's
-    items, so that each sequence is scored in the same pass as the whole split."""
+class Indexed(Dataset):
+    """A split's (image, label) with the image's index in the split: the test loader's items, so that each image's
+    scores are kept as its own (the per-image record; under DDP the processes' images are put back in order)."""
 
-    def __init__(self, images: LabelledImages, tags: Sequence[int]) -> None:
-        self.images, self.tags = images, list(tags)
+    def __init__(self, images: LabelledImages) -> None:
+        self.images = images
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        return (*self.images[index], self.tags[index])
+        return (*self.images[index], index)
 
 
 class BatchShard(Sampler[list[int]]):
@@ -239,8 +239,8 @@ class SegmentationDataModule(pl.LightningDataModule):
         workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
         rank, world_size = self._distributed()
         scored: Dataset = self.scoring_split(split)
-        if split == "test" and (tagged := self.sequence_tags(split))[0]:
-            scored = SequenceTagged(scored, tagged[1])
+        if split == "test":
+            scored = Indexed(scored)
         if world_size == 1:
             return DataLoader(scored, batch_size=batch_size, shuffle=False, **workers)
         shard = UnrepeatedDistributedSampler(scored, num_replicas=world_size, rank=rank, shuffle=False)
@@ -281,17 +281,9 @@ class SegmentationDataModule(pl.LightningDataModule):
                 groups.setdefault(sequence, []).append(index)
         return dict(sorted(groups.items()))
 
-    def sequence_tags(self, split: str) -> tuple[list[str], list[int]]:
-        """The names of `split`'s video sequences and, per image, the index of its own (-1: none); ([], []) when
-        there are fewer than two sequences to tell apart."""
-        sequences = self.sequences(split)
-        if len(sequences) < 2:
-            return [], []
-        tags = [-1] * len(self.split(split))
-        for tag, indices in enumerate(sequences.values()):
-            for index in indices:
-                tags[index] = tag
-        return list(sequences), tags
+    def image_sequences(self, split: str) -> list[str]:
+        """Each image's video sequence in `split`, in the split's order ("" where the layout knows none)."""
+        return [self.layout.sequence(name) or "" for name in self.split(split).names]
 
     def validating_on(self, split: str) -> SegmentationDataModule:
         """A view of this data module that validates on `split` (Table 1 also scores the training images).

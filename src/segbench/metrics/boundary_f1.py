@@ -33,7 +33,15 @@ from torchmetrics import Metric
 from segbench.metrics.boundary_matching import MATCHINGS, Matching, boundary_match_counts
 from segbench.paper import BF_TOLERANCE
 
-__all__ = ["BoundaryF1Score", "boundary_f1_image", "boundary_f1_per_class", "boundary_map"]
+__all__ = [
+    "BoundaryF1Score",
+    "boundary_counts_per_class",
+    "boundary_f1_image",
+    "boundary_f1_per_class",
+    "boundary_map",
+    "f1_from_counts",
+    "image_bf_from_counts",
+]
 
 ClassRule = Literal["gt", "gt_or_pred"]
 
@@ -67,19 +75,6 @@ def boundary_map(mask: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Per image
 # --------------------------------------------------------------------------------------------
-def _f1(n_p: int, n_g: int, m_p: int, m_g: int) -> float:
-    """F1 of one class. No boundary on both sides -> 1; on one side only -> 0."""
-    if n_p == 0 and n_g == 0:
-        return 1.0
-    if n_p == 0 or n_g == 0:
-        return 0.0
-    precision = m_p / n_p
-    recall = m_g / n_g
-    if precision + recall == 0:
-        return 0.0
-    return 2.0 * precision * recall / (precision + recall)
-
-
 def _check_args(num_classes: int, ignore_index: int | None, tolerance: float, class_rule: str, matching: str) -> None:
     if not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, bool) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
@@ -106,7 +101,7 @@ def _check_maps(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nd
     return pred.astype(np.int64, copy=False), target.astype(np.int64, copy=False)
 
 
-def boundary_f1_per_class(
+def boundary_counts_per_class(
     pred: np.ndarray,
     target: np.ndarray,
     num_classes: int,
@@ -115,7 +110,9 @@ def boundary_f1_per_class(
     class_rule: ClassRule = "gt",
     matching: Matching = "exact",
 ) -> np.ndarray:
-    """Per-class boundary F1 of one image (Sec. 3.3); NaN for classes that are not counted.
+    """What one image's BF is made of (Sec. 3.3): per class, ``(n_pred, n_gt, matched_pred, matched_gt)``
+    boundary pixels, or -1 in every column for a class that is not counted. Kept per image in a run's
+    per-image record, so that the BF of any subset of images is recomputed exactly (:func:`f1_from_counts`).
 
     ``pred``/``target``: integer (H, W) label maps. Classes are 0..num_classes-1 except
     ``ignore_index``; void pixels are simply "not c" (they are not masked out of the boundary
@@ -124,14 +121,12 @@ def boundary_f1_per_class(
     ``class_rule="gt"`` (default, the paper's per-image mean): a class counts when it occurs in
     the ground truth. ``"gt_or_pred"`` (the release script's other rule): a class counts when the
     ground truth or the prediction has a boundary of it.
-    Edge cases: no boundary pixel on either side -> F1 = 1 (e.g. the class fills the whole image
-    in both); boundary pixels on one side only -> F1 = 0.
     """
     _check_args(num_classes, ignore_index, tolerance, class_rule, matching)
     pred, target = _check_maps(pred, target)
     h, w = target.shape
     tol_px = tolerance * math.hypot(h, w)
-    out = np.full(num_classes, np.nan, dtype=np.float64)
+    counts = np.full((num_classes, 4), -1, dtype=np.int64)
     in_range = (target >= 0) & (target < num_classes)
     gt_present = np.bincount(target[in_range], minlength=num_classes) > 0
     pred_in = (pred >= 0) & (pred < num_classes)
@@ -147,8 +142,45 @@ def boundary_f1_per_class(
         pb = boundary_map(pred == c)
         if class_rule == "gt_or_pred" and not (gb.any() or pb.any()):
             continue
-        out[c] = _f1(*boundary_match_counts(pb, gb, tol_px, matching))
-    return out
+        counts[c] = boundary_match_counts(pb, gb, tol_px, matching)
+    return counts
+
+
+def f1_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Per-class F1 from ``(..., 4)`` boundary counts (:func:`boundary_counts_per_class`); NaN where a class is
+    not counted. No boundary on both sides -> 1; on one side only -> 0."""
+    counts = np.asarray(counts, dtype=np.float64)
+    n_p, n_g, m_p, m_g = np.moveaxis(counts, -1, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision, recall = m_p / n_p, m_g / n_g
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    f1 = np.where((n_p == 0) & (n_g == 0), 1.0, np.where((n_p == 0) | (n_g == 0), 0.0, f1))
+    return np.where(n_p < 0, np.nan, f1)
+
+
+def image_bf_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Each image's BF from its ``(images, classes, 4)`` boundary counts: the mean F1 over its counted classes,
+    NaN for an image with none (Sec. 3.3)."""
+    f1 = f1_from_counts(counts)
+    counted = ~np.isnan(f1)
+    with np.errstate(invalid="ignore"):
+        return np.where(counted.any(axis=-1), np.nansum(f1, axis=-1) / counted.sum(axis=-1), np.nan)
+
+
+def boundary_f1_per_class(
+    pred: np.ndarray,
+    target: np.ndarray,
+    num_classes: int,
+    ignore_index: int | None = None,
+    tolerance: float = BF_TOLERANCE,
+    class_rule: ClassRule = "gt",
+    matching: Matching = "exact",
+) -> np.ndarray:
+    """Per-class boundary F1 of one image (Sec. 3.3); NaN for classes that are not counted
+    (:func:`boundary_counts_per_class` says which)."""
+    return f1_from_counts(
+        boundary_counts_per_class(pred, target, num_classes, ignore_index, tolerance, class_rule, matching)
+    )
 
 
 def boundary_f1_image(

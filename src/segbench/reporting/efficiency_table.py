@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 from pathlib import Path
 
-import torch
-
 from segbench.paper import TABLE1
+from segbench.record.provenance import lines_measured_on
 
 REFERENCE = "segnet_basic"
 COLUMNS = [
@@ -107,7 +105,7 @@ def write_efficiency_table(jsonl: Path, out_stem: Path, command: str) -> list[di
     text = f"""# Table 1, efficiency columns — measured
 
 Written by `{command}` (do not edit by hand); the measurements are in `{jsonl.name}` beside this file.
-Machine: {platform.machine()}, {first["threads"]} threads on {first["device"]}, torch {torch.__version__}.
+{lines_measured_on(lines, jsonl)} Device: {first["device"]}.
 Inference: median of {first["runs"]} forward passes after warm-up, input {first["input"]}
 (the paper: 50 runs at 360x480, batch 1). Both precisions are timed whatever this machine's `precision: auto`
 picks (its pick, probed on the benchmark's machine, in its own column); bf16 is stopped once its first pass takes

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from segbench.benchmarks.performance import NAIVE
+from segbench.record.provenance import read_provenance
 
 TARGET = 1.2  # the speed goals: within 1.2x of the convolution roofline
 AUTO_TARGET = 1.05  # auto's pick: within 1.05x of the fastest path measured here
@@ -86,14 +87,16 @@ def auto_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def machine_line(results: dict) -> str:
-    machine = results["machine"]
-    cap = f", oneDNN capped at `ONEDNN_MAX_CPU_ISA={machine['onednn_max_cpu_isa']}` (emulated)"
-    flags = ", ".join(machine["cpu_flags"]) or "none of " + "/".join(("avx2", "avx512f"))
+def machine_line(results: dict, source: str) -> str:
+    machine = read_provenance(results, source)
+    cap = f", oneDNN capped at `ONEDNN_MAX_CPU_ISA={machine.onednn_max_cpu_isa}` (emulated)"
+    flags = ", ".join(machine.cpu_flags) or "none of " + "/".join(("avx2", "avx512f"))
     kernels = "yes" if results["onednn_bf16_kernels"] else "**no**: bf16 convolutions run on PyTorch's reference code"
+    commit = machine.git_commit[:10] + (" (uncommitted changes)" if machine.git_dirty is True else "")
     return (
-        f"**{machine['cpu']}** (flags: {flags}{cap if machine['onednn_max_cpu_isa'] else ''}), "
-        f"{machine['threads']} threads, torch {machine['torch']}; oneDNN bf16 kernels: {kernels}"
+        f"**{machine.cpu}** (flags: {flags}{cap if machine.onednn_max_cpu_isa else ''}), "
+        f"{machine.threads} threads, torch {machine.versions.get('torch')}, segbench {commit}; "
+        f"oneDNN bf16 kernels: {kernels}"
     )
 
 
@@ -114,7 +117,7 @@ def epoch_section(epochs: dict, source: str) -> str:
     return f"""## One epoch of `make train`
 
 Written by `make bench-epoch` from `{source}`: `src/train.py experiment=quickstart trainer.max_epochs=1` in each
-precision, one process after another, on {machine_line(epochs)}. *Fit*: Lightning's fitting time (10 training
+precision, one process after another, on {machine_line(epochs, source)}. *Fit*: Lightning's fitting time (10 training
 steps at batch 12, 120x160, the BN-statistics pass and validation); *whole command*: start-up, probe (auto's
 cache was empty), fitting and scoring the selected checkpoint.
 
@@ -154,7 +157,7 @@ def performance_markdown(results: dict, source: str, command: str, epochs: tuple
     return f"""# Speed and memory of SegNet-Basic on this machine
 
 Written by `{command}` (do not edit by hand) from `{source}` beside this file, one run on
-{machine_line(results)}. Times are medians of {results["runs"]} repetitions after a warm-up. Absolute times mean
+{machine_line(results, source)}. Times are medians of {results["runs"]} repetitions after a warm-up. Absolute times mean
 little from one CPU to the next: read the ratios.
 
 - **roofline**: the network's convolution FLOPs at the throughput of one bare 7x7 64->64 convolution (SegNet-Basic's

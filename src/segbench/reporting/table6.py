@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from segbench.paper import TABLE1, TABLE3, TABLE6
+from segbench.record.provenance import lines_measured_on
 
 REFERENCE = "table3/segnet"  # ratios are against SegNet of the same session, the paper's against its SegNet
 MEASURES = ("forward_ms", "backward_ms", "training_mb", "inference_mb", "model_mb")
@@ -55,7 +56,8 @@ def write_table6(jsonl: Path, out_stem: Path, command: str) -> list[dict]:
     text = f"""# Table 6, measured
 
 Written by `{command}` (do not edit by hand); the measurements are in `{jsonl.name}` beside this file.
-Machine: {first["cpu"]}, {first["threads"]} threads on {first["device"]}. Each figure in brackets is the ratio to
+{lines_measured_on(lines, jsonl)} Device: {first["device"]}.
+Each figure in brackets is the ratio to
 SegNet (VGG16) of the same session, or of the paper's Table 6: absolute CPU times mean little across machines.
 
 - *forward / backward ms*: median of {first["runs"]} iterations after a warm-up, training mode, batch 1,
