@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Timer
 
-from segbench.benchmarks.measure_efficiency import measure
+from segbench.benchmarks.measure_efficiency import measure, run_cost
 from segbench.callbacks.milestones import milestone_checkpoints
 from segbench.callbacks.wandb_panels import log_selected
 from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_checkpoint
@@ -209,7 +209,9 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> RunRecord:
             for _, step, path in milestone_checkpoints(cfg.paths.checkpoint_dir)
         }
         timer = next((callback for callback in trainer.callbacks if isinstance(callback, Timer)), None)
+        cost = run_cost(task.net, *datamodule.split("test").images.shape[1:3], compute_path.path)
         record = RunRecord(
+            **cost,
             status="complete",
             choices=_config_choices(cfg),
             provenance=origin,

@@ -49,11 +49,14 @@ def confusion_chart(confusion: Sequence[Sequence[float]], class_names: Sequence[
 
 
 def selected_summary(record: RunRecord) -> dict[str, float]:
-    """The selected checkpoint's test G, C, mIoU, BF, and per video sequence `test/sequence/<name>/<measure>`.
+    """The selected checkpoint's test G, C, mIoU, BF, per video sequence `test/sequence/<name>/<measure>`, and the
+    network's cost in the run (`cost/params`, `cost/stored_bytes`, `cost/infer_ms`).
 
     Flat keys, not nested dicts: each becomes a column of the runs table and an axis for parallel coordinates.
     """
     summary = {f"test/{m}": record.test[f"test/{m}"] for m in MEASURES if f"test/{m}" in record.test}
+    costs = {"params": record.params, "stored_bytes": record.stored_bytes, "infer_ms": record.infer_ms}
+    summary.update({f"cost/{name}": value for name, value in costs.items() if value is not None})
     for sequence, scores in record.per_sequence.items():
         summary.update({f"test/sequence/{sequence}/{key}": value for key, value in scores.model_dump().items()})
     return summary

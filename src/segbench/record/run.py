@@ -63,6 +63,10 @@ class RunRecord(_Record):
     global_step: int = 0
     seed: int | None = None
     params: int | None = None
+    # the network's cost in the run's compute path at its input size (stored bytes at batch 1, median inference ms)
+    stored_bytes: int | None = None
+    infer_ms: float | None = None
+    infer_input: list[int] | None = None
     best_checkpoint: str | None = None  # the checkpoint selected by validation G (Sec. 3.3); "" when none kept
     epochs_trained: int | None = None
     input_resolution: list[int] | None = None  # the network's input size
