@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch report table1 table3 seed-noise bayesian clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch report dashboard table1 table3 seed-noise bayesian clean FORCE
 
 install: $(STAMP)
 
@@ -151,6 +151,13 @@ report: install
 	test ! -d docs/results/bayesian-segnet/runs || $(BIN)/python -m segbench.reporting.bayesian report \
 		docs/results/bayesian-segnet/runs --out docs/results/bayesian-segnet --command "make bayesian" \
 		--reference "docs/results/camvid-cpu-recipe/runs/augment=none,schedule=poly/results.json"
+
+# W&B dashboards as code (segbench/reporting/wandb_dashboard.py): for a grid synced to W&B, a saved workspace view and
+# a Report laid out like Table 1 and Sec. 3.3. GROUP is the runs' W&B group, <task_name>/<sweep folder> (e.g.
+# table1/<time>); needs a W&B login. DRY_RUN=1 prints the specification instead (no network, no login).
+dashboard: install
+	$(BIN)/python -m segbench.reporting.wandb_dashboard --group "$(GROUP)" $(if $(ENTITY),--entity "$(ENTITY)") \
+		$(if $(PROJECT),--project "$(PROJECT)") $(if $(filter-out 0,$(DRY_RUN)),--dry-run)
 
 clean:
 	rm -rf logs data/cache

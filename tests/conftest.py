@@ -112,3 +112,14 @@ def with_batch_norm_statistics(net: nn.Module, seed: int = 0) -> nn.Module:
         net.head.weight.mul_(scale)
         net.head.bias.mul_(scale)
     return net
+
+
+def recorded(results: dict) -> dict:
+    """A hand-made results.json (or eval.json) with what every record carries: its status (complete unless given)
+    and a provenance, as the pipeline writes them."""
+    from segbench.record.provenance import Provenance
+
+    defaults = {"provenance": Provenance.not_recorded().model_dump()}
+    if "ckpt_path" not in results:  # a run's record, not an evaluation's
+        defaults["status"] = "complete"
+    return {**defaults, **results}

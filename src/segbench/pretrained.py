@@ -12,7 +12,6 @@ the demo use it when no checkpoint is given.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import subprocess
@@ -31,6 +30,7 @@ from segbench.checkpoints import SAFE_LOADING, load_task, read_checkpoint
 from segbench.data.camvid import NATIVE_HEIGHT, NATIVE_WIDTH, VOID_INDEX
 from segbench.errors import SegbenchError
 from segbench.precision import FP32, Choice, ComputePath, choose
+from segbench.record.run import EvalRecord, dump, read_record
 from segbench.task import SegmentationTask
 from segbench.utils import exit_on_user_error
 from segbench.utils.config import CONF_DIR
@@ -153,9 +153,9 @@ def save_weights(ckpt_path: str | Path, out: str | Path, dtype: torch.dtype = to
 
 def training_data(run_dir: Path) -> list[str]:
     """The overrides naming the data set a run trained on: its dataset= choice and dataset.* / paths.* options."""
-    results = json.loads((run_dir / "results.json").read_text())
+    record = read_record(run_dir / "results.json")
     overrides = [str(o) for o in OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")]
-    return [f"dataset={results['choices']['dataset']}", *(o for o in overrides if o.startswith(("dataset.", "paths.")))]
+    return [f"dataset={record.choices['dataset']}", *(o for o in overrides if o.startswith(("dataset.", "paths.")))]
 
 
 def score_weights(weights: Path, data: list[str], workdir: Path) -> dict:
@@ -164,7 +164,7 @@ def score_weights(weights: Path, data: list[str], workdir: Path) -> dict:
     command = [sys.executable, str(SRC_DIR / "eval.py"), f"ckpt_path={weights}", *data, f"hydra.run.dir={workdir}"]
     if subprocess.run(command).returncode != 0:
         raise SegbenchError(f"scoring {weights} failed: {' '.join(command)}")
-    return json.loads((workdir / "eval.json").read_text())
+    return dump(read_record(workdir / "eval.json", EvalRecord))
 
 
 def model_card(
@@ -173,16 +173,16 @@ def model_card(
     """The shipped model's card: how it was trained (the run's results.json) and what the file itself scores
     on `data`; `run_files`: where the run's small files are committed (its own folder is on the machine that
     trained it)."""
-    results = json.loads((run_dir / "results.json").read_text())
+    record = read_record(run_dir / "results.json")
     overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
     train_command = "python src/train.py " + " ".join(str(o) for o in overrides)
 
     def scores(split: dict) -> str:
         return " | ".join(f"{100 * split[f'test/{m}']:.1f}" for m in ("G", "C", "mIoU", "BF"))
 
-    height, width = results["input_resolution"]
+    height, width = record.input_resolution or (None, None)
     shipped = os.path.relpath(weights)  # as typed from where ship ran (the repository root for the shipped one)
-    precision = OmegaConf.load(run_dir / ".hydra" / "config.yaml").trainer.precision
+    precision = record.compute_path.label if record.compute_path else "not recorded"
     committed = (
         f"\n- The run's config, results.json and metrics are committed in `{run_files.as_posix()}/`"
         " (its checkpoints are not)."
@@ -193,19 +193,19 @@ def model_card(
 
 Written by `{command}` (do not edit by hand) from the run's results.json and the file's own scores.
 
-- Network: SegNet-Basic (Sec. 3.1, Table 1), {results["params"]:,} parameters, weights-only file
+- Network: SegNet-Basic (Sec. 3.1, Table 1), {record.params:,} parameters, weights-only file
   (`torch.load(..., weights_only=True)`) with its tensors stored in bfloat16 and loaded as fp32,
   {weights.stat().st_size:,} bytes.
 - Trained with `{train_command}` on CamVid's 367 training images at {height}x{width},
-  {results["global_step"]:,} iterations at batch 12; the checkpoint with the best validation G
-  ({Path(results["best_checkpoint"]).stem}).{committed}
+  {record.global_step:,} iterations at batch 12; the checkpoint with the best validation G
+  ({Path(record.best_checkpoint or "").stem}).{committed}
 - Predicting: images are resized to {height}x{width} and the logits upsampled bilinearly to the image's own size,
   as its scores below were computed (on the native {"x".join(map(str, evaluation["scoring_resolution"]))} labels).
 
 | CamVid test (233 images) | G | C | mIoU | BF |
 |---|---|---|---|---|
 | this file, fp32 (`python src/eval.py ckpt_path={shipped} {" ".join(data)}`) | {scores(evaluation)} |
-| its training run's selected checkpoint, as trained ({precision}) | {scores(results["test"])} |
+| its training run's selected checkpoint, as trained ({precision}) | {scores(record.test)} |
 """
 
 
@@ -217,8 +217,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=shipped_weights())
     parser.add_argument("--run-files", type=Path, help="where the run's small files are committed, for the card")
     args = parser.parse_args(argv)
-    results = json.loads((args.run_dir / "results.json").read_text())
-    weights = save_weights(results["best_checkpoint"], args.out)
+    record = read_record(args.run_dir / "results.json")
+    if not record.best_checkpoint:
+        raise SegbenchError(f"{args.run_dir / 'results.json'} names no selected checkpoint")
+    weights = save_weights(record.best_checkpoint, args.out)
     data = training_data(args.run_dir)
     with tempfile.TemporaryDirectory() as workdir:
         evaluation = score_weights(weights, data, Path(workdir))

@@ -3,12 +3,14 @@
 An offline run is `<output_dir>/wandb/offline-run-<time>-<id>/`: `run-<id>.wandb`, a LevelDB-style log of
 wandb's protobuf records (run, config, history, summary, files, ...), and `files/media/` with the logged
 images, masks and tables. wandb 0.31 writes no wandb-summary.json or config.yaml for an offline run and has no
-Python reader of the log any more, hence `read_offline_run` below.
+Python reader of the log any more, hence `read_offline_run` below (checked against wandb 0.31, the range
+pyproject.toml pins). The W&B dashboard (segbench.reporting.wandb_dashboard) is checked against the same runs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from PIL import Image
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from test_entry_points import QUIET_TRAINING, REPO_ROOT, TINY_SYNTHETIC, check, run
 from torch.nn import functional as F
+from wandb_workspaces import expr
 
 import segbench.pipeline
 from segbench.callbacks import PredictionImages, log_selected
@@ -34,6 +37,7 @@ from segbench.checkpoints import load_task
 from segbench.data.camvid import CLASS_NAMES, VOID_INDEX
 from segbench.data.datamodule import SegmentationDataModule
 from segbench.record.run import RunRecord, dump, read_record
+from segbench.reporting import wandb_dashboard
 
 # ---------------------------------------------------------------------------------------------------------------
 # Reading an offline run
@@ -328,6 +332,91 @@ PIPELINE_LOGS_PANELS = "log_selected(" in Path(segbench.pipeline.__file__).read_
 def test_each_job_run_ends_with_its_test_panels(sweep):
     for job in sweep.values():
         assert_test_panels(job.wandb, job.results)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The dashboard (segbench.reporting.wandb_dashboard) against what the sweep's runs logged
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_every_key_a_dashboard_panel_reads_is_one_the_sweep_runs_logged(sweep, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")  # as the runs were; CI exports disabled
+    (group,) = {job.wandb.run.run_group for job in sweep.values()}
+    workspace, report = wandb_dashboard.build(group, "offline-entity", "segbench")
+    runsets = [runset for block in report.blocks for runset in getattr(block, "runsets", ())]
+    for filters in [workspace.runset_settings.filters, *(runset.filters for runset in runsets)]:
+        condition = expr.expr_to_filters(filters)  # the grid's runs, by the group the runs were logged in
+        key = condition.key
+        assert (key.section, key.name, condition.op, condition.value) == ("run", "group", "=", group)
+    referenced = wandb_dashboard.referenced_keys(workspace, report)
+    assert {"val/G", "val/predictions"} <= referenced["history"] and "choices.model" in referenced["config"]
+    assert {"test/mIoU", "cost/stored_bytes", "test/confusion_matrix_table"} <= referenced["summary"]
+    for balancing, job in sweep.items():
+        logged = wandb_dashboard.logged_keys(job.wandb.history, job.wandb.summary, job.wandb.config)
+        assert wandb_dashboard.missing_keys(referenced, logged) == [], balancing
+
+    # a metric, summary or config key renamed on one side only fails the check
+    monkeypatch.setattr(wandb_dashboard, "CURVES", ("val/G", "val/mean_IoU"))
+    monkeypatch.setattr(wandb_dashboard, "MEASURES", ("G", "C", "mIoU", "BF_exact"))
+    monkeypatch.setattr(wandb_dashboard, "CHOICES", ("decoder", "balancing"))
+    renamed = wandb_dashboard.referenced_keys(*wandb_dashboard.build(group, "offline-entity", "segbench"))
+    run = sweep["natural"].wandb
+    logged = wandb_dashboard.logged_keys(run.history, run.summary, run.config)
+    assert wandb_dashboard.missing_keys(renamed, logged) == [
+        "history:val/mean_IoU",
+        "summary:test/BF_exact",
+        "config:choices.decoder",
+    ]
+
+
+NO_NETWORK = """
+import runpy, socket, sys
+def refuse(*args, **kwargs):
+    raise OSError("the dashboard command tried to reach the network")
+socket.socket.connect = socket.socket.connect_ex = socket.create_connection = refuse
+sys.argv = ["wandb_dashboard", *sys.argv[1:]]
+runpy.run_module("segbench.reporting.wandb_dashboard", run_name="__main__")
+"""
+
+
+def dashboard_command(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`python -m segbench.reporting.wandb_dashboard ARGS` with sockets refused, no W&B login (a fresh HOME, no
+    WANDB_* variables) and an address no W&B server answers at."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("WANDB_") and key != "NETRC"}
+    environ.update(HOME=str(home), WANDB_BASE_URL="http://127.0.0.1:9", WANDB_CONFIG_DIR=str(home / "wandb"), **env)
+    command = [sys.executable, "-c", NO_NETWORK, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=environ, cwd=home)
+
+
+def test_the_dashboard_dry_run_prints_its_specification_without_network_or_login(tmp_path):
+    result = dashboard_command(tmp_path, "--group", "table1/2030-01-02_03-04-05", "--dry-run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    spec = json.loads(result.stdout)
+    workspace, report = spec["workspace"], spec["report"]
+    assert (workspace["type"], report["type"]) == ("Workspace", "Report")
+    assert workspace["project"] == report["project"] == "segbench"  # where conf/logger/wandb.yaml logs
+    panels = [panel["type"] for section in workspace["sections"] for panel in section["panels"]]
+    assert panels == ["ParallelCoordinatesPlot", "RunComparer", *["ScatterPlot"] * 4, "LinePlot", "LinePlot"] + [
+        "CustomChart",
+        "WeavePanelSummaryTable",
+        "MediaBrowser",
+    ]
+    grids = [block for block in report["blocks"] if block["type"] == "PanelGrid"]
+    assert [panel["type"] for grid in grids for panel in grid["panels"]] == panels  # the report: the same panels
+    condition = "Metric(\"Group\") == 'table1/2030-01-02_03-04-05'"
+    assert workspace["runset_settings"]["filters"] == condition
+    assert all(runset["filters"] == condition for grid in grids for runset in grid["runsets"])
+    assert "summary:test/mIoU" in workspace["runset_settings"]["pinned_columns"]
+    assert "test/confusion_matrix_table" in spec["referenced_keys"]["summary"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [({}, "error: no W&B login for http://127.0.0.1:9"), ({"WANDB_MODE": "offline"}, "error: WANDB_MODE=offline")],
+)
+def test_saving_the_dashboard_without_a_login_is_a_one_line_error(tmp_path, env, message):
+    result = dashboard_command(tmp_path, "--group", "table1/x", **env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr[-3000:]
 
 
 # ---------------------------------------------------------------------------------------------------------------

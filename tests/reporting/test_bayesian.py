@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import recorded
 from PIL import Image
 
 from segbench.errors import SegbenchError
@@ -33,7 +34,7 @@ def write_training(folder: Path, checkpoint: Path) -> None:
         "test": scores("test", 0.7, 0.33),
         "per_sequence": {"0001TP": {"images": 1, "G": 0.6, "C": 0.4, "mIoU": 0.222, "BF": 0.2}},
     }
-    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "results.json").write_text(json.dumps(recorded(results)))
 
 
 def write_evaluation(folder: Path, checkpoint: Path, samples: int, miou: float, right: float, wrong: float) -> None:
@@ -41,6 +42,10 @@ def write_evaluation(folder: Path, checkpoint: Path, samples: int, miou: float, 
     evaluation = {
         "ckpt_path": str(checkpoint),
         "dataset": "/data/somewhere/camvid",
+        "input_resolution": [120, 160],
+        "scoring_resolution": [360, 480],
+        "class_names": ["Sky", "Road"],
+        "confusion": [[5, 1], [2, 7]],
         "mc_samples": samples,
         **scores("test", 0.71, miou),
         **scores("test_deterministic", 0.7, 0.33),
@@ -49,7 +54,7 @@ def write_evaluation(folder: Path, checkpoint: Path, samples: int, miou: float, 
         "entropy_histogram": {"edges": [0.0, 0.5, 1.0], "right": [90, 10], "wrong": [30, 70]},
         "per_sequence": {"0001TP": {"images": 1, "G": 0.6, "C": 0.4, "mIoU": miou - 0.1, "BF": 0.2}},
     }
-    (folder / "eval.json").write_text(json.dumps(evaluation))
+    (folder / "eval.json").write_text(json.dumps(recorded(evaluation)))
 
 
 def test_collect_then_report_gives_a_row_per_pass_with_the_entropy_of_right_and_wrong_pixels(tmp_path):

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import recorded
 
 from segbench.errors import SegbenchError
 from segbench.reporting.collect import collect
@@ -22,7 +23,7 @@ def make_run(folder: Path, model: str, scale: str, status: str = "complete") -> 
     results = {"status": status, "choices": {"model": model, "balancing": "natural", "scale": scale},
                "best_checkpoint": str(folder / "checkpoints" / "best-epoch003.ckpt"),
                "test": {"test/G": 0.8, "test/C": 0.6, "test/mIoU": 0.4}}  # fmt: skip
-    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "results.json").write_text(json.dumps(recorded(results)))
 
 
 def test_only_small_files_are_copied_under_names_made_of_the_differing_choices(tmp_path):
@@ -82,6 +83,7 @@ def test_a_resumed_run_in_logs_replaces_its_older_copy(tmp_path):
 def test_runs_alike_but_for_their_seed_are_each_kept_under_their_seed(tmp_path):
     for seed in (1, 2):
         make_run(tmp_path / "logs" / "noise" / str(seed), "fcn_basic", "cpu")
-        (tmp_path / "logs" / "noise" / str(seed) / ".hydra" / "config.yaml").write_text(f"seed: {seed}\n")
+        results_file = tmp_path / "logs" / "noise" / str(seed) / "results.json"
+        results_file.write_text(json.dumps(json.loads(results_file.read_text()) | {"seed": seed}))
     copies = collect([tmp_path / "logs" / "noise"], tmp_path / "out")
     assert [c.name for c in copies] == ["seed=1", "seed=2"]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import yaml
+from conftest import recorded
 
 from segbench.reporting.compare_runs import main
 
@@ -33,7 +34,7 @@ def write_run(folder: Path, schedule: str, test_miou: float, dusk_miou: float, r
         "per_sequence": {"0001TP": {"images": 62, "G": 0.7, "C": 0.5, "mIoU": dusk_miou, "BF": 0.2},
                          "Seq05VD": {"images": 171, "G": 0.82, "C": 0.62, "mIoU": 0.43, "BF": 0.31}},
     }  # fmt: skip
-    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "results.json").write_text(json.dumps(recorded(results)))
 
 
 def test_runs_differing_in_their_schedule_are_compared_row_by_row(tmp_path):
@@ -41,7 +42,9 @@ def test_runs_differing_in_their_schedule_are_compared_row_by_row(tmp_path):
     write_run(tmp_path / "runs" / "a", "fixed", test_miou=0.3671, dusk_miou=0.2612, road_iou=0.85)
     (tmp_path / "runs" / "failed").mkdir()
     (tmp_path / "runs" / "failed" / "results.json").write_text(
-        json.dumps({"status": "failed", "error": "boom", "global_step": 3, "choices": {"model": "segnet_basic"}})
+        json.dumps(
+            recorded({"status": "failed", "error": "boom", "global_step": 3, "choices": {"model": "segnet_basic"}})
+        )
     )
     main([str(tmp_path / "runs"), "--out", str(tmp_path / "recipe"), "--title", "Recipe", "--command", "make it"])
     text = (tmp_path / "recipe.md").read_text()
@@ -62,15 +65,11 @@ def test_runs_differing_in_their_schedule_are_compared_row_by_row(tmp_path):
 
 
 def test_runs_differing_only_in_their_seed_are_rows_and_a_spread(tmp_path):
-    """Seed 0 from the saved config (a run from before results.json recorded its seed), 1 and 2 from results.json."""
     for seed, miou in ((0, 0.40), (1, 0.42), (2, 0.47)):
         folder = tmp_path / "runs" / f"seed{seed}"
         write_run(folder, "poly", test_miou=miou, dusk_miou=0.3, road_iou=0.9)
         results = json.loads((folder / "results.json").read_text())
-        if seed == 0:
-            (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"seed": 0, "task_name": "table1"}))
-        else:
-            (folder / "results.json").write_text(json.dumps(results | {"seed": seed}))
+        (folder / "results.json").write_text(json.dumps(results | {"seed": seed}))
     main([str(tmp_path / "runs"), "--out", str(tmp_path / "noise"), "--title", "Noise", "--command", "make it"])
     text = (tmp_path / "noise.md").read_text()
     assert [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| ") and "| 60 |" in line] == [

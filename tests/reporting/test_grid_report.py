@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, write_camvid_layout
+from conftest import REPO_ROOT, recorded, write_camvid_layout
 from PIL import Image
 
 from report import main as report_main
@@ -43,7 +43,7 @@ def complete(model: str, balancing: str, test: dict, train: dict, **extra) -> di
 
 def write_run(folder: Path, results: dict) -> Path:
     folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "results.json").write_text(json.dumps(recorded(results)))
     return folder
 
 
@@ -406,10 +406,16 @@ def test_bad_input_stops_with_one_line_naming_the_file(sweep, efficiency, tmp_pa
     assert error_of(capsys, sweep, "--out", out).startswith(f"error: {sweep / '2' / 'results.json'} is not JSON")
     write_run(sweep / "6", {"status": "failed", "error": "x"})
     line = error_of(capsys, sweep / "6", "--out", out)
-    assert line.startswith(f"error: {sweep / '6' / 'results.json'} has no choices.model")
+    assert line == f"error: {sweep / '6' / 'results.json'}: choices: Field required"
     write_run(sweep / "7", {"status": "done", "choices": {"model": "fcn_basic"}})
     assert error_of(capsys, sweep / "7", "--out", out) == (
-        f"error: {sweep / '7' / 'results.json'}: status 'done' is none of complete, failed, interrupted"
+        f"error: {sweep / '7' / 'results.json'}: status: Input should be 'complete', 'failed' or 'interrupted' "
+        "(got 'done')"
+    )
+    write_run(sweep / "8", {"status": "failed", "choices": {"balancing": "natural"}, "provenance": {"cpu": "x"}})
+    assert error_of(capsys, sweep / "8", "--out", out) == (
+        f"error: {sweep / '8' / 'results.json'}: choices: Value error, no model: which network is it?; "
+        "5 more field(s) at fault"  # the provenance lacks 5 fields
     )
     bad = tmp_path / "bad.jsonl"
     bad.write_text(efficiency.read_text() + "not json\n")
@@ -523,10 +529,8 @@ def test_runs_in_different_precisions_are_named_and_flagged(tmp_path):
         ("0", "segnet_basic", "bf16-mixed", True),
         ("1", "fcn_basic", "32-true", False),
     ):
-        folder = write_run(sweep / name, complete(model, "median_frequency", scores, scores))
-        (folder / ".hydra").mkdir()
-        saved = f"trainer:\n  precision: {precision}\ntask:\n  channels_last: {str(channels_last).lower()}\n"
-        (folder / ".hydra" / "config.yaml").write_text(saved)
+        path = {"precision": precision, "channels_last": channels_last, "decided_by": "probe"}
+        write_run(sweep / name, complete(model, "median_frequency", scores, scores, compute_path=path))
     run_report(sweep, "--out", tmp_path / "report")
     text = (tmp_path / "report" / "table1.md").read_text()
     found = next(line for line in text.splitlines() if line.startswith("Found in the runs:"))

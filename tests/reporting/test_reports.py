@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+from conftest import recorded
 from pytorch_lightning.loggers import CSVLogger
 
 from segbench.data.datamodule import SegmentationDataModule
@@ -93,7 +94,7 @@ def test_runs_section_recreates_each_run_from_its_saved_overrides(tmp_path):
         "test": {"test/G": 0.8, "test/C": 0.5, "test/mIoU": 0.4, "test/BF": 0.3},
         "train": {"train/G": 0.9, "train/C": 0.6, "train/mIoU": 0.5},
     }
-    (run / "results.json").write_text(json.dumps(results))
+    (run / "results.json").write_text(json.dumps(recorded(results)))
     (run / ".hydra").mkdir()
     (run / ".hydra" / "overrides.yaml").write_text(
         "- model=segnet_basic\n- dataset.resolution=[180,240]\n- ckpt_path=/x/last.ckpt\n- hydra.run.dir=/x\n"
@@ -101,7 +102,7 @@ def test_runs_section_recreates_each_run_from_its_saved_overrides(tmp_path):
     # A job of a grid continued elsewhere: where the grid looked for finished jobs is not a resumed segment.
     fresh = tmp_path / "multirun" / "1"
     fresh.mkdir()
-    (fresh / "results.json").write_text(json.dumps(results))
+    (fresh / "results.json").write_text(json.dumps(recorded(results)))
     (fresh / ".hydra").mkdir()
     (fresh / ".hydra" / "overrides.yaml").write_text("- model=segnet_basic\n- finished_runs=[docs/results/x/runs]\n")
     runs = find_runs([tmp_path / "multirun"])

@@ -23,13 +23,14 @@ from pathlib import Path
 from segbench.errors import SegbenchError
 from segbench.precision import onednn_bf16_kernels
 from segbench.record import provenance
+from segbench.record.run import RunRecord, dump, read_record
 from segbench.utils.config import CONF_DIR
 
 TRAIN = CONF_DIR.parent / "src" / "train.py"
 PRECISIONS = ("auto", "32-true", "bf16-mixed")
 
 
-def _quickstart(workdir: Path, name: str, *overrides: str) -> tuple[dict, float]:
+def _quickstart(workdir: Path, name: str, *overrides: str) -> tuple[RunRecord, float]:
     """results.json and wall seconds of `src/train.py experiment=quickstart <overrides>` in workdir/name."""
     run_dir = workdir / name
     command = [sys.executable, str(TRAIN), "experiment=quickstart", "logger=csv", "dataset.progress=false"]
@@ -40,17 +41,17 @@ def _quickstart(workdir: Path, name: str, *overrides: str) -> tuple[dict, float]
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SegbenchError(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
-    return json.loads((run_dir / "results.json").read_text()), wall
+    return read_record(run_dir / "results.json"), wall
 
 
 def one_epoch(precision: str, workdir: Path) -> dict:
     """Train the quickstart for one epoch in `precision`; its results.json's timing and compute path."""
-    results, wall = _quickstart(workdir, precision, "trainer.max_epochs=1", f"trainer.precision={precision}")
+    record, wall = _quickstart(workdir, precision, "trainer.max_epochs=1", f"trainer.precision={precision}")
     return {
         "precision": precision,
-        "compute_path": results["compute_path"],
-        "steps": results["global_step"],
-        "fit_seconds": results["fit_seconds"],
+        "compute_path": dump(record.compute_path),
+        "steps": record.global_step,
+        "fit_seconds": record.fit_seconds,
         "wall_seconds": wall,
     }
 

@@ -119,7 +119,7 @@ class EvalRecord(_Record):
     provenance: Provenance
     input_resolution: list[int]
     scoring_resolution: list[int]
-    compute_path: ComputePathRecord
+    compute_path: ComputePathRecord | None = None  # None: not recorded (an evaluation from before it was)
     class_names: list[str]
     confusion: list[list[int]]
     per_sequence: dict[str, SequenceScores] = {}

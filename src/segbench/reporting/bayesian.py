@@ -16,7 +16,7 @@ Badrinarayanan and Cipolla's Bayesian SegNet, beyond the paper: uncertainty shou
 from __future__ import annotations
 
 import argparse
-import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from segbench.errors import SegbenchError  # noqa: E402
+from segbench.record.per_image import PER_IMAGE_FILE  # noqa: E402
+from segbench.record.run import EvalRecord, dump, read_record  # noqa: E402
 from segbench.reporting.collect import copy_run  # noqa: E402
-from segbench.reporting.grid_runs import Run, find_runs, percent, read_json_object, settings, train_command  # noqa: E402
+from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command  # noqa: E402
 from segbench.reporting.grid_tables import markdown_table, write_csv  # noqa: E402
 from segbench.utils import exit_on_user_error  # noqa: E402
 
@@ -40,7 +42,7 @@ DPI = 120
 
 def trained_run(task_dir: Path) -> Run:
     """The newest complete training run under `task_dir` that kept a selected checkpoint."""
-    runs = [run for run in find_runs([task_dir]) if run.complete and run.results.get("best_checkpoint")]
+    runs = [run for run in find_runs([task_dir]) if run.complete and run.record.best_checkpoint]
     if not runs:
         raise SegbenchError(f"no complete training run with a selected checkpoint under {task_dir}")
     return max(runs, key=lambda run: run.file.stat().st_mtime)
@@ -49,20 +51,25 @@ def trained_run(task_dir: Path) -> Run:
 def collect(task_dir: Path, out: Path) -> list[Path]:
     """Copy the trained run and the MC evaluations of its selected checkpoint into `out`; returns the copies."""
     run = trained_run(task_dir)
-    checkpoint = Path(run.results["best_checkpoint"]).resolve()
+    checkpoint = Path(str(run.record.best_checkpoint)).resolve()
     evaluations = {}
     for file in sorted(task_dir.rglob("eval.json")):
-        evaluation = read_json_object(file)
-        if evaluation.get("mc_samples") and Path(evaluation["ckpt_path"]).resolve() == checkpoint:
-            evaluations[int(evaluation["mc_samples"])] = evaluation  # sorted paths: a later sweep's replaces
+        evaluation = read_record(file, EvalRecord)
+        if evaluation.mc_samples and Path(evaluation.ckpt_path).resolve() == checkpoint:
+            evaluations[evaluation.mc_samples] = (file, evaluation)  # sorted paths: a later sweep's replaces
     if not evaluations:
         raise SegbenchError(f"no eval.json with mc_samples scoring {checkpoint} under {task_dir}")
     copies = [copy_run(run, out / "train")]
-    for samples, evaluation in sorted(evaluations.items()):
-        evaluation = {**evaluation, "ckpt_path": checkpoint.name, "dataset": Path(evaluation["dataset"]).name}
+    for samples, (file, evaluation) in sorted(evaluations.items()):
+        # names, not this machine's paths
+        evaluation = evaluation.model_copy(
+            update={"ckpt_path": checkpoint.name, "dataset": Path(evaluation.dataset).name}
+        )
         copy = out / f"mc{samples}"
         copy.mkdir(parents=True, exist_ok=True)
-        (copy / "eval.json").write_text(json.dumps(evaluation, indent=2))
+        (copy / "eval.json").write_text(evaluation.model_dump_json(indent=2) + "\n")
+        if evaluation.per_image:
+            shutil.copy2(file.parent / evaluation.per_image, copy / PER_IMAGE_FILE)
         copies.append(copy)
     return copies
 
@@ -71,7 +78,7 @@ def _evaluations(runs_dir: Path) -> list[dict[str, Any]]:
     files = sorted(runs_dir.glob("mc*/eval.json"))
     if not files:
         raise SegbenchError(f"no mc<N>/eval.json under {runs_dir} (python -m segbench.reporting.bayesian collect …)")
-    evaluations = [read_json_object(file) for file in files]
+    evaluations = [dump(read_record(file, EvalRecord)) for file in files]
     for file, evaluation in zip(files, evaluations):
         missing = [f"{p}/{m}" for p in ("test", "test_deterministic") for m in MEASURES if f"{p}/{m}" not in evaluation]
         if missing or not evaluation.get("mc_samples"):
@@ -101,11 +108,11 @@ def report_rows(
     largest = evaluations[-1]
     # an eval's per-sequence scores are of its MC mean; the deterministic pass's are the training run's own
     # (the same checkpoint, scored the same way)
-    rows = [_row("dropout off (one pass)", "1", largest, "test_deterministic", trained and trained.results)]
+    rows = [_row("dropout off (one pass)", "1", largest, "test_deterministic", trained and dump(trained.record))]
     rows += [_row("MC dropout mean", str(e["mc_samples"]), e, "test", e) for e in evaluations]
     if reference is not None:
         name = "SegNet-Basic, no dropout (same recipe)"
-        rows.append(_row(name, "1", reference.results["test"], "test", reference.results))
+        rows.append(_row(name, "1", reference.record.test, "test", dump(reference.record)))
     keys = list(dict.fromkeys(key for row in rows for key in row))
     sequences = [key for key in keys if key.endswith(" mIoU") and not key.startswith("test ")]
     columns = [key for key in keys if key not in sequences]
@@ -204,7 +211,7 @@ def write_report(runs_dir: Path, out_stem: Path, command: str, reference: Path |
     lines += ["", f"![MC dropout scores and uncertainty]({out_stem.name}.png)", "", "Re-created by:", ""]
     if trained is not None:
         lines.append(f"- training: `{train_command(trained) or '(no .hydra/overrides.yaml)'}`")
-        checkpoint = trained.results.get("best_checkpoint") or "<best>.ckpt"
+        checkpoint = trained.record.best_checkpoint or "<best>.ckpt"
     else:
         checkpoint = evaluations[-1]["ckpt_path"]
     samples = ",".join(str(e["mc_samples"]) for e in evaluations)
@@ -237,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     example.add_argument("--out", type=Path, required=True, help="the PNG to write")
     args = parser.parse_args(argv)
     if args.command == "checkpoint":
-        print(trained_run(args.task_dir).results["best_checkpoint"])
+        print(trained_run(args.task_dir).record.best_checkpoint)
     elif args.command == "example":
         write_example(args.images, args.predictions, args.out)
     elif args.command == "collect":

@@ -18,16 +18,18 @@ second `balancing=natural`, …), so `<out>` never holds a stale name beside the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 from pathlib import Path
 
 from segbench.errors import SegbenchError
+from segbench.record.per_image import PER_IMAGE_FILE
+from segbench.record.run import RunRecord, write_record
 from segbench.reporting.grid_runs import Run, find_runs, varying_settings
 
-# Relative globs of what a run folder keeps that reports read; all of it small text or PNG.
-KEPT = (".hydra/config.yaml", ".hydra/overrides.yaml", "csv/version_*/metrics.csv", "predictions/*.png")
+# Relative globs of what a run folder keeps that reports read; all of it small text, PNG or the compressed per-image
+# record (tens of kB).
+KEPT = (".hydra/config.yaml", ".hydra/overrides.yaml", "csv/version_*/metrics.csv", "predictions/*.png", PER_IMAGE_FILE)
 
 
 def collect(paths: list[Path], out: Path, where: dict[str, str] | None = None) -> list[Path]:
@@ -35,7 +37,7 @@ def collect(paths: list[Path], out: Path, where: dict[str, str] | None = None) -
     returns the copies, one per name (the newest run wins)."""
     wanted = {key: str(value) for key, value in (where or {}).items()}
     found = find_runs(paths)
-    runs = [run for run in found if all(str(run.results["choices"].get(k)) == v for k, v in wanted.items())]
+    runs = [run for run in found if all(str(run.record.choices.get(k)) == v for k, v in wanted.items())]
     if not runs:
         condition = f" with {wanted}" if wanted else ""
         raise SegbenchError(f"no results.json{condition} below {', '.join(map(str, paths))}")
@@ -71,18 +73,16 @@ def copy_run(run: Run, copy: Path) -> Path:
     for kept in [Path("results.json"), *(path.relative_to(run.folder) for path in small)]:
         (copy / kept).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run.folder / kept, copy / kept)
-    _forget_local_paths(copy / "results.json")
+    _forget_local_paths(run.record, copy / "results.json")
     source_time = run.file.stat()
     os.utime(copy / "results.json", ns=(source_time.st_atime_ns, source_time.st_mtime_ns))  # the run's time, kept
     return copy
 
 
-def _forget_local_paths(results_file: Path) -> None:
+def _forget_local_paths(record: RunRecord, results_file: Path) -> None:
     """The selected checkpoint is named by file only: the folder it was in is not part of the repository."""
-    results = json.loads(results_file.read_text())
-    if results.get("best_checkpoint"):
-        results["best_checkpoint"] = Path(results["best_checkpoint"]).name
-    results_file.write_text(json.dumps(results, indent=2))
+    if record.best_checkpoint:
+        write_record(record.model_copy(update={"best_checkpoint": Path(record.best_checkpoint).name}), results_file)
 
 
 def main() -> None:

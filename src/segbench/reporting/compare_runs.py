@@ -33,21 +33,21 @@ def _cell(value: float | None) -> str:
 def comparison_rows(runs: Sequence[Run]) -> list[dict]:
     """One row per run: its distinguishing choices, budget, and selected-checkpoint scores (percent)."""
     varying = varying_settings(runs)
-    sequences = sorted({name for run in runs for name in run.results.get("per_sequence", {})})
+    sequences = sorted({name for run in runs for name in run.record.per_sequence})
     rows = []
     for run in runs:
         row = {key: run.setting(key) for key in varying}
         row |= {
             "status": run.status,
-            "epochs": run.results.get("epochs_trained"),
+            "epochs": run.record.epochs_trained,
             "steps": run.global_step,
-            "fit minutes": round(run.results["fit_seconds"] / 60, 1) if run.results.get("fit_seconds") else None,
-            "selected": Path(run.results.get("best_checkpoint") or "").stem,
+            "fit minutes": round(run.record.fit_seconds / 60, 1) if run.record.fit_seconds else None,
+            "selected": Path(run.record.best_checkpoint or "").stem,
         }
         for split, metrics in SCORES:
             row |= {f"{split} {metric}": percent(run.score(split, metric), 1) for metric in metrics}
         for name in sequences:
-            scores = run.results.get("per_sequence", {}).get(name, {})
+            scores = run.record.per_sequence[name].model_dump() if name in run.record.per_sequence else {}
             row |= {f"{name} {metric}": percent(scores.get(metric), 1) for metric in ("G", "C", "mIoU", "BF")}
         rows.append(row)
     return rows
@@ -98,7 +98,7 @@ def write_comparison(paths: Sequence[Path], out_stem: Path, title: str, command:
 
     main_columns = [*varying, "epochs", "fit minutes", "selected", "test G", "test C", "test mIoU", "test BF",
                     "val G", "val mIoU", "train G", "train mIoU"]  # fmt: skip
-    sequence_names = {name for run in runs for name in run.results.get("per_sequence", {})}
+    sequence_names = {name for run in runs for name in run.record.per_sequence}
     sequence_columns = [key for key in rows[0] if key.split(" ")[0] in sequence_names]
     intro = (
         f"Written by `{command}` (do not edit by hand) from the runs' results.json beside it (`{out_stem.name}.csv` "
@@ -114,7 +114,7 @@ def write_comparison(paths: Sequence[Path], out_stem: Path, title: str, command:
         lines += markdown_table(
             [*varying, *sequence_columns], [[_text(r[k]) for k in [*varying, *sequence_columns]] for r in rows]
         )
-    names = runs[0].results.get("class_names") or []
+    names = runs[0].record.class_names
     if names:
         lines += ["", "Test IoU per class:", ""]
         lines += markdown_table(["class", *labels], per_class_rows(runs, names))

@@ -74,9 +74,9 @@ def runs_section(runs: Sequence[Run], shown: Sequence[Run]) -> list[str]:
                 run.model,
                 run.balancing,
                 status,
-                str(run.results.get("epochs_trained", "")),
+                str(run.record.epochs_trained or ""),
                 f"{run.global_step:,}" if isinstance(run.global_step, int) else "",
-                _duration(run.results.get("fit_seconds")),
+                _duration(run.record.fit_seconds),
                 "yes" if any(run is other for other in shown) else "no: another run of this cell is shown",
             ]
         )
@@ -101,7 +101,7 @@ def _document(title: str, intro: list[str], table: list[str], figures: list[str]
 def _found(runs: Sequence[Run]) -> list[str]:
     found = settings([run for run in runs if run.complete])
     lines = [f"Found in the runs: {'; '.join(found)}."] if found else []
-    if any(run.results.get("choices", {}).get("scale") == "smoke" for run in runs):
+    if any(run.record.choices.get("scale") == "smoke" for run in runs):
         lines += ["", SMOKE_WARNING]
     if mixed := mixed_precisions([run for run in runs if run.complete]):
         lines += ["", *mixed]

@@ -11,28 +11,24 @@ import math
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from segbench.errors import SegbenchError, first_line
-from segbench.precision import ComputePath
+from segbench.record.per_image import PerImageRecord
+from segbench.record.run import RunRecord, read_record
 
-STATUSES = ("complete", "failed", "interrupted")
-SPLITS = ("train", "val", "test")
-# The scores every complete run has; BF is computed by the scoring callbacks and may be switched off.
-REQUIRED_TEST = ("test/G", "test/C", "test/mIoU")
 EFFICIENCY_KEYS = ("model", "params", "storage_multiplier", "stored_bytes", "infer_ms_fp32")
 
 
 @dataclass(frozen=True)
 class Run:
-    """One job's folder and its results.json."""
+    """One job's folder and its record (results.json)."""
 
     folder: Path
-    results: dict[str, Any]
+    record: RunRecord
 
     @property
     def file(self) -> Path:
@@ -40,7 +36,7 @@ class Run:
 
     @property
     def status(self) -> str:
-        return self.results.get("status", "complete")
+        return self.record.status
 
     @property
     def complete(self) -> bool:
@@ -48,62 +44,45 @@ class Run:
 
     @property
     def model(self) -> str:
-        return self.results["choices"]["model"]
+        return self.record.model
 
     @property
     def balancing(self) -> str:
-        return self.results["choices"].get("balancing") or ""
+        return self.record.choices.get("balancing") or ""
 
     @property
     def error(self) -> str:
         """The first line of a failed or interrupted job's error; empty for a complete one."""
-        return (str(self.results.get("error") or "").strip().splitlines() or [""])[0]
+        return (str(self.record.error or "").strip().splitlines() or [""])[0]
 
     @property
-    def global_step(self) -> int | None:
-        return self.results.get("global_step")
+    def global_step(self) -> int:
+        return self.record.global_step
 
-    @cached_property  # read once: grouping and naming runs by seed asks for it many times
+    @property
     def seed(self) -> int | None:
-        """The run's seed: its results.json's, else its saved config's (results.json did not always record it)."""
-        if "seed" in self.results:
-            return self.results["seed"]
-        saved = saved_hydra_file(self.folder, "config.yaml")
-        return saved.get("seed") if isinstance(saved, dict) else None
+        return self.record.seed
 
-    @cached_property
+    @property
     def compute_path(self) -> str | None:
-        """The precision and layout the run computed in, from its saved config (`precision: auto` is resolved
-        there at the run's start); None when the run has no saved config."""
-        saved = saved_hydra_file(self.folder, "config.yaml")
-        precision = (saved.get("trainer") or {}).get("precision") if isinstance(saved, dict) else None
-        if precision is None:
-            return None
-        return ComputePath(str(precision), bool((saved.get("task") or {}).get("channels_last", True))).label
+        """The precision and layout the run computed in (`precision: auto` is resolved at the run's start)."""
+        return self.record.compute_path.label if self.record.compute_path else None
 
     def setting(self, key: str) -> Any:
         """A config group's choice, or the seed (key "seed")."""
-        return self.seed if key == "seed" else self.results.get("choices", {}).get(key)
+        return self.seed if key == "seed" else self.record.choices.get(key)
 
     def score(self, split: str, metric: str) -> float | None:
         """A score (a fraction) of the selected checkpoint, e.g. score("test", "mIoU"); None when not recorded."""
-        return self.results.get(split, {}).get(f"{split}/{metric}")
+        return getattr(self.record, split).get(f"{split}/{metric}")
 
     def milestones(self) -> dict[int, dict[str, float]]:
         """Test scores at fixed global steps during training (Table 3's iteration points), by step."""
-        return {int(step): scores for step, scores in self.results.get("milestones", {}).items()}
+        return {int(step): scores for step, scores in self.record.milestones.items()}
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_scores(file: Path, where: str, scores: Any) -> None:
-    if not isinstance(scores, dict):
-        raise SegbenchError(f"{file}: {where} is not a JSON object of scores")
-    for key, value in scores.items():
-        if not _is_number(value):
-            raise SegbenchError(f"{file}: {where}[{key!r}] is {value!r}, not a number")
+    def per_image(self) -> PerImageRecord | None:
+        """The per-image record of its test split (None for a run that kept none)."""
+        return PerImageRecord.load(self.folder / self.record.per_image) if self.record.per_image else None
 
 
 def read_json_object(file: Path) -> dict[str, Any]:
@@ -120,37 +99,14 @@ def read_json_object(file: Path) -> dict[str, Any]:
 
 
 def load_run(file: Path) -> Run:
-    """A results.json, checked for what the reports read: a bad file stops the report with one line naming it."""
-    results = read_json_object(file)
-    status = results.get("status", "complete")
-    if status not in STATUSES:
-        raise SegbenchError(f"{file}: status {status!r} is none of {', '.join(STATUSES)}")
-    choices = results.get("choices")
-    if not isinstance(choices, dict) or not isinstance(choices.get("model"), str):
-        raise SegbenchError(f"{file} has no choices.model (the config choices a job records): which network is it?")
-    if "global_step" in results and not isinstance(results["global_step"], int):
-        raise SegbenchError(f"{file}: global_step is {results['global_step']!r}, not an integer")
-    if status == "complete":
-        for split in SPLITS:
-            if split in results:
-                _check_scores(file, split, results[split])
-        missing = [key for key in REQUIRED_TEST if key not in results.get("test", {})]
-        if missing:
-            raise SegbenchError(f"{file} is a complete run without {', '.join(missing)} in its test scores")
-    milestones = results.get("milestones", {})
-    if not isinstance(milestones, dict):
-        raise SegbenchError(f"{file}: milestones is not a JSON object of {{global step: test scores}}")
-    for step, scores in milestones.items():
-        if not step.isdigit():
-            raise SegbenchError(f"{file}: milestone {step!r} is not a global step")
-        _check_scores(file, f"milestones[{step!r}]", scores)
-    return Run(file.parent, results)
+    """A results.json, read as a typed record: a bad file stops the report with one line naming it and the field."""
+    return Run(file.parent, read_record(file))
 
 
 def varying_choices(runs: Sequence[Run]) -> list[str]:
     """The config groups whose choice differs between the runs (what the comparison is about)."""
-    keys = sorted({key for run in runs for key in run.results.get("choices", {})})
-    return [key for key in keys if len({str(run.results.get("choices", {}).get(key)) for run in runs}) > 1]
+    keys = sorted({key for run in runs for key in run.record.choices})
+    return [key for key in keys if len({str(run.record.choices.get(key)) for run in runs}) > 1]
 
 
 def varying_settings(runs: Sequence[Run]) -> list[str]:
@@ -245,7 +201,7 @@ def train_command(run: Run) -> str | None:
     # A run resumed from its own checkpoint is re-created from scratch by the same overrides; where a grid
     # looked for finished jobs does not change what a job trains.
     chosen = [o for o in given if not o.startswith(("ckpt_path=", "finished_runs="))]
-    resumed = run.results.get("resumed") or any(o.startswith("ckpt_path=") for o in given)
+    resumed = run.record.resumed or any(o.startswith("ckpt_path=") for o in given)
     note = " (trained in resumed segments)" if resumed else ""
     return "python src/train.py " + " ".join(shlex.quote(o) for o in chosen) + note
 
@@ -282,17 +238,20 @@ def settings(runs: Sequence[Run]) -> list[str]:
         return separator.join(str(v) for v in found)
 
     def resolution(key):
-        return lambda run: "x".join(str(v) for v in run.results[key]) if run.results.get(key) else None
+        return lambda run: "x".join(str(v) for v in getattr(run.record, key) or []) or None
+
+    def choice(key):
+        return lambda run: run.record.choices.get(key)
 
     wanted = [
-        ("dataset", lambda run: run.results["choices"].get("dataset")),
-        ("scale", lambda run: run.results["choices"].get("scale")),
-        ("schedule", lambda run: run.results["choices"].get("schedule")),
-        ("augment", lambda run: run.results["choices"].get("augment")),
+        ("dataset", choice("dataset")),
+        ("scale", choice("scale")),
+        ("schedule", choice("schedule")),
+        ("augment", choice("augment")),
         ("input resolution", resolution("input_resolution")),
         ("scoring resolution", resolution("scoring_resolution")),
-        ("epochs trained", lambda run: run.results.get("epochs_trained")),
-        ("steps", lambda run: run.results.get("global_step")),
+        ("epochs trained", lambda run: run.record.epochs_trained),
+        ("steps", lambda run: run.record.global_step),
         ("precision", lambda run: run.compute_path),
     ]
     return [f"{name}: {text}" for name, get in wanted if (text := values(get))]

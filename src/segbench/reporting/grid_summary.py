@@ -25,9 +25,9 @@ def grid_command(runs: Sequence[Run]) -> str | None:
     The Makefile target is the grid's own command: it skips finished jobs, resumes interrupted ones and
     writes this report, so it is what re-creates (or completes) the grid.
     """
-    experiments = {run.results.get("choices", {}).get("experiment") for run in runs}
-    scales = {run.results.get("choices", {}).get("scale") for run in runs}
-    datasets = {run.results.get("choices", {}).get("dataset") for run in runs}
+    experiments = {run.record.choices.get("experiment") for run in runs}
+    scales = {run.record.choices.get("scale") for run in runs}
+    datasets = {run.record.choices.get("dataset") for run in runs}
     if len(experiments) != 1 or len(scales) != 1 or None in scales:
         return None
     (experiment,), (scale,) = experiments, scales

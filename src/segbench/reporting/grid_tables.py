@@ -75,7 +75,7 @@ def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[st
         measured = (efficiency or {}).get(model, {})
         # The parameter count is the network's, the same in every run and in the benchmark.
         params = measured.get("params") or next(
-            (run.results["params"] for run in runs.values() if run is not None and "params" in run.results), None
+            (run.record.params for run in runs.values() if run is not None and run.record.params is not None), None
         )
         row: dict[str, Any] = {
             "model": model,
@@ -95,7 +95,7 @@ def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[st
             row[f"{balancing}_status"] = run.status if run else ""
             row[f"{balancing}_error"] = run.error if run else ""
             row[f"{balancing}_run"] = str(run.folder) if run else ""
-            row[f"{balancing}_epochs"] = run.results.get("epochs_trained") if run else None
+            row[f"{balancing}_epochs"] = run.record.epochs_trained if run else None
             row[f"{balancing}_steps"] = run.global_step if run else None
             for split, metrics in TABLE1_SCORES:
                 for metric in metrics:
@@ -272,9 +272,7 @@ def table3_rows(cells: dict[tuple[str, str], Run]) -> list[dict]:
             row["table3_point"] = f"{step // 1000} K" if step in at else ""
             rows.append(row)
         if run.complete:
-            row = _table3_row(
-                run, paper, "selected", run.global_step, run.results["test"], paper and paper["beyond_80k"]
-            )
+            row = _table3_row(run, paper, "selected", run.global_step, run.record.test, paper and paper["beyond_80k"])
         else:
             row = _table3_row(run, paper, run.status, run.global_step, None, paper and paper["beyond_80k"])
         if paper:

@@ -11,6 +11,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from segbench.record.run import read_record
+
 
 def _check_writable(folder: str, option: str) -> None:
     """Create `folder` and write a probe file in it, or stop with one line naming the option."""
@@ -53,15 +55,16 @@ class SweepFailures(Callback):
             run = continued_run(job.parent)
             results = run / "results.json"
             if results.is_file():
-                statuses[run] = json.loads(results.read_text())
+                record = read_record(results)
+                statuses[run] = (record.status, record.error)
             else:  # the other entry points write their OTHER_DONE_FILES once done
                 done = any((run / name).is_file() for name in OTHER_DONE_FILES)
-                statuses[run] = {"status": "complete"} if done else {"status": NOT_DONE}
-        failed = {run: r for run, r in statuses.items() if r.get("status", "complete") != "complete"}
+                statuses[run] = ("complete", None) if done else (NOT_DONE, None)
+        failed = {run: status for run, status in statuses.items() if status[0] != "complete"}
         if not failed:
             return
-        for run, results in failed.items():
-            print(f"error: {run}: {results.get('status')}: {results.get('error')}", file=sys.stderr)
+        for run, (status, error) in failed.items():
+            print(f"error: {run}: {status}: {error}", file=sys.stderr)
         print(f"error: {len(failed)} of {len(statuses)} jobs did not complete", file=sys.stderr)
         raise SystemExit(1)
 
