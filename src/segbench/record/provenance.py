@@ -41,13 +41,25 @@ class Provenance(BaseModel):
     threads: int | NotRecorded
     precision: str | None = None  # "<precision>, <layout>" the numbers were computed in; None: per measurement
 
+    @property
+    def code(self) -> str:
+        """The code that ran: "segbench <commit>", marked when the checkout had uncommitted changes."""
+        if self.git_commit == NOT_RECORDED:
+            return "segbench commit not recorded"
+        return f"segbench {self.git_commit[:10]}{' (uncommitted changes)' if self.git_dirty is True else ''}"
+
     def summary(self) -> str:
-        """One line for a report: the code, the machine and the libraries."""
-        dirty = " (uncommitted changes)" if self.git_dirty is True else ""
-        commit = self.git_commit[:10] if self.git_commit not in (NOT_RECORDED,) else self.git_commit
-        machine = self.gpu if isinstance(self.gpu, str) and self.gpu != NOT_RECORDED else self.cpu
-        libraries = ", ".join(f"{name} {version}" for name, version in self.versions.items() if name != "segbench")
-        return f"segbench {commit}{dirty}; {machine}, {self.threads} threads; {libraries}"
+        """One line for a report: the code, the machine and the libraries (what was recorded of them)."""
+        parts = [self.code] if self.git_commit != NOT_RECORDED else []
+        machine = self.gpu if self.gpu not in (None, NOT_RECORDED) else self.cpu
+        where = [machine] if machine != NOT_RECORDED else []
+        where += [f"{self.threads} threads"] if self.threads != NOT_RECORDED else []
+        if where:
+            parts.append(", ".join(where))
+        libraries = [f"{name} {version}" for name, version in self.versions.items() if version != NOT_RECORDED]
+        if libraries:
+            parts.append(", ".join(name for name in libraries if not name.startswith("segbench ")))
+        return "; ".join(parts) or "provenance not recorded"
 
     @classmethod
     def not_recorded(cls, **known) -> Provenance:
@@ -79,6 +91,8 @@ def measured_on(provenances: Iterable[Provenance]) -> str:
     """Where measurements were taken, one line: "Measured with <summary>", or each distinct summary when the
     measurements come from several machines or commits (a report then says so)."""
     summaries = list(dict.fromkeys(p.summary() for p in provenances))
+    if summaries == ["provenance not recorded"]:
+        return "Provenance not recorded."
     if len(summaries) == 1:
         return f"Measured with {summaries[0]}."
     return f"Measured in {len(summaries)} settings: " + " | ".join(summaries) + "."

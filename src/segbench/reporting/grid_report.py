@@ -13,6 +13,7 @@ from typing import Any
 
 from segbench.errors import SegbenchError
 from segbench.paper import BALANCINGS, TABLE1
+from segbench.record.provenance import lines_measured_on
 from segbench.reporting import conclusions, grid_plots, grid_summary, grid_tables, qualitative
 from segbench.reporting.grid_runs import (
     Run,
@@ -151,15 +152,12 @@ def _efficiency_line(path: Path | None, measured: dict[str, dict] | None) -> str
             "the storage multiplier and time the paper's only."
         )
     first = next(iter(measured.values()))
-    where = ", ".join(
-        f"{name} {first[key]}"
-        for key, name in (("device", "on"), ("threads", "threads:"), ("input", "input"))
-        if key in first
-    )
+    where = ", ".join(f"{name} {first[key]}" for key, name in (("device", "on"), ("input", "input")) if key in first)
     return (
         f"Efficiency columns (ours / paper) measured by `make bench-table1` into `{path}` ({where}): trainable "
         "parameters, the storage multiplier of the first encoder level's kept maps, and fp32 inference time in ms — "
-        "the paper's on a Titan GPU with Caffe, so compare ratios between variants, not milliseconds."
+        "the paper's on a Titan GPU with Caffe, so compare ratios between variants, not milliseconds. "
+        + lines_measured_on(measured.values(), path or Path("--efficiency"))
     )
 
 

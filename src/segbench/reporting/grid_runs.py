@@ -253,5 +253,6 @@ def settings(runs: Sequence[Run]) -> list[str]:
         ("epochs trained", lambda run: run.record.epochs_trained),
         ("steps", lambda run: run.record.global_step),
         ("precision", lambda run: run.compute_path),
+        ("trained with", lambda run: run.record.provenance.summary()),
     ]
     return [f"{name}: {text}" for name, get in wanted if (text := values(get))]

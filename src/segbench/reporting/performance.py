@@ -92,10 +92,9 @@ def machine_line(results: dict, source: str) -> str:
     cap = f", oneDNN capped at `ONEDNN_MAX_CPU_ISA={machine.onednn_max_cpu_isa}` (emulated)"
     flags = ", ".join(machine.cpu_flags) or "none of " + "/".join(("avx2", "avx512f"))
     kernels = "yes" if results["onednn_bf16_kernels"] else "**no**: bf16 convolutions run on PyTorch's reference code"
-    commit = machine.git_commit[:10] + (" (uncommitted changes)" if machine.git_dirty is True else "")
     return (
         f"**{machine.cpu}** (flags: {flags}{cap if machine.onednn_max_cpu_isa else ''}), "
-        f"{machine.threads} threads, torch {machine.versions.get('torch')}, segbench {commit}; "
+        f"{machine.threads} threads, torch {machine.versions.get('torch')}, {machine.code}; "
         f"oneDNN bf16 kernels: {kernels}"
     )
 
