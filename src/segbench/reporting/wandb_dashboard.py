@@ -188,7 +188,7 @@ def build_workspace(group: str, entity: str, project: str) -> ws.Workspace:
         sections=[ws.Section(name=name, panels=panels(), is_open=True) for name, panels in SECTION_PANELS],
         runset_settings=ws.RunsetSettings(
             filters=group_filter(group),
-            order=[expr.Ordering(expr.Summary("test/mIoU"), ascending=False)],
+            order=[expr.Ordering(expr.Summary(score("mIoU").name), ascending=False)],
             pinned_columns=table1_columns(),
         ),
     )
