@@ -123,3 +123,12 @@ def recorded(results: dict) -> dict:
     if "ckpt_path" not in results:  # a run's record, not an evaluation's
         defaults["status"] = "complete"
     return {**defaults, **results}
+
+
+def measured_provenance(**fields) -> dict:
+    """The provenance a benchmark line records, for hand-made lines: a CPU machine, `fields` replacing its values."""
+    from segbench.record.provenance import Provenance
+
+    machine = {"git_commit": "0123456789abcdef", "git_dirty": False, "versions": {"torch": "2.13.0+cpu"}}
+    machine |= {"cpu": "test CPU (no bf16 units)", "cpu_flags": ["avx2"], "threads": 2}
+    return Provenance(**(machine | fields)).model_dump()

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import yaml
+from conftest import recorded
 
 from segbench.resume import find_previous_run
 
@@ -45,10 +46,11 @@ def test_a_complete_collected_copy_counts_as_finished_an_incomplete_one_does_not
     current = make_run(task / "multiruns" / "now" / "3", ["model=fcn_basic", "threads=1", "resume=true"], leftover=None)
     collected = tmp_path / "docs" / "runs"
     failed = make_run(collected / "model=fcn_basic,attempt=1", ["model=fcn_basic", "threads=1"], "results.json", age=5)
-    failed.joinpath("results.json").write_text(json.dumps({"status": "failed"}))
+    failed.joinpath("results.json").write_text(json.dumps(recorded({"status": "failed", "choices": {"model": "x"}})))
     assert find_previous_run(task, current, [collected]) is None  # a failed copy has nothing to continue
 
     finished = make_run(collected / "model=fcn_basic", ["model=fcn_basic", "threads=1"], "results.json", age=1)
-    finished.joinpath("results.json").write_text(json.dumps({"status": "complete"}))
+    test = {"test/G": 0.8, "test/C": 0.6, "test/mIoU": 0.4}
+    finished.joinpath("results.json").write_text(json.dumps(recorded({"choices": {"model": "x"}, "test": test})))
     assert find_previous_run(task, current, [collected]) == finished
     assert find_previous_run(task, current) is None  # only where it is told to look

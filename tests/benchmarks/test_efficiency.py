@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from conftest import measured_provenance
 from test_entry_points import run
 
 from segbench import precision
@@ -45,7 +46,7 @@ def test_measure_reports_every_column(build_model, monkeypatch):
     row = measure(build_model("fcn_basic"), height=32, width=48, runs=2, warmup=1, progress=False)
     assert row["params"] == 645_956 and row["storage_multiplier"] == 11
     assert row["stored_tensors"] == ["float32[1, 11, 16, 24]"]
-    assert row["infer_ms_fp32"] > 0 and row["machine"]["threads"] == torch.get_num_threads()
+    assert row["infer_ms_fp32"] > 0 and row["provenance"]["threads"] == torch.get_num_threads()
     if precision.onednn_bf16_kernels():  # timed, unless stopped at 4x fp32 (oneDNN's emulation on AVX-512)
         assert row["infer_ms_bf16_channels_last"] is None or row["infer_ms_bf16_channels_last"] > 0
         assert row["auto_pick"] == "bf16-mixed, channels-last"
@@ -54,7 +55,8 @@ def test_measure_reports_every_column(build_model, monkeypatch):
 
 
 def test_table_ratios_are_against_segnet_basic_of_the_same_session(tmp_path):
-    common = {"stored_bytes": 1, "runs": 50, "threads": 2, "device": "cpu", "input": [1, 3, 360, 480]}
+    common = {"stored_bytes": 1, "runs": 50, "device": "cpu", "input": [1, 3, 360, 480]}
+    common["provenance"] = measured_provenance()
     lines = [
         {
             "model": "segnet_basic",
@@ -199,7 +201,8 @@ def test_a_bench_sweep_appends_a_line_per_variant_and_exits_zero(tmp_path):
 
 
 def test_a_bf16_time_not_taken_shows_as_such_and_breaks_no_ratio():
-    common = {"stored_bytes": 1, "runs": 50, "threads": 2, "device": "cpu", "input": [1, 3, 360, 480]}
+    common = {"stored_bytes": 1, "runs": 50, "device": "cpu", "input": [1, 3, 360, 480]}
+    common["provenance"] = measured_provenance()
     lines = [
         {"model": "segnet_basic", "params": 1, "storage_multiplier": 1, "infer_ms_fp32": 200.0, **common},
         {"model": "fcn_basic", "params": 1, "storage_multiplier": 11, "infer_ms_fp32": 50.0, **common},

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import torch
+from conftest import measured_provenance
 
 from segbench import precision
 from segbench.benchmarks import performance
@@ -77,7 +78,7 @@ def test_benchmark_measures_every_path_and_the_report_gives_ratios_to_the_roofli
     # (22,118,400 bytes) and FCN-Basic's 11 fp32 maps of 180x240 plus its indices.
     assert results["stored_bytes"]["segnet_basic, packed indices"] == 691_200
     assert results["stored_bytes"]["segnet_basic, int64 indices"] == 22_118_400
-    assert results["machine"]["threads"] == torch.get_num_threads()
+    assert results["provenance"]["threads"] == torch.get_num_threads()
     text = performance_markdown(results, "performance.json", "make bench-perf")
     assert "### Inference, SegNet-Basic, 24x32 batch 2" in text and "make bench-perf" in text
     assert "auto's pick within 1.05x of the fastest measured path in every case" in text
@@ -127,9 +128,8 @@ def test_the_epoch_section_sets_each_precision_against_autos_own_epoch():
         path = {"precision": precision, "channels_last": channels_last, "decided_by": decided_by}
         return {"precision": asked, "compute_path": path, "steps": 10, "fit_seconds": fit, "wall_seconds": fit + 20}
 
-    machine = {"cpu": "AMD EPYC (no bf16 units)", "cpu_flags": ["avx2"], "onednn_max_cpu_isa": None}
     epochs = {
-        "machine": machine | {"threads": 2, "torch": "2.13.0+cpu"},
+        "provenance": measured_provenance(cpu="AMD EPYC (no bf16 units)"),
         "onednn_bf16_kernels": False,
         "epochs": [
             epoch("auto", "32-true", False, "probe", 60.0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import measured_provenance
 
 from segbench.benchmarks.table6_resources import measure_in_this_process
 from segbench.paper import TABLE6
@@ -26,7 +27,7 @@ def test_inference_memory_counts_at_least_the_weights_and_one_full_resolution_ma
 
 
 def test_report_gives_each_figure_beside_the_paper_as_ratios_to_segnet(tmp_path):
-    common = {"runs": 3, "device": "cpu", "threads": 2, "cpu": "test CPU"}
+    common = {"runs": 3, "device": "cpu", "provenance": measured_provenance(cpu="test CPU")}
     lines = [
         {"model": "table3/segnet", "params": 29_472_779, "forward_ms": 2000.0, "backward_ms": 4000.0,
          "training_mb": 8000.0, "inference_mb": 1000.0, "model_mb": 112.5, **common},
