@@ -24,20 +24,27 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import wandb_workspaces.reports.v2 as wr
-import wandb_workspaces.workspaces as ws
 import yaml
 from pydantic import ValidationError
-from wandb_workspaces import expr
 
-# The library's own converters from a panel's metric objects to the keys it saves, so that a key is read here as
-# the W&B app will read it (a bare string is a history key in a line plot but a summary key in a scatter plot).
-from wandb_workspaces.reports.v2.interface import (
-    _metric_to_backend,
-    _metric_to_backend_groupby,
-    _metric_to_backend_pc,
-)
-from wandb_workspaces.workspaces.interface import _groupby_to_key
+try:
+    import wandb_workspaces.reports.v2 as wr
+    import wandb_workspaces.workspaces as ws
+    from wandb_workspaces import expr
+
+    # The library's own converters from a panel's metric objects to the keys it saves, so that a key is read here
+    # as the W&B app will read it (a bare string is a history key in a line plot but a summary key in a scatter).
+    from wandb_workspaces.reports.v2.interface import (
+        _metric_to_backend,
+        _metric_to_backend_groupby,
+        _metric_to_backend_pc,
+    )
+    from wandb_workspaces.workspaces.interface import _groupby_to_key
+except ImportError as missing:  # an optional extra: say which, not a traceback
+    raise SystemExit(
+        f"error: the W&B dashboard needs wandb-workspaces ({missing.name} is missing): "
+        "pip install 'segbench[dashboard]' (make install installs it)"
+    ) from None
 
 from segbench.errors import SegbenchError, first_line
 from segbench.utils import exit_on_user_error
