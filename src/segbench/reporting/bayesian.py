@@ -21,20 +21,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
 from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from segbench.errors import SegbenchError  # noqa: E402
-from segbench.record.per_image import PER_IMAGE_FILE  # noqa: E402
-from segbench.record.run import EvalRecord, dump, read_record  # noqa: E402
-from segbench.reporting.collect import copy_run  # noqa: E402
-from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command  # noqa: E402
-from segbench.reporting.grid_tables import markdown_table, write_csv  # noqa: E402
-from segbench.utils import exit_on_user_error  # noqa: E402
+from segbench.errors import SegbenchError
+from segbench.record.per_image import PER_IMAGE_FILE
+from segbench.record.run import EvalRecord, dump, read_record
+from segbench.reporting.collect import copy_run
+from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command
+from segbench.reporting.grid_tables import markdown_table, write_csv
+from segbench.utils import exit_on_user_error
 
 MEASURES = ("G", "C", "mIoU", "BF")
 DPI = 120
@@ -130,7 +127,8 @@ def _text(column: str, value: Any) -> str:
 def write_figure(evaluations: list[dict[str, Any]], path: Path) -> None:
     """Left: test scores against the number of samples, the deterministic pass dashed. Right: the predictive
     entropy of right and wrong pixels at the largest N, each as a share of its pixels."""
-    figure, (scores_axis, entropy_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure = Figure(figsize=(11, 4.2))
+    scores_axis, entropy_axis = figure.subplots(1, 2)
     samples = [e["mc_samples"] for e in evaluations]
     for measure, colour in zip(MEASURES, ("tab:blue", "tab:orange", "tab:green", "tab:red")):
         values = [100 * e[f"test/{measure}"] for e in evaluations]
@@ -156,12 +154,12 @@ def write_figure(evaluations: list[dict[str, Any]], path: Path) -> None:
         entropy_axis.text(0.5, 0.5, "no entropy histogram in the eval.json", ha="center")
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
-    plt.close(figure)
 
 
 def write_example(images: list[Path], predictions: Path, path: Path) -> None:
     """One row per image: the image | predict.py's overlay of the MC mean | its uncertainty map."""
-    figure, axes = plt.subplots(len(images), 3, figsize=(13, 3.3 * len(images)), squeeze=False)
+    figure = Figure(figsize=(13, 3.3 * len(images)))
+    axes = figure.subplots(len(images), 3, squeeze=False)
     for row, image in zip(axes, images):
         panels = (
             (image, image.stem),
@@ -182,7 +180,6 @@ def write_example(images: list[Path], predictions: Path, path: Path) -> None:
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=DPI)
-    plt.close(figure)
 
 
 def write_report(runs_dir: Path, out_stem: Path, command: str, reference: Path | None = None) -> list[dict]:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from segbench.paper import BALANCINGS, TABLE1
 from segbench.reporting.grid_runs import Run
 from segbench.reporting.grid_tables import shown_score, table1_decimals
+from segbench.reporting.labels import BALANCING_SHORT
 
 TEST = ("G", "C", "mIoU", "BF")
 TRAIN = ("G", "C", "mIoU")
-SHORT = {"median_frequency": "MF", "natural": "NF"}
 # "As well as": the paper calls SegNet-Basic and FCN-Basic equal with gaps of up to 2.3 points (MF BF).
 EQUAL_WITHIN = 2.5
 
@@ -34,7 +34,7 @@ class Cell:
 
     def label(self) -> str:
         split = "" if self.split == "test" else f"{self.split} "
-        return f"{TABLE1[self.model]['paper_name']} {SHORT[self.balancing]} {split}{self.metric}"
+        return f"{TABLE1[self.model]['paper_name']} {BALANCING_SHORT[self.balancing]} {split}{self.metric}"
 
 
 @dataclass(frozen=True)

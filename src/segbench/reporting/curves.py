@@ -11,10 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure
 
 
 def read_curve(run_dir: Path, metric: str) -> list[tuple[int, int, float]]:
@@ -49,7 +46,8 @@ def write_curves(
 ) -> dict[str, list[tuple[int, int, float]]]:
     curves = {label: read_curve(path, metric) for label, path in runs.items()}
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    figure, axis = plt.subplots(figsize=(7, 4))
+    figure = Figure(figsize=(7, 4))
+    axis = figure.subplots()
     for label, curve in curves.items():
         axis.plot(
             [epoch + 1 for epoch, _, _ in curve],
@@ -64,7 +62,6 @@ def write_curves(
     axis.legend()
     figure.tight_layout()
     figure.savefig(out_stem.with_suffix(".png"), dpi=120)
-    plt.close(figure)
     labels = list(curves)
     epochs = sorted({epoch for curve in curves.values() for epoch, _, _ in curve})
     table = ["| epoch | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]

@@ -10,19 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from segbench.errors import SegbenchError  # noqa: E402
-from segbench.paper import TABLE1, TABLE3  # noqa: E402
-from segbench.reporting.curves import read_curve  # noqa: E402
-from segbench.reporting.grid_runs import Run  # noqa: E402
-from segbench.reporting.grid_tables import BALANCING_NAMES  # noqa: E402
+from segbench.errors import SegbenchError
+from segbench.paper import TABLE1, TABLE3
+from segbench.reporting.curves import read_curve
+from segbench.reporting.grid_runs import Run
+from segbench.reporting.labels import BALANCING_NAMES, BALANCING_SHORT
 
 MARKERS = {"median_frequency": "o", "natural": "^"}
-SHORT = {"median_frequency": "MF", "natural": "NF"}
 # (x-axis label, efficiency JSONL key, scale to the unit shown, file stem)
 COSTS = (
     ("stored at inference (MB, first encoder level)", "stored_bytes", 1e-6, "table1-vs-stored-bytes"),
@@ -35,13 +32,12 @@ DPI = 120
 
 def run_label(run: Run) -> str:
     """The paper's name of the network, and the balancing (MF / NF) it was trained with."""
-    return f"{network_name(run)} ({SHORT.get(run.balancing, run.balancing or 'no balancing')})"
+    return f"{network_name(run)} ({BALANCING_SHORT.get(run.balancing, run.balancing or 'no balancing')})"
 
 
 def _save(figure, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=DPI, bbox_inches="tight")  # with any legend placed beside the axes
-    plt.close(figure)
 
 
 def write_efficiency_plots(
@@ -59,7 +55,8 @@ def write_efficiency_plots(
         notes.append(f"not in the accuracy-vs-cost plots (no efficiency line): {', '.join(unmeasured)}")
     written = []
     for axis_label, key, scale, stem in COSTS:
-        figure, axes = plt.subplots(1, len(ACCURACY), figsize=(5.5 * len(ACCURACY), 4.5))
+        figure = Figure(figsize=(5.5 * len(ACCURACY), 4.5))
+        axes = figure.subplots(1, len(ACCURACY))
         for axis, (split, metric) in zip(axes, ACCURACY):
             points: dict[tuple[str, str], list[tuple[float, float]]] = {}  # by (variant, its colour)
             for run in measured:
@@ -77,9 +74,16 @@ def write_efficiency_plots(
             axis.set_ylabel(f"{split} {metric} (%)")
             axis.grid(alpha=0.3)
         variants = {network_name(run): network_colour(run) for run in measured}
-        handles = [plt.Line2D([], [], marker="s", linestyle="", color=c, label=name) for name, c in variants.items()]
+        handles = [Line2D([], [], marker="s", linestyle="", color=c, label=name) for name, c in variants.items()]
         handles += [
-            plt.Line2D([], [], marker=marker, linestyle="", color="black", label=f"{SHORT[balancing]}: {name.lower()}")
+            Line2D(
+                [],
+                [],
+                marker=marker,
+                linestyle="",
+                color="black",
+                label=f"{BALANCING_SHORT[balancing]}: {name.lower()}",
+            )
             for balancing, marker in MARKERS.items()
             if any(run.balancing == balancing for run in measured)
             for name in [BALANCING_NAMES[balancing]]
@@ -113,7 +117,8 @@ def curve_panels(curves: Sequence[tuple[Run, dict[str, list[tuple[int, int, floa
     by_iteration = any(
         len({epoch for epoch, _, _ in points}) < len(points) for _, by_metric in curves for points in by_metric.values()
     )
-    balancings = sorted({run.balancing for run, _ in curves}, key=lambda b: list(SHORT).index(b) if b in SHORT else 2)
+    order = list(BALANCING_SHORT)
+    balancings = sorted({run.balancing for run, _ in curves}, key=lambda b: order.index(b) if b in order else 2)
     panels: dict[tuple, list] = {(metric, balancing): [] for metric in CURVES for balancing in balancings}
     for run, by_metric in curves:
         for metric in CURVES:
@@ -148,9 +153,8 @@ def write_curve_plot(runs: Sequence[Run], out_path: Path, title: str) -> tuple[l
     x_label, panels = curve_panels(curves)
     balancings = list(dict.fromkeys(balancing for _, balancing in panels))
     colours = {network_name(run): network_colour(run) for run, _ in curves}
-    figure, axes = plt.subplots(
-        len(CURVES), len(balancings), figsize=(6 * len(balancings), 3.6 * len(CURVES)), squeeze=False
-    )
+    figure = Figure(figsize=(6 * len(balancings), 3.6 * len(CURVES)))
+    axes = figure.subplots(len(CURVES), len(balancings), squeeze=False)
     for (metric, balancing), lines in panels.items():
         axis = axes[CURVES.index(metric)][balancings.index(balancing)]
         for name, status, epochs, scores in lines:

@@ -24,6 +24,7 @@ from segbench.reporting.grid_runs import (
     settings,
     train_command,
 )
+from segbench.reporting.labels import BALANCING_SHORT
 
 # Every file this report may write: one it does not write this time is removed from --out, so
 # a folder regenerated after its inputs changed never keeps a stale table or figure.
@@ -127,7 +128,7 @@ def _not_run(cells: dict[tuple[str, str], Run]) -> list[str]:
     missing = {
         TABLE1[model]["paper_name"]: [
             state
-            for balancing, short in zip(BALANCINGS, ("MF", "NF"))
+            for balancing, short in BALANCING_SHORT.items()
             if (state := pending(model, balancing, short)) is not None
         ]
         for model in TABLE1

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from segbench.paper import BALANCINGS, TABLE1
 from segbench.reporting.grid_runs import Run
-from segbench.reporting.grid_tables import BALANCING_SHORT, markdown_table, table1_decimals
+from segbench.reporting.grid_tables import markdown_table, table1_decimals
+from segbench.reporting.labels import BALANCING_SHORT
 
 TEST_METRICS = ("G", "C", "mIoU", "BF")
 REFERENCE_VARIANT = "segnet_basic"  # inference times are shown as a ratio to SegNet-Basic's, as Sec. 3.3 reads them

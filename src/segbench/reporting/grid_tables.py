@@ -14,9 +14,8 @@ from typing import Any
 
 from segbench.paper import BALANCINGS, TABLE1, TABLE3
 from segbench.reporting.grid_runs import Run, percent
+from segbench.reporting.labels import BALANCING_NAMES, BALANCING_SHORT
 
-BALANCING_NAMES = {"median_frequency": "Median frequency balancing", "natural": "Natural frequency balancing"}
-BALANCING_SHORT = {"median_frequency": "MF", "natural": "NF"}
 # Table 1's score columns of each balancing: test G, C, mIoU, BF then train G, C, mIoU.
 TABLE1_SCORES = (("test", ("G", "C", "mIoU", "BF")), ("train", ("G", "C", "mIoU")))
 TABLE1_LEADING = ("Variant", "Params (M)", "Storage multiplier", "Infer time (ms)")

@@ -13,16 +13,13 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from PIL import Image, UnidentifiedImageError
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from segbench.data.camvid import CLASS_NAMES, COLOURS, VOID_INDEX  # noqa: E402
-from segbench.errors import SegbenchError  # noqa: E402
+from segbench.data.camvid import CLASS_NAMES, COLOURS, VOID_INDEX
+from segbench.errors import SegbenchError
 
 # Inches chosen to be exact in binary, so the PNG is exactly LABEL + images x 240 px wide and
 # HEADER + (2 + runs) x 180 + LEGEND px high at DPI: half of a 360x480 CamVid frame per tile.
@@ -92,12 +89,9 @@ def write_fig4(columns: Sequence[tuple[str, Path]], data_root: Path, out_path: P
     stems = choose_stems(sorted(common), count)
     width, height = TILE_INCHES
     figure_height = HEADER_INCHES + (2 + len(columns)) * height + LEGEND_INCHES
-    figure = plt.figure(figsize=(LABEL_INCHES + len(stems) * width, figure_height), dpi=DPI)
-    try:
-        _draw(figure, columns, data_root, stems)
-        figure.savefig(out_path, dpi=DPI)
-    finally:
-        plt.close(figure)  # also when a bad image stops the panel half drawn
+    figure = Figure(figsize=(LABEL_INCHES + len(stems) * width, figure_height), dpi=DPI)
+    _draw(figure, columns, data_root, stems)
+    figure.savefig(out_path, dpi=DPI)
     return stems
 
 
