@@ -121,3 +121,18 @@ def test_the_per_image_record_recomputes_the_split_scores_exactly(tiny_camvid, t
     subset = record.scores(np.array([1]))
     for measure in ("G", "C", "mIoU", "BF"):
         assert subset[measure] == pytest.approx(single[f"test/{measure}"], abs=1e-6)
+
+
+def test_the_model_summary_lists_the_network_with_its_flops_and_no_metrics(tiny_task):
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from segbench.callbacks.network_summary import NetworkSummary
+
+    task = tiny_task()
+    task.example_input_array = torch.zeros(1, 3, 8, 8)
+    summary = NetworkSummary(max_depth=1)._summary(trainer(), task)
+    assert summary.layer_names == ["net", "criterion"]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        task.net.eval()(task.example_input_array)
+    assert summary.total_flops == counter.get_total_flops() > 0  # the network's own, one image at the input size

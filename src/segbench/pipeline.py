@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Timer
+from pytorch_lightning.loggers import WandbLogger
 
 from segbench.benchmarks.measure_efficiency import measure, run_cost
 from segbench.callbacks.milestones import milestone_checkpoints
@@ -76,6 +77,7 @@ def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTas
         channels_last=choice.path.channels_last,
         precision=choice.path.precision,
     )
+    task.example_input_array = torch.zeros(1, 3, *input_size)  # the model summary counts FLOPs on it
     return datamodule, task, choice
 
 
@@ -102,7 +104,7 @@ def finishing_loggers(trainer: pl.Trainer) -> Iterator[None]:
     finally:
         for logger in trainer.loggers:
             logger.save()
-            if type(logger).__name__ == "WandbLogger":
+            if isinstance(logger, WandbLogger):
                 import wandb
 
                 wandb.finish(exit_code=1 if failed else 0)

@@ -101,6 +101,8 @@ class SegmentationTask(pl.LightningModule):
 
     def on_after_batch_transfer(self, batch: tuple[torch.Tensor, ...], dataloader_idx: int) -> tuple[torch.Tensor, ...]:
         # Batches travel as uint8 (4x less to copy); the float image is made on the device.
+        if isinstance(batch, torch.Tensor):  # the model summary's example input (a uint8-valued image batch)
+            return batch.float().contiguous(memory_format=self.memory_format)
         images, labels, *indices = batch
         images, labels = images.float(), labels.long()
         if self.augment is not None and self.training:

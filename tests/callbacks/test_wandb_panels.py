@@ -434,6 +434,7 @@ def test_a_single_run_is_a_group_of_its_own_task_tagged_scale_none_without_a_sca
     init = wandb_init_arguments("model=fcn_basic", "balancing=natural", "task_name=mine")
     assert (init["group"], init["job_type"], init["name"]) == ("mine", "fcn_basic", "fcn_basic/natural")
     assert init["tags"] == ["balancing:natural", "scale:none"] and type(init["tags"]) is list
+    assert "anonymous" not in init  # wandb warns on every run that is given one
     # a run a W&B sweep's agent starts is a single Hydra run: grouped by the W&B sweep
     monkeypatch.setenv("WANDB_SWEEP_ID", "abc123")
     assert wandb_init_arguments("experiment=table1", "scale=cpu")["group"] == "table1/sweep-abc123"

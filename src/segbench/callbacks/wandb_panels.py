@@ -25,6 +25,15 @@ CONFUSION_SPEC = "wandb/confusion_matrix/v1"
 CONFUSION_COLUMNS = ("actual", "predicted", "count")
 
 
+class QuietWandbLogger(WandbLogger):
+    """Lightning's WandbLogger without the `anonymous` argument: Lightning always passes one (None when unset),
+    and wandb >= 0.19 warns on every run that the setting has no effect."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wandb_init.pop("anonymous", None)
+
+
 def wandb_loggers(loggers: Iterable[Logger]) -> list[WandbLogger]:
     return [logger for logger in loggers if isinstance(logger, WandbLogger)]
 
