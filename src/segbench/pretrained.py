@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -37,7 +35,6 @@ from segbench.utils.config import CONF_DIR
 
 log = logging.getLogger(__name__)
 SHIPPED_NAME = "segnet_basic_camvid"
-SRC_DIR = CONF_DIR.parent / "src"  # the entry points
 
 
 @dataclass
@@ -158,12 +155,20 @@ def training_data(run_dir: Path) -> list[str]:
     return [f"dataset={record.choices['dataset']}", *(o for o in overrides if o.startswith(("dataset.", "paths.")))]
 
 
+# The card's row is the file in fp32, whatever `precision: auto` would pick on the machine that ships it.
+SCORED_IN = ("trainer.precision=32-true",)
+
+
 def score_weights(weights: Path, data: list[str], workdir: Path) -> dict:
-    """The weights file scored on the test split by eval.py, as a user would score it, on the data set the run
-    trained on (`data`: its `training_data` overrides): eval.py's eval.json."""
-    command = [sys.executable, str(SRC_DIR / "eval.py"), f"ckpt_path={weights}", *data, f"hydra.run.dir={workdir}"]
-    if subprocess.run(command).returncode != 0:
-        raise SegbenchError(f"scoring {weights} failed: {' '.join(command)}")
+    """The weights file scored on the test split as `python src/eval.py ckpt_path=<weights> <data>` scores it, on
+    the data set the run trained on (`data`: its `training_data` overrides, and SCORED_IN): its eval.json."""
+    from hydra import compose, initialize_config_dir
+
+    from segbench.pipeline import evaluate
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("eval", overrides=[f"ckpt_path={weights}", *data, f"paths.output_dir={workdir}"])
+    evaluate(cfg)
     return dump(read_record(workdir / "eval.json", EvalRecord))
 
 
@@ -182,7 +187,7 @@ def model_card(
 
     height, width = record.input_resolution or (None, None)
     shipped = os.path.relpath(weights)  # as typed from where ship ran (the repository root for the shipped one)
-    precision = record.compute_path.label if record.compute_path else "not recorded"
+    precision = record.compute_path.precision if record.compute_path else "not recorded"
     committed = (
         f"\n- The run's config, results.json and metrics are committed in `{run_files.as_posix()}/`"
         " (its checkpoints are not)."
@@ -221,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     if not record.best_checkpoint:
         raise SegbenchError(f"{args.run_dir / 'results.json'} names no selected checkpoint")
     weights = save_weights(record.best_checkpoint, args.out)
-    data = training_data(args.run_dir)
+    data = [*training_data(args.run_dir), *SCORED_IN]
     with tempfile.TemporaryDirectory() as workdir:
         evaluation = score_weights(weights, data, Path(workdir))
     command = f"python -m segbench.pretrained ship {args.run_dir}"
