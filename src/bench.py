@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from segbench.pipeline import benchmark
+from segbench.benchmarks.measure_efficiency import benchmark
 from segbench.utils import exit_on_user_error
 
 

@@ -2,50 +2,46 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Timer
 from pytorch_lightning.loggers import WandbLogger
 
-from segbench.benchmarks.measure_efficiency import measure, run_cost
+from segbench.benchmarks.measure_efficiency import run_cost
 from segbench.callbacks.milestones import milestone_checkpoints
 from segbench.callbacks.wandb_panels import log_selected
-from segbench.checkpoints import SAFE_LOADING, load_task, model_config_of, read_checkpoint
-from segbench.errors import SegbenchError, first_line
+from segbench.checkpoints import SAFE_LOADING, load_task
+from segbench.errors import SegbenchError
 from segbench.inference import evenly_spaced, predict_labels, save_label_map
 from segbench.models import count_parameters
 from segbench.precision import Choice, choose_for_trainer, resolve_compute_path
 from segbench.pretrained import weights_task
 from segbench.record import provenance
 from segbench.record.per_image import PER_IMAGE_FILE
-from segbench.record.run import EvalRecord, RunRecord, is_complete, read_record, write_record
+from segbench.record.run import EvalRecord, RunRecord, read_record, write_record
 from segbench.reporting.terminal import print_evaluation
-from segbench.resume import find_previous_run
+from segbench.resume import (
+    Job,
+    check_resumable,
+    completed,
+    continued_in,
+    previous_run,
+    recording_failure,
+    refuse_to_overwrite,
+)
 from segbench.task import SegmentationTask
 from segbench.utils import instantiate_group
-from segbench.utils.hydra_callbacks import CONTINUED, write_done_file
+from segbench.utils.config import config_choices
 
 log = logging.getLogger(__name__)
-
-
-def _config_choices(cfg: DictConfig | None = None) -> dict[str, str | None]:
-    """Which option of each config group made this run (model, dataset, balancing, ...); outside Hydra (a config
-    composed by hand) the network's class names the model."""
-    if HydraConfig.initialized():
-        return {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra/")}
-    target = OmegaConf.select(cfg, "model._target_", default=None) if cfg is not None else None
-    return {"model": str(target).rsplit(".", 1)[-1] if target else None}
 
 
 def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTask, Choice]:
@@ -130,58 +126,34 @@ def score(
     return scores
 
 
-def _previous_run(cfg: DictConfig) -> Path | None:
-    """The interrupted (or finished) earlier run of this same command, for `resume=true`."""
-    current = Path(cfg.paths.output_dir)
-    if not (current / ".hydra" / "overrides.yaml").is_file():
-        raise SegbenchError(
-            f"resume=true compares saved overrides, but {current}/.hydra/overrides.yaml is missing "
-            "(keep hydra.output_subdir at its default)"
-        )
-    task_dir = Path(cfg.paths.log_dir) / cfg.task_name
-    finished_runs = [Path(folder) for folder in cfg.get("finished_runs") or []]
-    previous = find_previous_run(task_dir, current, finished_runs)
-    if previous is None:
-        searched = ", ".join(map(str, [task_dir, *finished_runs]))
-        log.info("resume=true: no earlier run of this command under %s; starting a new one", searched)
-    return previous
-
-
 def train(cfg: DictConfig) -> RunRecord:
     """Fit, select the checkpoint with the best validation G (Sec. 3.3), score it, write results.json."""
     if cfg.get("resume") and not cfg.get("ckpt_path"):
         # This very folder (a sweep re-run within the same second) or the latest earlier run of the command.
-        previous = Path(cfg.paths.output_dir) if _completed(Path(cfg.paths.output_dir)) else _previous_run(cfg)
-        if previous is not None and _completed(previous):
+        previous = Path(cfg.paths.output_dir) if completed(Path(cfg.paths.output_dir)) else previous_run(cfg)
+        if previous is not None and completed(previous):
             log.info("already finished: %s (delete its results.json to train it again)", previous / "results.json")
-            _continued_in(cfg, previous)
+            continued_in(cfg, previous)
             return read_record(previous / "results.json")
         if previous is not None and not (previous / "checkpoints" / "last.ckpt").is_file():
             log.info("the earlier run %s stopped before its first checkpoint; starting again", previous)
         elif previous is not None:
             log.info("resuming %s", previous)
-            _continued_in(cfg, previous)
+            continued_in(cfg, previous)
             cfg.paths.output_dir = str(previous)
             cfg.ckpt_path = str(previous / "checkpoints" / "last.ckpt")
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
     log.info("torch threads: %d", torch.get_num_threads())
     output_dir = Path(cfg.paths.output_dir)
-    _refuse_to_overwrite(output_dir, cfg)
-    with _recording_failure(output_dir, cfg) as job:
+    refuse_to_overwrite(output_dir, cfg)
+    with recording_failure(output_dir, cfg) as job:
         return _fit_and_score(cfg, output_dir, job)
 
 
-def _continued_in(cfg: DictConfig, previous: Path) -> None:
-    """Leave a pointer in this job's own folder to the run it continues: a sweep's summary follows it."""
-    here = Path(cfg.paths.output_dir)
-    if here.resolve() != previous.resolve():
-        (here / CONTINUED).write_text(json.dumps({"run": str(previous.resolve())}))
-
-
-def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> RunRecord:
+def _fit_and_score(cfg: DictConfig, output_dir: Path, job: Job) -> RunRecord:
     if cfg.get("ckpt_path"):
-        _check_resumable(cfg)
+        check_resumable(cfg)
         # Lightning restores the best-so-far score only when checkpoints go to the same folder:
         # a resumed run keeps writing beside the checkpoint it resumed from, so selection spans the whole run.
         cfg.paths.checkpoint_dir = str(Path(cfg.ckpt_path).resolve().parent)
@@ -193,7 +165,7 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> RunRecord:
     origin = provenance.collect(compute_path.path.label, trainer.strategy.root_device)
     with finishing_loggers(trainer):
         for logger in trainer.loggers:
-            logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": _config_choices()})
+            logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True), "choices": config_choices()})
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), **SAFE_LOADING)
         best = next((callback.best_model_path for callback in trainer.checkpoint_callbacks if callback.monitor), "")
         # The selected checkpoint is scored by a trainer without loggers (the training curves keep only
@@ -215,7 +187,7 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> RunRecord:
         record = RunRecord(
             **cost,
             status="complete",
-            choices=_config_choices(cfg),
+            choices=config_choices(cfg),
             provenance=origin,
             seed=cfg.get("seed"),
             params=count_parameters(task.net),
@@ -245,84 +217,6 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: _Job) -> RunRecord:
     return record
 
 
-def _completed(run_dir: Path) -> bool:
-    return is_complete(run_dir / "results.json")
-
-
-def _refuse_to_overwrite(output_dir: Path, cfg: DictConfig) -> None:
-    """A completed run's results.json is replaced only with overwrite=true."""
-    if _completed(output_dir) and not cfg.get("overwrite"):
-        raise SegbenchError(
-            f"{output_dir / 'results.json'} holds a completed run; pass overwrite=true to train into {output_dir} again"
-        )
-
-
-def _check_resumable(cfg: DictConfig) -> None:
-    """ckpt_path must be a safe segbench checkpoint holding the tensors of the network this command builds.
-
-    Tensor names and shapes are compared, not the model config: an option that changes no weight (where the
-    pooling indices are stored, say) may differ between the run and its resumption.
-    """
-    checkpoint = read_checkpoint(cfg.ckpt_path)
-    trained = OmegaConf.create(model_config_of(checkpoint, cfg.ckpt_path))
-    wanted = OmegaConf.to_container(cfg.model, resolve=True)
-    if OmegaConf.select(cfg.model, "encoder.pretrained") is not None:
-        wanted["encoder"]["pretrained"] = None  # the checkpoint's weights replace the ImageNet ones anyway
-    built = {name: tuple(tensor.shape) for name, tensor in instantiate(wanted).state_dict().items()}
-    stored = {
-        name.removeprefix("net."): tuple(tensor.shape)
-        for name, tensor in checkpoint["state_dict"].items()
-        if name.startswith("net.")
-    }
-    if built != stored:
-        differing = sorted(set(built.items()) ^ set(stored.items()))
-        raise SegbenchError(
-            f"ckpt_path={cfg.ckpt_path} holds a different network ({trained.get('_target_')}, "
-            f"{trained.get('num_classes')} classes; first differing tensor: {differing[0][0]}) from the one this "
-            "command builds: resume with the model= and dataset= of the run it came from"
-        )
-
-
-@dataclass
-class _Job:
-    """What a failing job knows about itself: the trainer, once one is built."""
-
-    trainer: pl.Trainer | None = None
-
-
-@contextmanager
-def _recording_failure(output_dir: Path, cfg: DictConfig) -> Iterator[_Job]:
-    """A job that stops early leaves results.json with its status and error, so a sweep's report shows it.
-
-    Lightning turns Ctrl-C into SystemExit; GracefulInterrupt has saved last.ckpt by then, and the
-    user gets one line saying how to resume.
-    """
-    job = _Job()
-    try:
-        yield job
-    except BaseException as error:
-        trainer = job.trainer
-        interrupted = trainer is not None and trainer.interrupted and isinstance(error, (KeyboardInterrupt, SystemExit))
-        step = trainer.global_step if trainer is not None else 0
-        last = Path(cfg.paths.checkpoint_dir) / "last.ckpt"
-        if interrupted:
-            message = f"interrupted at step {step}; resume with the same command and resume=true, or ckpt_path={last}"
-        else:
-            message = first_line(error)
-        if trainer is None or trainer.is_global_zero:
-            failure = RunRecord(
-                status="interrupted" if interrupted else "failed",
-                error=message,
-                global_step=step,
-                choices=_config_choices(cfg),
-                provenance=provenance.collect(),
-            )
-            write_record(failure, output_dir / "results.json")
-        if interrupted:
-            raise SegbenchError(message) from None
-        raise
-
-
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Score a checkpoint on the test split of `dataset`; print a table and write eval.json."""
     if not cfg.get("ckpt_path"):
@@ -334,7 +228,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if (task.hparams.num_classes, task.hparams.ignore_index) != (datamodule.num_classes, datamodule.ignore_index):
         raise SegbenchError(
             f"ckpt_path={cfg.ckpt_path} predicts {task.hparams.num_classes} classes (void {task.hparams.ignore_index}) "
-            f"but dataset={_config_choices().get('dataset')} has {datamodule.num_classes} "
+            f"but dataset={config_choices().get('dataset')} has {datamodule.num_classes} "
             f"(void {datamodule.ignore_index})"
         )
     if datamodule.resolution is None and task.hparams.get("data_resolution"):
@@ -387,32 +281,3 @@ def save_predictions(task: SegmentationTask, datamodule, per_sequence: int, fold
         for index in evenly_spaced(indices, per_sequence):
             labels = predict_labels(task, split.images[index : index + 1], size)[0]
             save_label_map(folder / f"{Path(split.names[index]).stem}.png", labels)
-
-
-def benchmark(cfg: DictConfig) -> dict[str, Any]:
-    """Table 1's efficiency columns for `cfg.model`: print one JSON line, append it to `cfg.jsonl` and write it
-    as bench.json beside the job's config (a sweep's closing check counts the job as done by it)."""
-    torch.manual_seed(0)
-    row = {
-        "model": _config_choices().get("model"),
-        **measure(
-            instantiate(cfg.model),
-            cfg.height,
-            cfg.width,
-            cfg.runs,
-            cfg.warmup,
-            cfg.device,
-            cfg.progress,
-            network=OmegaConf.to_yaml(cfg.model, resolve=True),
-            auto_pick=cfg.auto_pick,
-        ),
-    }
-    line = json.dumps(row)
-    print(line, flush=True)
-    write_done_file(cfg, "bench.json", row)
-    if cfg.get("jsonl"):
-        path = Path(cfg.jsonl)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as handle:
-            handle.write(line + "\n")
-    return row

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import time
+from pathlib import Path
+from typing import Any
 
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 from rich.progress import Progress
 from torch import nn
 
 from segbench.models import count_parameters
 from segbench.precision import BF16, FP32, ComputePath, TooSlow, choose, onednn_bf16_kernels, time_limit
 from segbench.record import provenance
+from segbench.utils.config import config_choices
+from segbench.utils.hydra_callbacks import write_done_file
 
 
 def storage_multiplier(kept: list[torch.Tensor]) -> int:
@@ -137,3 +144,32 @@ def measure(
         "device": device,
         "provenance": provenance.collect(device=device).model_dump(),
     }
+
+
+def benchmark(cfg: DictConfig) -> dict[str, Any]:
+    """Table 1's efficiency columns for `cfg.model`: print one JSON line, append it to `cfg.jsonl` and write it
+    as bench.json beside the job's config (a sweep's closing check counts the job as done by it)."""
+    torch.manual_seed(0)
+    row = {
+        "model": config_choices(cfg).get("model"),
+        **measure(
+            instantiate(cfg.model),
+            cfg.height,
+            cfg.width,
+            cfg.runs,
+            cfg.warmup,
+            cfg.device,
+            cfg.progress,
+            network=OmegaConf.to_yaml(cfg.model, resolve=True),
+            auto_pick=cfg.auto_pick,
+        ),
+    }
+    line = json.dumps(row)
+    print(line, flush=True)
+    write_done_file(cfg, "bench.json", row)
+    if cfg.get("jsonl"):
+        path = Path(cfg.jsonl)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:
+            handle.write(line + "\n")
+    return row

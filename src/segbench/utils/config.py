@@ -113,3 +113,12 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
 
 
 register_resolvers()
+
+
+def config_choices(cfg: DictConfig | None = None) -> dict[str, str | None]:
+    """Which option of each config group made this run (model, dataset, balancing, ...); outside Hydra (a config
+    composed by hand) the network's class names the model."""
+    if HydraConfig.initialized():
+        return {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra/")}
+    target = OmegaConf.select(cfg, "model._target_", default=None) if cfg is not None else None
+    return {"model": str(target).rsplit(".", 1)[-1] if target else None}
