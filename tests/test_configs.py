@@ -8,10 +8,12 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from pytorch_lightning.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar, Timer
-from pytorch_lightning.loggers import CSVLogger, WandbLogger
+from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar, Timer
+from pytorch_lightning.loggers import CSVLogger
 
 from segbench.callbacks import BatchNormStatistics, GracefulInterrupt, PredictionImages, RngStateCheckpoint
+from segbench.callbacks.network_summary import NetworkSummary
+from segbench.callbacks.wandb_panels import QuietWandbLogger
 from segbench.paper import TABLE1
 from segbench.utils import instantiate_group  # also registers the config resolvers
 
@@ -68,7 +70,7 @@ def test_table1_grid_sweeps_every_variant_and_both_balancings():
     assert agent_job.trainer.gradient_clip_val == 1.0 and agent_job.resume and agent_job.task_name == "table1"
 
 
-LOGGER_TYPES = {"wandb": [WandbLogger], "csv": [CSVLogger], "none": []}
+LOGGER_TYPES = {"wandb": [QuietWandbLogger], "csv": [CSVLogger], "none": []}
 TRAINER_SETTINGS = {  # (accelerator, precision, strategy) each trainer option asks for
     "default": ("auto", "32-true", "auto"),
     "cpu_fast": ("auto", "auto", "auto"),
@@ -91,7 +93,7 @@ def test_trainer_logger_and_callbacks_instantiate(trainer, logger, tmp_path):
         RngStateCheckpoint,
         GracefulInterrupt,
         RichProgressBar,
-        RichModelSummary,
+        NetworkSummary,
         BatchNormStatistics,
         Timer,
         PredictionImages,

@@ -289,18 +289,18 @@ def test_the_launcher_presets_compose_into_the_plugins_launchers():
     assert parallel._target_.endswith("JoblibLauncher") and parallel.n_jobs == 2
 
 
-def test_test_images_come_tagged_with_their_video_sequence_on_every_process():
+def test_test_images_come_with_their_index_in_the_split_on_every_process():
+    """The per-image record and per-sequence scores name each image by its index: it must survive sharding."""
     datamodule = in_memory_datamodule(test=5)
     names = ["Seq05VD_f0", "0001TP_0", "Seq05VD_f1", "0001TP_1", "Seq05VD_f2"]
     datamodule.splits["test"].names = names
-    assert datamodule.sequence_tags("test") == (["0001TP", "Seq05VD"], [1, 0, 1, 0, 1])  # names in sorted order
-    single = [(images[:, 0, 0, 0].tolist(), tags.tolist()) for images, _, tags in datamodule.test_dataloader()]
-    assert single == [([0, 1], [1, 0]), ([2, 3], [1, 0]), ([4], [1])]
-    for rank in range(2):  # a process's share carries the tags of its own images
+    assert datamodule.image_sequences("test") == ["Seq05VD", "0001TP", "Seq05VD", "0001TP", "Seq05VD"]
+    single = [(images[:, 0, 0, 0].tolist(), index.tolist()) for images, _, index in datamodule.test_dataloader()]
+    assert single == [([0, 1], [0, 1]), ([2, 3], [2, 3]), ([4], [4])]
+    shares = []
+    for rank in range(2):  # a process's share carries the indices of its own images
         datamodule.trainer = SimpleNamespace(global_rank=rank, world_size=2)
-        for images, _, tags in datamodule.test_dataloader():
-            assert tags.tolist() == [[1, 0, 1, 0, 1][i] for i in images[:, 0, 0, 0].tolist()]
-    datamodule.splits["test"].names = ["Seq05VD_f0", "Seq05VD_f1", "Seq05VD_f2", "Seq05VD_f3", "Seq05VD_f4"]
-    assert datamodule.sequence_tags("test") == ([], [])  # one sequence: the loader serves (image, label)
-    datamodule.trainer = None
-    assert all(len(batch) == 2 for batch in datamodule.test_dataloader())
+        for images, _, index in datamodule.test_dataloader():
+            assert index.tolist() == images[:, 0, 0, 0].tolist()
+            shares += index.tolist()
+    assert sorted(shares) == [0, 1, 2, 3, 4]

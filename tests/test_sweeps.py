@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, check, run
 
+from segbench.record.run import read_record
 from segbench.reporting.collect import collect
 
 
@@ -24,12 +25,15 @@ def test_one_failing_job_of_sixteen_leaves_the_other_fifteen_complete(tmp_path):
         "trainer.fast_dev_run=true", "callbacks.bn_statistics=null", f"hydra.sweep.dir={tmp_path}/sweep",
     )  # fmt: skip
     assert result.returncode == 1, result.stderr[-3000:]
-    statuses = {int(p.parent.name): json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/results.json")}
+    statuses = {int(p.parent.name): read_record(p) for p in (tmp_path / "sweep").glob("*/results.json")}
     assert sorted(statuses) == list(range(16))
-    assert [job for job, r in statuses.items() if r["status"] != "complete"] == [7]
-    assert statuses[7] == {"status": "failed", "error": "this job was told to fail", "global_step": 0,
-                           "choices": statuses[7]["choices"]}  # fmt: skip
-    assert all("test/G" in statuses[job]["test"] for job in statuses if job != 7)
+    assert [job for job, r in statuses.items() if r.status != "complete"] == [7]
+    failed = statuses[7]
+    assert (failed.status, failed.error, failed.global_step, failed.test) == (
+        "failed", "this job was told to fail", 0, {}
+    )
+    assert failed.provenance.git_commit != "not recorded"  # what failed is known as well as what succeeded
+    assert all("test/G" in statuses[job].test for job in statuses if job != 7)
     lines = result.stderr.strip().splitlines()
     assert f"error: job 7 ({tmp_path}/sweep/7): this job was told to fail" in lines
     assert lines[-1] == "error: 1 of 16 jobs did not complete"

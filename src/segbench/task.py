@@ -17,7 +17,7 @@ from segbench.errors import NonFiniteLossError
 from segbench.inference import logits_at
 from segbench.losses import PixelCrossEntropy
 from segbench.metrics import Histogram, per_class_metrics, segmentation_metrics
-from segbench.metrics.per_image import PerImageCounts
+from segbench.metrics.per_image import PerImageCounts, split_scores
 from segbench.models.mc_dropout import mc_softmax, predictive_entropy
 from segbench.record.per_image import PerImageRecord
 
@@ -76,10 +76,12 @@ class SegmentationTask(pl.LightningModule):
         # BF of the test split comes from the per-image counts below
         self.test_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test/")
         self.test_per_class = per_class_metrics(num_classes, ignore_index)
-        # Used with mc_samples only (metric states are not saved in checkpoints, so they cost nothing otherwise).
+        # Used with mc_samples only (metric states are not saved in checkpoints, so they cost nothing otherwise);
+        # its BF comes from per-image counts too, so that the two passes' scores are computed the same way.
         self.test_deterministic_metrics = segmentation_metrics(
-            num_classes, ignore_index, prefix="test_deterministic/", boundary="exact"
+            num_classes, ignore_index, prefix="test_deterministic/"
         )
+        self.test_deterministic_per_image = PerImageCounts(num_classes, ignore_index)
         self.test_entropy = nn.ModuleDict({"right": MeanMetric(), "wrong": MeanMetric()})
         self.test_entropy_histogram = nn.ModuleDict({"right": Histogram(), "wrong": Histogram()})
         # Each test image's confusion and boundary counts: the split's BF, the per-sequence scores and the run's
@@ -149,14 +151,15 @@ class SegmentationTask(pl.LightningModule):
         self._test_images_seen = 0
 
     def test_step(self, batch, batch_idx: int) -> None:
-        predictions = self._test_predictions(batch)
-        labels = batch[1]
-        if len(batch) > 2:  # the test loader's (image, label, index in the split)
-            indices = batch[2]
-        else:
-            indices = torch.arange(self._test_images_seen, self._test_images_seen + len(labels))
-        self._test_images_seen += len(labels)
-        self.test_per_image.update(predictions, labels, indices)
+        indices = self._batch_indices(batch)
+        self.test_per_image.update(self._test_predictions(batch), batch[1], indices)
+        self._test_images_seen += len(indices)
+
+    def _batch_indices(self, batch) -> torch.Tensor:
+        """The test images' indices in their split: the test loader's (image, label, index), else their order."""
+        if len(batch) > 2:
+            return batch[2]
+        return torch.arange(self._test_images_seen, self._test_images_seen + len(batch[1]))
 
     def _test_predictions(self, batch) -> torch.Tensor:
         """The batch's predicted label map, its scores and (with mc_samples) its uncertainty recorded."""
@@ -164,8 +167,9 @@ class SegmentationTask(pl.LightningModule):
             _, predictions = self._step(batch, self.test_metrics, "test")
             self.test_per_class.update(predictions, batch[1])
             return predictions
-        self._step(batch, self.test_deterministic_metrics, "test_deterministic")
+        _, deterministic = self._step(batch, self.test_deterministic_metrics, "test_deterministic")
         images, labels = batch[:2]
+        self.test_deterministic_per_image.update(deterministic, labels, self._batch_indices(batch))
         probabilities = mc_softmax(self.net, images, self.hparams.mc_samples, size=tuple(labels.shape[-2:]))
         predictions = probabilities.argmax(dim=1)
         # cross entropy of the mean distribution: the loss's logits may be any log-probabilities
@@ -206,6 +210,13 @@ class SegmentationTask(pl.LightningModule):
         }
         self.test_per_class.reset()
         if self.hparams.get("mc_samples"):
+            deterministic = self.test_deterministic_per_image.compute()
+            self.test_deterministic_per_image.reset()
+            self.log(
+                "test_deterministic/BF",
+                split_scores(deterministic["confusion"], deterministic["boundary"])["BF"],
+                sync_dist=True,
+            )
             histograms = self.test_entropy_histogram
             self.test_report["entropy_histogram"] = {
                 "edges": histograms["right"].edges,

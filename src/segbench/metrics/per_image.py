@@ -46,29 +46,30 @@ class PerImageCounts(Metric):
             labelled &= target != self.ignore_index
         codes = torch.where(labelled, target * k + preds, k * k)  # k*k: the void pixels' bin, dropped below
         confusion = torch.stack([torch.bincount(image.flatten(), minlength=k * k + 1)[:-1] for image in codes])
-        self.confusion.append(confusion.view(-1, k, k).int())
+        # kept on the metric's device: under DDP on GPUs the states are gathered through NCCL
+        self.confusion.append(confusion.view(-1, k, k).int().to(self.device))
         boundary = [
             boundary_counts_per_class(p.numpy(), t.numpy(), k, self.ignore_index, self.tolerance)
             for p, t in zip(preds, target)
         ]
-        self.boundary.append(torch.from_numpy(np.stack(boundary)).int())
-        self.index.append(index.detach().long().cpu())
+        self.boundary.append(torch.from_numpy(np.stack(boundary)).int().to(self.device))
+        self.index.append(index.detach().long().to(self.device))
 
     def compute(self) -> dict[str, np.ndarray]:
         """{"index", "confusion" (images, K, K), "boundary" (images, K, 4)}, ordered by index."""
-        if not self.index:
+        if isinstance(self.index, list) and not self.index:  # a tensor once synced across processes
             k = self.num_classes
             return {
                 "index": np.zeros(0, np.int64),
                 "confusion": np.zeros((0, k, k), np.int32),
                 "boundary": np.zeros((0, k, 4), np.int32),
             }
-        index = dim_zero_cat(self.index).numpy()
+        index = dim_zero_cat(self.index).cpu().numpy()
         order = np.argsort(index, kind="stable")
         return {
             "index": index[order],
-            "confusion": dim_zero_cat(self.confusion).numpy()[order],
-            "boundary": dim_zero_cat(self.boundary).numpy()[order],
+            "confusion": dim_zero_cat(self.confusion).cpu().numpy()[order],
+            "boundary": dim_zero_cat(self.boundary).cpu().numpy()[order],
         }
 
 
