@@ -30,7 +30,10 @@ def test_one_failing_job_of_sixteen_leaves_the_other_fifteen_complete(tmp_path):
     assert [job for job, r in statuses.items() if r.status != "complete"] == [7]
     failed = statuses[7]
     assert (failed.status, failed.error, failed.global_step, failed.test) == (
-        "failed", "this job was told to fail", 0, {}
+        "failed",
+        "this job was told to fail",
+        0,
+        {},
     )
     assert failed.provenance.git_commit != "not recorded"  # what failed is known as well as what succeeded
     assert all("test/G" in statuses[job].test for job in statuses if job != 7)

@@ -78,9 +78,7 @@ class SegmentationTask(pl.LightningModule):
         self.test_per_class = per_class_metrics(num_classes, ignore_index)
         # Used with mc_samples only (metric states are not saved in checkpoints, so they cost nothing otherwise);
         # its BF comes from per-image counts too, so that the two passes' scores are computed the same way.
-        self.test_deterministic_metrics = segmentation_metrics(
-            num_classes, ignore_index, prefix="test_deterministic/"
-        )
+        self.test_deterministic_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test_deterministic/")
         self.test_deterministic_per_image = PerImageCounts(num_classes, ignore_index)
         self.test_entropy = nn.ModuleDict({"right": MeanMetric(), "wrong": MeanMetric()})
         self.test_entropy_histogram = nn.ModuleDict({"right": Histogram(), "wrong": Histogram()})
