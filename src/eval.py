@@ -1,8 +1,11 @@
 """Score a checkpoint: `python src/eval.py ckpt_path=... dataset=camvid`."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
+from segbench.extras import require_launcher
 from segbench.pipeline import evaluate
 from segbench.utils import exit_on_user_error
 
@@ -14,4 +17,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    require_launcher(sys.argv[1:])
     main()

@@ -1,8 +1,11 @@
 """Train one model: `python src/train.py model=segnet_basic dataset=camvid balancing=median_frequency`."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
+from segbench.extras import require_launcher
 from segbench.pipeline import train
 from segbench.utils import exit_on_user_error, isolating_sweep_jobs
 
@@ -16,4 +19,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    require_launcher(sys.argv[1:])
     main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,17 @@ def measured_provenance(**fields) -> dict:
     machine = {"git_commit": "0123456789abcdef", "git_dirty": False, "versions": {"torch": "2.13.0+cpu"}}
     machine |= {"cpu": "test CPU (no bf16 units)", "cpu_flags": ["avx2"], "threads": 2}
     return Provenance(**(machine | fields)).model_dump()
+
+
+def markdown_rows(text: str, first: str | None = None) -> list[list[str]]:
+    """The cells of the markdown table rows in `text` (header rows too, rule lines not), stripped and with "\\|"
+    read back as "|"; only the rows whose first cell is `first` when given. Tables are read by their cells, not by
+    their padding."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("|") or set(line) <= set("|-: "):
+            continue
+        cells = [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if first is None or cells[0] == first:
+            rows.append(cells)
+    return rows

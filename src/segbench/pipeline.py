@@ -27,7 +27,7 @@ from segbench.pretrained import weights_task
 from segbench.record import provenance
 from segbench.record.per_image import PER_IMAGE_FILE
 from segbench.record.run import EvalRecord, RunRecord, read_record, write_record
-from segbench.reporting.terminal import print_evaluation
+from segbench.record.terminal import print_evaluation
 from segbench.resume import (
     Job,
     check_resumable,

@@ -182,8 +182,13 @@ def model_card(
     overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
     train_command = "python src/train.py " + " ".join(str(o) for o in overrides)
 
-    def scores(split: dict) -> str:
-        return " | ".join(f"{100 * split[f'test/{m}']:.1f}" for m in ("G", "C", "mIoU", "BF"))
+    # Imported here: the report extra is needed to write the card, not to load the weights it describes.
+    from segbench.reporting.tables import markdown_from
+
+    measures = ("G", "C", "mIoU", "BF")
+
+    def scores(split: dict) -> list[str]:
+        return [f"{100 * split[f'test/{m}']:.1f}" for m in measures]
 
     height, width = record.input_resolution or (None, None)
     shipped = os.path.relpath(weights)  # as typed from where ship ran (the repository root for the shipped one)
@@ -193,6 +198,13 @@ def model_card(
         " (its checkpoints are not)."
         if run_files is not None
         else ""
+    )
+    table = markdown_from(
+        ["CamVid test (233 images)", *measures],
+        [
+            [f"this file, fp32 (`python src/eval.py ckpt_path={shipped} {' '.join(data)}`)", *scores(evaluation)],
+            [f"its training run's selected checkpoint, as trained ({precision})", *scores(record.test)],
+        ],
     )
     return f"""# {weights.name}: SegNet-Basic trained on CamVid by segbench
 
@@ -207,10 +219,7 @@ Written by `{command}` (do not edit by hand) from the run's results.json and the
 - Predicting: images are resized to {height}x{width} and the logits upsampled bilinearly to the image's own size,
   as its scores below were computed (on the native {"x".join(map(str, evaluation["scoring_resolution"]))} labels).
 
-| CamVid test (233 images) | G | C | mIoU | BF |
-|---|---|---|---|---|
-| this file, fp32 (`python src/eval.py ckpt_path={shipped} {" ".join(data)}`) | {scores(evaluation)} |
-| its training run's selected checkpoint, as trained ({precision}) | {scores(record.test)} |
+{table}
 """
 
 

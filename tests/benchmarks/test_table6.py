@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import measured_provenance
+from conftest import markdown_rows, measured_provenance
 
 from segbench.benchmarks.table6_resources import measure_in_this_process
 from segbench.paper import TABLE6
@@ -45,6 +45,11 @@ def test_report_gives_each_figure_beside_the_paper_as_ratios_to_segnet(tmp_path)
     write_table6(jsonl, tmp_path / "table6", command="make bench")
     text = (tmp_path / "table6.md").read_text()
     assert "Written by `make bench`" in text and "`table6.jsonl` beside this file" in text
-    assert "| DeepLab-LargeFOV | 20,501,451 | 500.0 (0.25) | 110.06 (0.26) |" in text
+    assert markdown_rows(text, "DeepLab-LargeFOV")[0][:4] == [
+        "DeepLab-LargeFOV",
+        "20,501,451",
+        "500.0 (0.25)",
+        "110.06 (0.26)",
+    ]
     # Table 3's FCN, which Table 6 did not measure: its name, and no paper figures beside ours
-    assert "| FCN | 134,326,475 | 1,000.0 (0.5) | — |" in text
+    assert markdown_rows(text, "FCN")[0][:4] == ["FCN", "134,326,475", "1,000.0 (0.5)", "—"]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import yaml
-from conftest import recorded
+from conftest import markdown_rows, recorded
 
 from segbench.reporting.compare_runs import main
 
@@ -48,13 +48,13 @@ def test_runs_differing_in_their_schedule_are_compared_row_by_row(tmp_path):
     )
     main([str(tmp_path / "runs"), "--out", str(tmp_path / "recipe"), "--title", "Recipe", "--command", "make it"])
     text = (tmp_path / "recipe.md").read_text()
-    lines = text.splitlines()
+    rows = markdown_rows(text)
     # only the schedule differs: it names the rows, fixed before poly; the failed run has no row
-    fixed = next(line for line in lines if line.startswith("| fixed |"))
-    assert fixed.split(" | ")[1:6] == ["60", "53.0", "best-epoch041", "80.0", "60.0"]
-    assert "| 36.7 |" in fixed and "| poly | 60 |" in text
-    assert "| fixed | 70.0 | 50.0 | 26.1 | 20.0 | 82.0 | 62.0 | 43.0 | 31.0 |" in text  # per sequence
-    assert "| Road | 85.0 | 90.0 |" in text  # per class, one column a run
+    fixed = markdown_rows(text, "fixed")[0]
+    assert fixed[1:6] == ["60", "53.0", "best-epoch041", "80.0", "60.0"]
+    assert "36.7" in fixed and markdown_rows(text, "poly")[0][:2] == ["poly", "60"]
+    assert ["fixed", "70.0", "50.0", "26.1", "20.0", "82.0", "62.0", "43.0", "31.0"] in rows  # per sequence
+    assert ["Road", "85.0", "90.0"] in rows  # per class, one column a run
     assert "- schedule=fixed: `python src/train.py schedule=fixed scale=cpu resume=true`" in text
     with (tmp_path / "recipe.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -72,13 +72,10 @@ def test_runs_differing_only_in_their_seed_are_rows_and_a_spread(tmp_path):
         (folder / "results.json").write_text(json.dumps(results | {"seed": seed}))
     main([str(tmp_path / "runs"), "--out", str(tmp_path / "noise"), "--title", "Noise", "--command", "make it"])
     text = (tmp_path / "noise.md").read_text()
-    assert [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| ") and "| 60 |" in line] == [
-        "| 0",
-        "| 1",
-        "| 2",
-    ]
+    assert [row[0] for row in markdown_rows(text) if row[1:2] == ["60"]] == ["0", "1", "2"]
     # mIoU 40, 42, 47: mean 43.0, sample standard deviation sqrt(13) = 3.6; G the same 80 in each run
-    assert "| 0, 1, 2 | 80.0 ± 0.0 (80.0–80.0) | 60.0 ± 0.0 (60.0–60.0) | 43.0 ± 3.6 (40.0–47.0) |" in text
+    spread = ["0, 1, 2", "80.0 ± 0.0 (80.0–80.0)", "60.0 ± 0.0 (60.0–60.0)", "43.0 ± 3.6 (40.0–47.0)"]
+    assert markdown_rows(text, "0, 1, 2")[0][:4] == spread
     assert "- seed=2: `python src/train.py schedule=poly scale=cpu resume=true`" in text
 
 

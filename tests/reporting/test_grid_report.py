@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, measured_provenance, recorded, write_camvid_layout
+from conftest import REPO_ROOT, markdown_rows, measured_provenance, recorded, write_camvid_layout
 from PIL import Image
 
 from report import main as report_main
@@ -165,12 +165,6 @@ def run_report(*args: str | Path) -> None:
     report_main([str(arg) for arg in args])
 
 
-def md_cells(text: str, first: str) -> list[list[str]]:
-    """The cells of every markdown table row whose first cell is `first`."""
-    prefix = f"| {first} |"
-    return [line[2:-2].split(" | ") for line in text.splitlines() if line.startswith(prefix)]
-
-
 def test_an_interrupted_job_is_pending_with_its_step_and_no_machine_path(sweep, tmp_path):
     interrupted = {
         "status": "interrupted",
@@ -187,7 +181,7 @@ def test_an_interrupted_job_is_pending_with_its_step_and_no_machine_path(sweep, 
     assert pending.startswith(
         "Not finished yet (12 of the grid's 16 jobs): Bilinear-Interpolation (MF interrupted at step 217, NF);"
     )
-    (bilinear,) = md_cells(text, "Bilinear-Interpolation")
+    (bilinear,) = markdown_rows(text, "Bilinear-Interpolation")
     assert bilinear[4] == "INTERRUPTED at step 217 (the grid's command resumes it)"
     assert "/home/someone" not in text
 
@@ -204,12 +198,12 @@ def test_table1_puts_the_paper_and_the_difference_beside_ours(sweep, efficiency,
     pending = next(line for line in text.splitlines() if line.startswith("Not finished yet"))
     assert pending.startswith("Not finished yet (12 of the grid's 16 jobs): Bilinear-Interpolation (MF, NF);")
     assert "SegNet-Basic (" not in pending and "FCN-Basic (" not in pending
-    lines = text.splitlines()
-    header = next(line for line in lines if line.startswith("| Variant |"))[2:-2].split(" | ")
+    rows = markdown_rows(text)
+    (header,) = markdown_rows(text, "Variant")
     assert header[:6] == ["Variant", "Params (M)", "Storage multiplier", "Infer time (ms)", "MF run", "MF test G"]
-    body = lines[lines.index(next(line for line in lines if line.startswith("| Variant |"))) + 2 :]
-    assert [line.split(" | ")[0] for line in body[:2]] == ["| SegNet-Basic", "| FCN-Basic"]  # Table 1's order
-    (segnet,) = md_cells(text, "SegNet-Basic")
+    body = rows[rows.index(header) + 1 :]
+    assert [cells[0] for cells in body[:2]] == ["SegNet-Basic", "FCN-Basic"]  # Table 1's order
+    (segnet,) = markdown_rows(text, "SegNet-Basic")
     cell = dict(zip(header, segnet))
     assert cell["Params (M)"] == "1.416 / 1.425"
     assert cell["Storage multiplier"] == "1 / 1"
@@ -224,17 +218,17 @@ def test_table1_puts_the_paper_and_the_difference_beside_ours(sweep, efficiency,
     assert cell["NF test mIoU"] == "46.3 / 46.3 (+0.0)"
     assert cell["NF train mIoU"] == "70.0 / 73.3 (-3.3)"
     # The failed job shows in the cells it would fill; the same variant's other balancing keeps its numbers.
-    (fcn,) = md_cells(text, "FCN-Basic")
+    (fcn,) = markdown_rows(text, "FCN-Basic")
     cell = dict(zip(header, fcn))
     assert cell["NF run"] == "FAILED at step 120: CUDA out of memory in cuda_malloc"
     assert [cell[f"NF test {m}"] for m in ("G", "C", "mIoU", "BF")] == ["– / 83.9", "– / 55.6", "– / 45.0", "– / 37.33"]
     assert cell["MF test G"] == "80.0 / 81.7 (-1.7)"
     assert cell["Storage multiplier"] == "11 / 11"
     # The runs section: every job's status, and the command that re-creates a run from its saved overrides.
-    (failed,) = md_cells(text, str(sweep / "1"))
+    (failed,) = markdown_rows(text, str(sweep / "1"))
     assert failed[3] == "FAILED at step 120: CUDA out of memory in cuda_malloc"
     assert f"- `{sweep / '2'}`: `python src/train.py experiment=table1 model=segnet_basic`" in text
-    assert md_cells(text, str(sweep / "2"))[0][6] == "1 h 30 min"
+    assert markdown_rows(text, str(sweep / "2"))[0][6] == "1 h 30 min"
     assert "table3/segnet" not in text
     printed = capsys.readouterr().out
     assert "note: skipped fig4.png: no --data-root" in printed
@@ -259,9 +253,9 @@ def test_table1_csv_holds_the_numbers_the_markdown_shows(sweep, efficiency, tmp_
     )
     # Every score cell of the markdown, rebuilt from the CSV.
     text = (out / "table1.md").read_text()
-    header = next(line for line in text.splitlines() if line.startswith("| Variant |"))[2:-2].split(" | ")
+    (header,) = markdown_rows(text, "Variant")
     for model, row in rows.items():
-        (cells,) = md_cells(text, TABLE1[model]["paper_name"])
+        (cells,) = markdown_rows(text, TABLE1[model]["paper_name"])
         shown = dict(zip(header, cells))
         for balancing, short in (("median_frequency", "MF"), ("natural", "NF")):
             for split, metrics in (("test", "G C mIoU BF"), ("train", "G C mIoU")):
@@ -295,7 +289,7 @@ def test_table1_tex_has_one_row_per_variant(sweep, efficiency, tmp_path):
 def test_table3_pairs_milestones_and_the_selected_checkpoint_with_the_paper(sweep, tmp_path):
     out = tmp_path / "report"
     run_report(sweep, "--out", out)
-    rows = md_cells((out / "table3.md").read_text(), "SegNet")
+    rows = markdown_rows((out / "table3.md").read_text(), "SegNet")
     assert rows == [
         ["SegNet", "step 1,000", "", "52.00", "41.00", "33.00", "21.00"],
         ["SegNet", "step 40,000", "40 K", "85.00 / 88.81 (-3.81)", "58.00 / 59.93 (-1.93)", "49.00 / 50.02 (-1.02)",
@@ -388,10 +382,10 @@ def test_a_complete_retry_fills_the_cell_of_a_failed_attempt(sweep, tmp_path):
     out = tmp_path / "report"
     run_report(sweep, "--out", out)
     text = (out / "table1.md").read_text()
-    header = next(line for line in text.splitlines() if line.startswith("| Variant |"))[2:-2].split(" | ")
-    (fcn,) = md_cells(text, "FCN-Basic")
+    (header,) = markdown_rows(text, "Variant")
+    (fcn,) = markdown_rows(text, "FCN-Basic")
     assert dict(zip(header, fcn))["NF test G"] == "83.0 / 83.9 (-0.9)"
-    assert md_cells(text, str(sweep / "1"))[0][-1] == "no: another run of this cell is shown"
+    assert markdown_rows(text, str(sweep / "1"))[0][-1] == "no: another run of this cell is shown"
 
 
 def error_of(capsys, *args) -> str:
@@ -459,7 +453,7 @@ def test_table1_checks_the_conclusions_of_sec_3_3_on_ours_and_on_the_paper(sweep
     run_report(sweep, "--out", out)
     text = (out / "table1.md").read_text()
     assert "## Sec. 3.3's conclusions, checked" in text
-    rows = {cells[0]: cells[1:] for cells in (line[2:-2].split(" | ") for line in text.splitlines()) if len(cells) == 4}
+    rows = {cells[0]: cells[1:] for cells in markdown_rows(text) if len(cells) == 4}
     # SegNet-Basic MF 71.4 / 55.0 / 40.2 / 30.12 against FCN-Basic MF 80.0 / 60.0 / 45.0 / 35.00; FCN-Basic NF failed
     equal = rows[next(claim for claim in rows if claim.startswith("SegNet-Basic performs as well as FCN-Basic"))]
     assert equal[:2] == ["holds (8/8)", "does not hold (0/4), 4 comparisons await runs"]
@@ -499,8 +493,8 @@ def test_the_summary_page_names_the_grid_command_and_shows_test_scores_beside_th
     assert "Written by `make report` (do not edit by hand)" in text
     assert "`CAMVID_ROOT=/path/to/CamVid make table1 SCALE=cpu`" in text
     assert "Not finished yet (13 of the grid's 16 jobs)" in text
-    header = next(line for line in text.splitlines() if line.startswith("| Variant |"))[2:-2].split(" | ")
-    (segnet,), (fcn,) = md_cells(text, "SegNet-Basic"), md_cells(text, "FCN-Basic")
+    (header,) = markdown_rows(text, "Variant")
+    (segnet,), (fcn,) = markdown_rows(text, "SegNet-Basic"), markdown_rows(text, "FCN-Basic")
     segnet, fcn = dict(zip(header, segnet)), dict(zip(header, fcn))
     assert segnet["Stored bytes"] == "22,118,400" and fcn["Stored bytes"] == "1,900,800"
     # 268.4 / 745.71 ms measured; the paper's 24.2 / 52.6 ms
@@ -509,7 +503,8 @@ def test_the_summary_page_names_the_grid_command_and_shows_test_scores_beside_th
     scores = [segnet[f"MF test {m}"] for m in ("G", "C", "mIoU", "BF")]
     assert scores == ["71.4 (82.7)", "55.0 (62.0)", "40.2 (47.7)", "30.12 (35.78)"]
     assert segnet["NF test mIoU"] == "46.3 (46.3)" and fcn["NF test G"] == "– (83.9)"
-    assert "| Encoder feature maps matter: FCN-Basic beats FCN-Basic-NoAddition | holds (8/8) | no runs yet |" in text
+    claim = "Encoder feature maps matter: FCN-Basic beats FCN-Basic-NoAddition"
+    assert markdown_rows(text, claim) == [[claim, "holds (8/8)", "no runs yet", ""]]
     links = re.findall(r"\]\(([^)]+)\)", text)
     assert "table1-camvid-cpu/table1.md" in links and "table1-camvid-cpu/table1-vs-stored-bytes.png" in links
     assert all((summary.parent / link).exists() for link in links)
@@ -520,7 +515,7 @@ def test_no_grid_command_is_claimed_for_runs_of_no_single_grid(sweep, tmp_path):
     run_report(sweep, "--out", tmp_path / "report", "--summary", summary)
     text = summary.read_text()
     assert "make table" not in text
-    assert "## Table 3" in text and "| SegNet-Basic |" in text
+    assert "## Table 3" in text and markdown_rows(text, "SegNet-Basic")
 
 
 def test_runs_in_different_precisions_are_named_and_flagged(tmp_path):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 from rich.progress import Progress
 from torch import nn
 
+from segbench.benchmarks.timing import time_calls
 from segbench.models import count_parameters
-from segbench.precision import BF16, FP32, ComputePath, TooSlow, choose, onednn_bf16_kernels, time_limit
+from segbench.precision import BF16, FP32, ComputePath, choose, onednn_bf16_kernels
 from segbench.record import provenance
 from segbench.utils.config import config_choices
 from segbench.utils.hydra_callbacks import write_done_file
@@ -58,24 +57,11 @@ def median_forward_ms(
     None if the first warm-up pass runs past `limit_ms`."""
     net = net.to(memory_format=path.memory_format).eval()
     image = image.contiguous(memory_format=path.memory_format)
-    synchronise = torch.cuda.synchronize if image.is_cuda else (lambda: None)
-    task = progress.add_task(f"{path.label} forward", total=warmup + runs) if progress else None
-    times = []
-    with path.autocast(image.device.type), time_limit() as deadline:
-        for index in range(warmup + runs):
-            synchronise()
-            start = time.perf_counter()
-            deadline[0] = start + limit_ms / 1000 if index == 0 else math.inf
-            try:
-                net(image)
-            except TooSlow:
-                return None
-            synchronise()
-            if index >= warmup:
-                times.append(time.perf_counter() - start)
-            if progress:
-                progress.advance(task)
-    return 1000 * statistics.median(times)
+    with path.autocast(image.device.type):
+        timing = time_calls(
+            lambda: net(image), runs, warmup, limit_ms=limit_ms, progress=progress, label=f"{path.label} forward"
+        )
+    return None if timing is None else timing.median_ms
 
 
 def run_cost(net: nn.Module, height: int, width: int, path: ComputePath, runs: int = 10, warmup: int = 2) -> dict:

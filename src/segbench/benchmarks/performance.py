@@ -33,7 +33,6 @@ import functools
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from segbench.benchmarks.machine import peak_resident_mb, reset_peak_resident, resident_mb
 from segbench.benchmarks.measure_efficiency import STOP_FACTOR, stored_bytes
+from segbench.benchmarks.timing import time_calls
 from segbench.data.camvid import NUM_CLASSES
 from segbench.errors import first_line
 from segbench.models.batchnorm_folding import fold_batchnorm
@@ -60,12 +60,10 @@ from segbench.precision import (
     SLACK_MS,
     Choice,
     ComputePath,
-    TooSlow,
     candidates,
     choose,
     onednn_bf16_kernels,
     probe,
-    time_limit,
 )
 from segbench.record import provenance
 from segbench.utils.config import compose_model
@@ -113,22 +111,8 @@ def _median_ms(
 ) -> float | None:
     """Median ms of `runs` calls after `warmup`; None if the first warm-up call runs past `limit_ms` (plus the
     probe's slack: a hiccup of the machine must not stop a path of a few milliseconds)."""
-    task = progress.add_task(label, total=warmup + runs)
-    times = []
-    with time_limit() as deadline:
-        for index in range(warmup + runs):
-            start = time.perf_counter()
-            deadline[0] = start + (limit_ms + SLACK_MS) / 1000 if index == 0 else math.inf
-            try:
-                step()
-            except TooSlow:
-                progress.remove_task(task)
-                return None
-            if index >= warmup:
-                times.append(1000 * (time.perf_counter() - start))
-            progress.advance(task)
-    progress.remove_task(task)
-    return statistics.median(times)
+    timing = time_calls(step, runs, warmup, limit_ms=limit_ms + SLACK_MS, progress=progress, label=label)
+    return None if timing is None else timing.median_ms
 
 
 def forward_flops(net: nn.Module, image: torch.Tensor) -> int:

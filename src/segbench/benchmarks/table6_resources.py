@@ -6,8 +6,9 @@ The paper (Table 6) times `caffe time` over 10 iterations at batch 1 and 360x480
 with nvidia-smi at training batch 4 and inference batch 1, and gives the Caffe model's size on disk.
 Here, for each network built from `conf/model/<name>.yaml`:
 
-* **forward / backward ms**: median over `runs` iterations (after one warm-up) of the forward pass
-  with the loss, and of `loss.backward()`, in training mode, batch 1, 360x480 — never a smaller input;
+* **forward / backward ms**: median over about `runs` calls (after one warm-up; `segbench.benchmarks.timing`) of
+  the forward pass with the loss, and of `loss.backward()` through one graph, in training mode, batch 1, 360x480 —
+  never a smaller input;
   slow networks get fewer repetitions instead;
 * **training / inference memory (MB)**: peak resident memory of a fresh process that builds the
   network and runs one SGD step at batch 4 (inference: one forward pass at batch 1 without
@@ -24,16 +25,15 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
 from segbench.benchmarks.machine import peak_resident_mb, resident_mb
+from segbench.benchmarks.timing import time_calls
 from segbench.data.camvid import NATIVE_HEIGHT, NATIVE_WIDTH, NUM_CLASSES
 from segbench.models import count_parameters
 from segbench.record import provenance
@@ -68,24 +68,16 @@ def measure_in_this_process(name: str, what: str, runs: int, device: str) -> dic
     if what == "times":
         net.train()
         images, labels = _batch(1, device)
-        synchronise = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-        forward, backward = [], []
-        for _ in range(runs + 1):  # the first iteration is the warm-up
-            net.zero_grad(set_to_none=True)
-            synchronise()
-            start = time.perf_counter()
-            loss = F.cross_entropy(net(images), labels)
-            synchronise()
-            middle = time.perf_counter()
-            loss.backward()
-            synchronise()
-            forward.append(1000 * (middle - start))
-            backward.append(1000 * (time.perf_counter() - middle))
+        net.zero_grad(set_to_none=True)
+        forward_timing = time_calls(lambda: F.cross_entropy(net(images), labels), runs)
+        loss = F.cross_entropy(net(images), labels)
+        # the same graph's backward pass each time (its saved tensors kept), gradients accumulating
+        backward_timing = time_calls(lambda: loss.backward(retain_graph=True), runs)
         buffer = io.BytesIO()
         torch.save(net.state_dict(), buffer)
         row.update(
-            forward_ms=statistics.median(forward[1:]),
-            backward_ms=statistics.median(backward[1:]),
+            forward_ms=forward_timing.median_ms,
+            backward_ms=backward_timing.median_ms,
             runs=runs,
             params=count_parameters(net),
             model_mb=buffer.tell() / 2**20,

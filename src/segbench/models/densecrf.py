@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from segbench.extras import require
+
 
 class DenseCRF(nn.Module):
     """Mean-field inference of a fully connected CRF over each image's pixels (no learnt parameters).
@@ -53,8 +55,8 @@ class DenseCRF(nn.Module):
     @torch.no_grad()
     def forward(self, scores: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """log CRF marginals (N, K, H, W) from class scores (N, K, H, W) and 0-255 RGB images (N, 3, H, W)."""
-        # Imported here: the library is only needed where a CRF runs, not to build or train anything else.
-        import pydensecrf.densecrf as dcrf
+        # Imported here: the library (the `crf` extra) is only needed where a CRF runs, not to build anything else.
+        dcrf = require("pydensecrf.densecrf", "crf")
 
         batch, classes, height, width = scores.shape
         unaries = -F.log_softmax(scores.float(), dim=1).cpu().numpy()

@@ -95,7 +95,8 @@ def measured_on(provenances: Iterable[Provenance]) -> str:
         return "Provenance not recorded."
     if len(summaries) == 1:
         return f"Measured with {summaries[0]}."
-    return f"Measured in {len(summaries)} settings: " + " | ".join(summaries) + "."
+    listed = " ".join(f"({number}) {summary}." for number, summary in enumerate(summaries, start=1))
+    return f"Measured in {len(summaries)} settings: {listed}"
 
 
 def lines_measured_on(lines: Iterable[Mapping[str, Any]], source: Path) -> str:

@@ -30,7 +30,7 @@ from segbench.record.per_image import PER_IMAGE_FILE
 from segbench.record.run import EvalRecord, dump, read_record
 from segbench.reporting.collect import copy_run
 from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command
-from segbench.reporting.grid_tables import markdown_table, write_csv
+from segbench.reporting.tables import frame, markdown_from, write_csv
 from segbench.utils import exit_on_user_error
 
 MEASURES = ("G", "C", "mIoU", "BF")
@@ -188,7 +188,7 @@ def write_report(runs_dir: Path, out_stem: Path, command: str, reference: Path |
     reference_run = find_runs([reference])[0] if reference else None
     rows = report_rows(evaluations, reference_run, trained)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, out_stem.with_suffix(".csv"))
+    write_csv(frame(rows), out_stem.with_suffix(".csv"))
     write_figure(evaluations, out_stem.with_suffix(".png"))
     columns = list(rows[0])
     lines = [
@@ -204,7 +204,7 @@ def write_report(runs_dir: Path, out_stem: Path, command: str, reference: Path |
     ]
     if trained is not None:
         lines += [f"- {line}" for line in settings([trained])] + [""]
-    lines += markdown_table(columns, [[_text(key, row[key]) for key in columns] for row in rows])
+    lines.append(markdown_from(columns, [[_text(key, row[key]) for key in columns] for row in rows]))
     lines += ["", f"![MC dropout scores and uncertainty]({out_stem.name}.png)", "", "Re-created by:", ""]
     if trained is not None:
         lines.append(f"- training: `{train_command(trained) or '(no .hydra/overrides.yaml)'}`")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from segbench.errors import SegbenchError
 from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command, varying_settings
-from segbench.reporting.grid_tables import markdown_table, write_csv
+from segbench.reporting.tables import frame, markdown_from, write_csv
 from segbench.utils import exit_on_user_error
 
 TEST_METRICS = ("G", "C", "mIoU", "BF")
@@ -77,7 +77,7 @@ def seed_spread(runs: Sequence[Run], varying: Sequence[str]) -> list[str]:
         return []
     header = [*others, "seeds", *(f"test {metric}" for metric in TEST_METRICS)]
     caption = "Spread over seeds (test scores in percent: mean ± sample standard deviation (min–max)):"
-    return ["", caption, "", *markdown_table(header, rows)]
+    return ["", caption, "", markdown_from(header, rows)]
 
 
 def per_class_rows(runs: Sequence[Run], names: Sequence[str]) -> list[list[str]]:
@@ -94,7 +94,7 @@ def write_comparison(paths: Sequence[Path], out_stem: Path, title: str, command:
     labels = [", ".join(f"{k}={run.setting(k)}" for k in varying) or run.folder.name for run in runs]
     rows = comparison_rows(runs)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, out_stem.with_suffix(".csv"))
+    write_csv(frame(rows), out_stem.with_suffix(".csv"))
 
     main_columns = [*varying, "epochs", "fit minutes", "selected", "test G", "test C", "test mIoU", "test BF",
                     "val G", "val mIoU", "train G", "train mIoU"]  # fmt: skip
@@ -107,17 +107,16 @@ def write_comparison(paths: Sequence[Path], out_stem: Path, title: str, command:
         "time the run shared the CPU with other jobs."
     )
     lines = [f"# {title}", "", intro, "", *(f"- {line}" for line in settings(runs)), ""]
-    lines += markdown_table(main_columns, [[_text(row[key]) for key in main_columns] for row in rows])
+    lines.append(markdown_from(main_columns, [[_text(row[key]) for key in main_columns] for row in rows]))
     lines += seed_spread(runs, varying)
     if sequence_columns:
         lines += ["", "Test scores per video sequence:", ""]
-        lines += markdown_table(
-            [*varying, *sequence_columns], [[_text(r[k]) for k in [*varying, *sequence_columns]] for r in rows]
-        )
+        columns = [*varying, *sequence_columns]
+        lines.append(markdown_from(columns, [[_text(row[key]) for key in columns] for row in rows]))
     names = runs[0].record.class_names
     if names:
         lines += ["", "Test IoU per class:", ""]
-        lines += markdown_table(["class", *labels], per_class_rows(runs, names))
+        lines.append(markdown_from(["class", *labels], per_class_rows(runs, names)))
     lines += ["", "Each run re-created by (its full config is in `<run>/.hydra/config.yaml`):", ""]
     lines += [f"- {label}: `{train_command(run) or '(no .hydra/overrides.yaml)'}`" for label, run in zip(labels, runs)]
     out_stem.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -15,6 +15,7 @@ from segbench.paper import BALANCINGS, TABLE1
 from segbench.reporting.grid_runs import Run
 from segbench.reporting.grid_tables import shown_score, table1_decimals
 from segbench.reporting.labels import BALANCING_SHORT
+from segbench.reporting.tables import markdown_from
 
 TEST = ("G", "C", "mIoU", "BF")
 TRAIN = ("G", "C", "mIoU")
@@ -169,7 +170,7 @@ def conclusions_section(ours: Scores, shown_failures: int = 3) -> list[str]:
         listed = "; ".join(failures[:shown_failures])
         if len(failures) > shown_failures:
             listed += f"; … {len(failures) - shown_failures} more"
-        rows.append(f"| {conclusion.claim} | {paper} | {our_verdict} | {listed} |")
+        rows.append([conclusion.claim, paper, our_verdict, listed])
     return [
         "## Sec. 3.3's conclusions, checked",
         "",
@@ -177,7 +178,5 @@ def conclusions_section(ours: Scores, shown_failures: int = 3) -> list[str]:
         "mIoU, BF unless it says otherwise), counted in the paper's own Table 1 and in ours: *holds* when all of "
         "them do, *partly* when some do.",
         "",
-        "| Sec. 3.3 says | Paper's Table 1 | Ours | Ours fails at |",
-        "|---|---|---|---|",
-        *rows,
+        markdown_from(["Sec. 3.3 says", "Paper's Table 1", "Ours", "Ours fails at"], rows),
     ]

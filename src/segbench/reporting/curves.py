@@ -13,6 +13,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from segbench.reporting.tables import frame, markdown
+
 
 def read_curve(run_dir: Path, metric: str) -> list[tuple[int, int, float]]:
     """(epoch, step, value) of `metric` from every csv/version_*/metrics.csv of a run; a resumed run's later log wins.
@@ -64,11 +66,14 @@ def write_curves(
     figure.savefig(out_stem.with_suffix(".png"), dpi=120)
     labels = list(curves)
     epochs = sorted({epoch for curve in curves.values() for epoch, _, _ in curve})
-    table = ["| epoch | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     values = {label: {epoch: value for epoch, _, value in curve} for label, curve in curves.items()}
-    for epoch in epochs:
-        cells = [f"{100 * values[label][epoch]:.2f}" if epoch in values[label] else "" for label in labels]
-        table.append(f"| {epoch + 1} | " + " | ".join(cells) + " |")
+    table = frame(
+        {
+            "epoch": epoch + 1,
+            **{label: f"{100 * values[label][epoch]:.2f}" if epoch in values[label] else "" for label in labels},
+        }
+        for epoch in epochs
+    )
     spread = [
         f"- {label}: best {100 * max(v for *_, v in c):.2f}, last {100 * c[-1][2]:.2f}, "
         f"largest drop between consecutive evaluations {100 * largest_drop(c):.2f} points"
@@ -76,7 +81,7 @@ def write_curves(
     ]
     text = (
         f"# {metric} per evaluation\n\nWritten by `{command}` (do not edit by hand).\n\n"
-        f"![{metric}]({out_stem.name}.png)\n\n" + "\n".join(spread) + "\n\n" + "\n".join(table) + "\n"
+        f"![{metric}]({out_stem.name}.png)\n\n" + "\n".join(spread) + "\n\n" + markdown(table) + "\n"
     )
     out_stem.with_suffix(".md").write_text(text)
     return curves

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 from segbench.paper import TABLE1
 from segbench.record.provenance import lines_measured_on
+from segbench.reporting.tables import frame, markdown, write_csv
 
 REFERENCE = "segnet_basic"
 COLUMNS = [
@@ -83,25 +83,26 @@ def write_efficiency_table(jsonl: Path, out_stem: Path, command: str) -> list[di
     lines = [json.loads(text) for text in jsonl.read_text().splitlines() if text.strip()]
     rows = efficiency_rows(lines)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    with out_stem.with_suffix(".csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(frame(rows, COLUMNS), out_stem.with_suffix(".csv"))
     first = lines[0]
-    header = (
-        "| variant | params | Table 1 params (M) | storage multiplier | Table 1 | stored bytes at 360x480 "
-        "| fp32 ms | bf16+CL ms | fp32 / SegNet-Basic | bf16+CL / SegNet-Basic | `precision: auto` picks "
-        "| Table 1 ms (Titan GPU) | Table 1 / SegNet-Basic |"
+    shown = frame(
+        {
+            "variant": row["paper_name"],
+            "params": f"{row['params']:,}",
+            "Table 1 params (M)": row["paper_params_m"],
+            "storage multiplier": row["storage_multiplier"],
+            "Table 1": row["paper_storage_multiplier"],
+            "stored bytes at 360x480": f"{row['stored_bytes']:,}",
+            "fp32 ms": row["infer_ms_fp32"],
+            "bf16+CL ms": _shown(row["infer_ms_bf16_channels_last"]),
+            "fp32 / SegNet-Basic": row["ratio_fp32"],
+            "bf16+CL / SegNet-Basic": _shown(row["ratio_bf16_channels_last"]),
+            "`precision: auto` picks": row["auto_pick"],
+            "Table 1 ms (Titan GPU)": row["paper_infer_ms"],
+            "Table 1 / SegNet-Basic": row["paper_ratio"],
+        }
+        for row in rows
     )
-    table = [header, "|" + "---|" * 13]
-    for row in rows:
-        table.append(
-            f"| {row['paper_name']} | {row['params']:,} | {row['paper_params_m']} | {row['storage_multiplier']} "
-            f"| {row['paper_storage_multiplier']} | {row['stored_bytes']:,} | {row['infer_ms_fp32']} "
-            f"| {_shown(row['infer_ms_bf16_channels_last'])} | {row['ratio_fp32']} "
-            f"| {_shown(row['ratio_bf16_channels_last'])} | {row['auto_pick']} | {row['paper_infer_ms']} "
-            f"| {row['paper_ratio']} |"
-        )
     text = f"""# Table 1, efficiency columns — measured
 
 Written by `{command}` (do not edit by hand); the measurements are in `{jsonl.name}` beside this file.
@@ -118,7 +119,7 @@ picks (its pick, probed on the benchmark's machine, in its own column); bf16 is 
   2-bit codes packed four per byte (`model.encoder.indices`, packed in eval mode), as the paper counts
   2 bits per 2x2 window; `int64` would be PyTorch's 8 bytes each.
 
-{chr(10).join(table)}
+{markdown(shown)}
 """
     out_stem.with_suffix(".md").write_text(text)
     return rows

@@ -25,6 +25,7 @@ from segbench.reporting.grid_runs import (
     train_command,
 )
 from segbench.reporting.labels import BALANCING_SHORT
+from segbench.reporting.tables import frame, markdown_from, write_csv
 
 # Every file this report may write: one it does not write this time is removed from --out, so
 # a folder regenerated after its inputs changed never keeps a stale table or figure.
@@ -82,7 +83,7 @@ def runs_section(runs: Sequence[Run], shown: Sequence[Run]) -> list[str]:
                 "yes" if any(run is other for other in shown) else "no: another run of this cell is shown",
             ]
         )
-    lines = ["## Runs", "", *grid_tables.markdown_table(header, rows)]
+    lines = ["## Runs", "", markdown_from(header, rows)]
     commands = [f"- `{run.folder}`: `{command}`" for run in runs if (command := train_command(run))]
     if commands:
         lines += ["", "Each run re-created by (its full config is in `<run>/.hydra/config.yaml`):", "", *commands]
@@ -246,7 +247,7 @@ def _write_summary(report: Report, summary: Path, title: str, written_by: str, r
 
 
 def _write_table(report: Report, stem: str, rows: list[dict], tex: str, document: str) -> None:
-    grid_tables.write_csv(rows, report.out_dir / f"{stem}.csv")
+    write_csv(frame(rows), report.out_dir / f"{stem}.csv")
     (report.out_dir / f"{stem}.tex").write_text(tex)
     (report.out_dir / f"{stem}.md").write_text(document)
     report.written += [f"{stem}.md", f"{stem}.csv", f"{stem}.tex"]
@@ -297,14 +298,14 @@ def write_report(
         found = [*_found(shown1), *_not_run(cells1)]
         intro = [f"{written_by} {TABLE1_INTRO}", "", *found, "", _efficiency_line(efficiency, measured)]
         checked = conclusions.conclusions_section(conclusions.run_scores(cells1))
-        at_a_glance += [*found, "", SUMMARY_TABLE1_INTRO, "", *grid_summary.compact_table1(rows1), "", *checked, ""]
-        table = [*grid_tables.table1_markdown(rows1), "", *checked]
+        at_a_glance += [*found, "", SUMMARY_TABLE1_INTRO, "", grid_summary.compact_table1(rows1), "", *checked, ""]
+        table = [grid_tables.table1_markdown(rows1), "", *checked]
         runs1 = runs_section(table1_runs, shown1)
         document = _document(title or "Table 1, ours beside the paper", intro, table, figures1, runs1, report.notes)
         _write_table(report, "table1", rows1, grid_tables.table1_tex(rows1, command), document)
     if rows3:
         intro = [f"{written_by} {TABLE3_INTRO}", "", *_found(shown3)]
-        table = grid_tables.table3_markdown(rows3)
+        table = [grid_tables.table3_markdown(rows3)]
         at_a_glance += (["## Table 3", ""] if rows1 else []) + [*_found(shown3), "", TABLE3_INTRO, "", *table, ""]
         heading = f"{title} (Table 3)" if title else "Table 3, ours beside the paper"
         runs3 = runs_section(table3_runs, shown3)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from segbench.paper import BALANCINGS, TABLE1
 from segbench.reporting.grid_runs import Run
-from segbench.reporting.grid_tables import markdown_table, table1_decimals
+from segbench.reporting.grid_tables import table1_decimals
 from segbench.reporting.labels import BALANCING_SHORT
+from segbench.reporting.tables import markdown_from
 
 TEST_METRICS = ("G", "C", "mIoU", "BF")
 REFERENCE_VARIANT = "segnet_basic"  # inference times are shown as a ratio to SegNet-Basic's, as Sec. 3.3 reads them
@@ -42,7 +43,7 @@ def _ratio(ours: float | None, reference: float | None) -> str:
     return "–" if ours is None or not reference else f"{ours / reference:.2f}"
 
 
-def compact_table1(rows: Sequence[dict]) -> list[str]:
+def compact_table1(rows: Sequence[dict]) -> str:
     """Stored bytes, inference time relative to SegNet-Basic (ours and the paper's) and each balancing's test
     scores as `ours (paper)`: the columns Sec. 3.3 argues from, without Table 1's train and run columns."""
     reference = next((row for row in rows if row["model"] == REFERENCE_VARIANT), None)
@@ -61,7 +62,7 @@ def compact_table1(rows: Sequence[dict]) -> list[str]:
                 decimals = table1_decimals(metric)
                 cells.append(("–" if ours is None else f"{ours:.{decimals}f}") + f" ({paper:.{decimals}f})")
         body.append(cells)
-    return markdown_table(header, body)
+    return markdown_from(header, body)
 
 
 def summary_document(

@@ -1,20 +1,22 @@
 """Table 1 and Table 3 of the SegNet paper (Badrinarayanan et al., TPAMI 2017) laid out from a sweep's runs.
 
 Each table is a list of row dicts (the CSV's rows: our numbers, the paper's, their difference), drawn as
-markdown and as LaTeX from the same cells. A score cell reads `ours / paper (ours - paper)` in percent.
+markdown and as LaTeX from the same cells by pandas (segbench.reporting.tables). A score cell reads
+`ours / paper (ours - paper)` in percent.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from segbench.paper import BALANCINGS, TABLE1, TABLE3
 from segbench.reporting.grid_runs import Run, percent
 from segbench.reporting.labels import BALANCING_NAMES, BALANCING_SHORT
+from segbench.reporting.tables import latex, markdown_from
 
 # Table 1's score columns of each balancing: test G, C, mIoU, BF then train G, C, mIoU.
 TABLE1_SCORES = (("test", ("G", "C", "mIoU", "BF")), ("train", ("G", "C", "mIoU")))
@@ -147,76 +149,26 @@ def table1_header() -> list[str]:
     return header
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    def line(cells: Sequence[str]) -> str:
-        # A "|" inside a cell (an error message) would split it.
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
-    return [line(header), "|" + "---|" * len(header), *(line(cells) for cells in rows)]
+def table1_markdown(rows: Sequence[dict]) -> str:
+    return markdown_from(table1_header(), [table1_cells(row) for row in rows])
 
 
-def table1_markdown(rows: Sequence[dict]) -> list[str]:
-    return markdown_table(table1_header(), [table1_cells(row) for row in rows])
-
-
-TEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    # The dashes the markdown shows, spelt the way any TeX engine reads them.
-    "–": "--",
-    "—": "---",
-    "−": "$-$",
-}
-
-
-def tex_escape(text: str) -> str:
-    return "".join(TEX_SPECIAL.get(character, character) for character in text)
-
-
-def _tex_line(cells: Sequence[str]) -> str:
-    return " & ".join(tex_escape(cell) for cell in cells) + r" \\"
-
-
-def _tex_document(command: str, caption: str, spec: str, head: list[str], body: list[str]) -> str:
-    lines = [
-        f"% Written by `{command}` (do not edit by hand). Needs \\usepackage{{booktabs}}.",
-        f"% {caption}",
-        f"\\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-        *head,
-        r"\midrule",
-        *body,
-        r"\bottomrule",
-        r"\end{tabular}",
-    ]
-    return "\n".join(lines) + "\n"
+def _tex_comments(command: str, caption: str) -> list[str]:
+    return [f"Written by `{command}` (do not edit by hand). Needs \\usepackage{{booktabs}}.", caption]
 
 
 def table1_tex(rows: Sequence[dict], command: str) -> str:
     """Table 1's two header rows of column groups (balancing, then test / train), one body row per variant."""
+    columns = [("", "", name) for name in TABLE1_LEADING]
+    for balancing in BALANCINGS:
+        group = BALANCING_NAMES[balancing]
+        columns.append((group, "", "Run"))
+        columns += [(group, split.capitalize(), metric) for split, metrics in TABLE1_SCORES for metric in metrics]
+    table = pd.DataFrame([table1_cells(row) for row in rows], columns=pd.MultiIndex.from_tuples(columns), dtype=object)
     scores = sum(len(metrics) for _, metrics in TABLE1_SCORES)
-    lead = len(TABLE1_LEADING)
-    group = 1 + scores  # a balancing's run column and its score columns
-    top, rules, middle = [""] * lead, [], [""] * lead
-    for index, balancing in enumerate(BALANCINGS):
-        first = lead + 1 + index * group
-        top.append(f"\\multicolumn{{{group}}}{{c}}{{{BALANCING_NAMES[balancing]}}}")
-        rules.append(f"\\cmidrule(lr){{{first}-{first + group - 1}}}")
-        middle.append("")
-        middle += [f"\\multicolumn{{{len(metrics)}}}{{c}}{{{split.capitalize()}}}" for split, metrics in TABLE1_SCORES]
-    last = [*TABLE1_LEADING] + (["Run"] + [m for _, metrics in TABLE1_SCORES for m in metrics]) * len(BALANCINGS)
-    head = [" & ".join(top) + r" \\", " ".join(rules), " & ".join(middle) + r" \\", _tex_line(last)]
-    spec = "l" * lead + ("l" + "r" * scores) * len(BALANCINGS)
+    spec = "l" * len(TABLE1_LEADING) + ("l" + "r" * scores) * len(BALANCINGS)
     caption = "Table 1 (SegNet, TPAMI 2017): each cell ours / paper (ours - paper), scores in percent."
-    return _tex_document(command, caption, spec, head, [_tex_line(table1_cells(row)) for row in rows])
+    return latex(table, spec, _tex_comments(command, caption))
 
 
 def _paper_points(model: str, balancing: str) -> tuple[dict | None, dict[int, dict]]:
@@ -296,20 +248,13 @@ def table3_cells(row: dict) -> list[str]:
 TABLE3_HEADER = ("Network", "Ours at", "Table 3 at", *TABLE3_METRICS)
 
 
-def table3_markdown(rows: Sequence[dict]) -> list[str]:
-    return markdown_table(TABLE3_HEADER, [table3_cells(row) for row in rows])
+def table3_markdown(rows: Sequence[dict]) -> str:
+    return markdown_from(TABLE3_HEADER, [table3_cells(row) for row in rows])
 
 
 def table3_tex(rows: Sequence[dict], command: str) -> str:
     caption = (
         "Table 3 (SegNet, TPAMI 2017): CamVid test scores at iteration points, each cell ours / paper (ours - paper)."
     )
-    spec = "lll" + "r" * len(TABLE3_METRICS)
-    return _tex_document(command, caption, spec, [_tex_line(TABLE3_HEADER)], [_tex_line(table3_cells(r)) for r in rows])
-
-
-def write_csv(rows: Sequence[dict], path: Path) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
+    table = pd.DataFrame([table3_cells(row) for row in rows], columns=list(TABLE3_HEADER), dtype=object)
+    return latex(table, "lll" + "r" * len(TABLE3_METRICS), _tex_comments(command, caption))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from segbench.benchmarks.performance import NAIVE
 from segbench.record.provenance import read_provenance
+from segbench.reporting.tables import frame, markdown
 
 TARGET = 1.2  # the speed goals: within 1.2x of the convolution roofline
 AUTO_TARGET = 1.05  # auto's pick: within 1.05x of the fastest path measured here
@@ -27,20 +28,21 @@ def _stopped(results: dict) -> str:
     return f"stopped (warm-up > {results['stop_factor']:g}x naive)"
 
 
-def timing_rows(entry: dict, results: dict) -> list[str]:
-    """One table row per path: ms, speed-up over the naive path, and ratio to the roofline."""
+def timing_table(entry: dict, results: dict) -> str:
+    """One row per path: ms, speed-up over the naive path, and ratio to the roofline."""
     path, roofline_ms = roofline(entry)
     rate = entry["conv_gflops_per_s"][path]
+    columns = ("path", "ms (median)", "speed-up over naive", "÷ roofline")
     rows = [
-        f"| roofline ({entry['gflop']:.1f} GFLOP at {rate:.0f} GFLOP/s, {path} conv) | {roofline_ms:.1f} | | 1.00 |"
+        (f"roofline ({entry['gflop']:.1f} GFLOP at {rate:.0f} GFLOP/s, {path} conv)", f"{roofline_ms:.1f}", "", "1.00")
     ]
     naive = entry["ms"][NAIVE]
     for name, ms in entry["ms"].items():
         if ms is None:
-            rows.append(f"| {name} | {_stopped(results)} | | |")
+            rows.append((name, _stopped(results), "", ""))
         else:
-            rows.append(f"| {name} | {ms:.1f} | {naive / ms:.2f}x | {ms / roofline_ms:.2f} |")
-    return rows
+            rows.append((name, f"{ms:.1f}", f"{naive / ms:.2f}x", f"{ms / roofline_ms:.2f}"))
+    return markdown(frame((dict(zip(columns, row)) for row in rows), columns))
 
 
 def verdict(entry: dict) -> str:
@@ -60,31 +62,33 @@ def conv_rows(entry: dict) -> str:
 def auto_table(results: dict) -> str:
     """Auto's pick beside the four paths timed as a benchmark, per network and measure."""
     labels = list(dict.fromkeys(label for row in results["auto"] for label in row["ms"]))
-    lines = [
-        f"| network | measure | batch, size | {' | '.join(labels)} | auto picks | ÷ fastest | probe s |",
-        "|---|---|---|" + "---|" * len(labels) + "---|---|---|",
-    ]
+    rows = []
     for row in results["auto"]:
         batch, height, width = row["setting"]
-        cells = [
-            "stopped"
+        cells = {
+            label: "stopped"
             if row["ms"].get(label) is None
             else f"{row['ms'][label]:.0f}" + (" **(fastest)**" if label == row["best"] else "")
             for label in labels
-        ]
-        ratio = "—" if row["pick_over_best"] is None else f"{row['pick_over_best']:.2f}"
-        lines.append(
-            f"| {row['model']} | {row['measure']} | {batch}, {height}x{width} | {' | '.join(cells)} | "
-            f"{row['auto_pick']} | {ratio} | {row['probe_seconds']:.1f} |"
+        }
+        rows.append(
+            {
+                "network": row["model"],
+                "measure": row["measure"],
+                "batch, size": f"{batch}, {height}x{width}",
+                **cells,
+                "auto picks": row["auto_pick"],
+                "÷ fastest": "—" if row["pick_over_best"] is None else f"{row['pick_over_best']:.2f}",
+                "probe s": f"{row['probe_seconds']:.1f}",
+            }
         )
     ratios = [row["pick_over_best"] for row in results["auto"]]
     met = all(ratio is not None and ratio <= AUTO_TARGET for ratio in ratios)
     worst = max((ratio for ratio in ratios if ratio is not None), default=float("nan"))
-    lines.append(
-        f"\nauto's pick within {AUTO_TARGET}x of the fastest measured path in every case: "
+    return (
+        f"{markdown(frame(rows))}\n\nauto's pick within {AUTO_TARGET}x of the fastest measured path in every case: "
         f"{'yes' if met else 'no'} (worst {worst:.2f}x)"
     )
-    return "\n".join(lines)
 
 
 def machine_line(results: dict, source: str) -> str:
@@ -102,16 +106,20 @@ def machine_line(results: dict, source: str) -> str:
 def epoch_section(epochs: dict, source: str) -> str:
     """`make bench-epoch`'s whole-command measurements: one quickstart epoch in each precision."""
     auto = next(row for row in epochs["epochs"] if row["precision"] == "auto")
-    lines = [
-        "| precision asked | computed in | decided by | steps | fit s | whole command s | fit ÷ auto's |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     for row in epochs["epochs"]:
         path = row["compute_path"]
         layout = "channels-last" if path["channels_last"] else "contiguous"
-        lines.append(
-            f"| {row['precision']} | {path['precision']}, {layout} | {path['decided_by']} | {row['steps']} | "
-            f"{row['fit_seconds']:.0f} | {row['wall_seconds']:.0f} | {row['fit_seconds'] / auto['fit_seconds']:.2f} |"
+        rows.append(
+            {
+                "precision asked": row["precision"],
+                "computed in": f"{path['precision']}, {layout}",
+                "decided by": path["decided_by"],
+                "steps": row["steps"],
+                "fit s": f"{row['fit_seconds']:.0f}",
+                "whole command s": f"{row['wall_seconds']:.0f}",
+                "fit ÷ auto's": f"{row['fit_seconds'] / auto['fit_seconds']:.2f}",
+            }
         )
     return f"""## One epoch of `make train`
 
@@ -120,39 +128,39 @@ precision, one process after another, on {machine_line(epochs, source)}. *Fit*: 
 steps at batch 12, 120x160, the BN-statistics pass and validation); *whole command*: start-up, probe (auto's
 cache was empty), fitting and scoring the selected checkpoint.
 
-{chr(10).join(lines)}
+{markdown(frame(rows))}
 """
 
 
 def performance_markdown(results: dict, source: str, command: str, epochs: tuple[dict, str] | None = None) -> str:
-    heading = "| path | ms (median) | speed-up over naive | ÷ roofline |\n|---|---|---|---|"
     sections = []
     for entry in results["inference"]:
         batch, height, width = entry["setting"]
         sections.append(
-            f"### Inference, SegNet-Basic, {height}x{width} batch {batch}\n\n{heading}\n"
-            + "\n".join(timing_rows(entry, results))
-            + f"\n\n{verdict(entry)}. {conv_rows(entry)}\n"
+            f"### Inference, SegNet-Basic, {height}x{width} batch {batch}\n\n{timing_table(entry, results)}\n"
+            f"\n{verdict(entry)}. {conv_rows(entry)}\n"
         )
     training = results["training"]
     batch, height, width = training["setting"]
     sections.append(
-        f"### Training step, SegNet-Basic, {height}x{width} batch {batch} (forward, backward, SGD)\n\n{heading}\n"
-        + "\n".join(timing_rows(training, results))
-        + f"\n\n{verdict(training)}. {conv_rows(training)}\n"
+        f"### Training step, SegNet-Basic, {height}x{width} batch {batch} (forward, backward, SGD)\n\n"
+        f"{timing_table(training, results)}\n\n{verdict(training)}. {conv_rows(training)}\n"
     )
-    memory = [
-        "| network | measure | batch, size | before MB | after MB (path) | after ÷ before |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in results["peak_memory_mb"]:
-        batch, height, width = row["setting"]
-        memory.append(
-            f"| {row['model']} | {row['measure']} | {batch}, {height}x{width} | {row['before']:.0f} | "
-            f"{row['after']:.0f} ({row['after_path']}) | {row['after'] / row['before']:.2f} |"
-        )
-    stored = ["| network, indices | bytes kept from encoder to decoder (360x480, first level) |", "|---|---|"]
-    stored += [f"| {name} | {count:,} |" for name, count in results["stored_bytes"].items()]
+    memory = frame(
+        {
+            "network": row["model"],
+            "measure": row["measure"],
+            "batch, size": "{}, {}x{}".format(*row["setting"]),
+            "before MB": f"{row['before']:.0f}",
+            "after MB (path)": f"{row['after']:.0f} ({row['after_path']})",
+            "after ÷ before": f"{row['after'] / row['before']:.2f}",
+        }
+        for row in results["peak_memory_mb"]
+    )
+    stored = frame(
+        {"network, indices": name, "bytes kept from encoder to decoder (360x480, first level)": f"{count:,}"}
+        for name, count in results["stored_bytes"].items()
+    )
     return f"""# Speed and memory of SegNet-Basic on this machine
 
 Written by `{command}` (do not edit by hand) from `{source}` beside this file, one run on
@@ -189,11 +197,11 @@ Peak resident memory a fresh process gains over one inference pass or one traini
 and its input. *Before*: the naive path (fp32 contiguous, int64 indices); *after*: the path auto picks there
 (inference with packed indices and BN folded, the leanest; training with int64 indices, which train faster).
 
-{chr(10).join(memory)}
+{markdown(memory)}
 
 ## Storage (Sec. 3, Table 1's "storage" columns)
 
-{chr(10).join(stored)}
+{markdown(stored)}
 """
 
 

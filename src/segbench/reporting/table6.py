@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 from segbench.paper import TABLE1, TABLE3, TABLE6
 from segbench.record.provenance import lines_measured_on
+from segbench.reporting.tables import frame, markdown, write_csv
 
 REFERENCE = "table3/segnet"  # ratios are against SegNet of the same session, the paper's against its SegNet
 MEASURES = ("forward_ms", "backward_ms", "training_mb", "inference_mb", "model_mb")
@@ -39,19 +39,17 @@ def write_table6(jsonl: Path, out_stem: Path, command: str) -> list[dict]:
     lines = [json.loads(text) for text in jsonl.read_text().splitlines() if text.strip()]
     rows = table6_rows(lines)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    with out_stem.with_suffix(".csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    header = "| network | params | " + " | ".join(f"{h} (÷ SegNet) | Table 6 (÷ SegNet)" for h in HEADINGS) + " |"
-    table = [header, "|" + "---|" * (2 + 2 * len(MEASURES))]
+    write_csv(frame(rows), out_stem.with_suffix(".csv"))
+    shown = []
     for row in rows:
-        cells = [row["paper_name"] or row["model"], f"{row['params']:,}"]
-        for measure in MEASURES:
-            cells.append(f"{row[measure]:,} ({row[f'{measure}_ratio']})")
+        cells = {"network": row["paper_name"] or row["model"], "params": f"{row['params']:,}"}
+        for measure, heading in zip(MEASURES, HEADINGS):
             paper = row[f"paper_{measure}"]
-            cells.append(f"{paper:,} ({row[f'paper_{measure}_ratio']})" if paper != "" else "—")
-        table.append("| " + " | ".join(cells) + " |")
+            cells[f"{heading} (÷ SegNet)"] = f"{row[measure]:,} ({row[f'{measure}_ratio']})"
+            cells[f"{heading}: Table 6 (÷ SegNet)"] = (
+                f"{paper:,} ({row[f'paper_{measure}_ratio']})" if paper != "" else "—"
+            )
+        shown.append(cells)
     first = lines[0]
     text = f"""# Table 6, measured
 
@@ -67,7 +65,7 @@ SegNet (VGG16) of the same session, or of the paper's Table 6: absolute CPU time
   activations, gradients and momentum (the paper: nvidia-smi on the GPU);
 - *model MB*: the saved fp32 state dict (the paper: the Caffe model on disk). SegNet-Basic is Table 1's network.
 
-{chr(10).join(table)}
+{markdown(frame(shown))}
 """
     out_stem.with_suffix(".md").write_text(text)
     return rows
