@@ -26,7 +26,7 @@ def test_test_scores_cover_every_labelled_pixel_once(tiny_camvid, tiny_task):
     scores = trainer().test(task, datamodule=datamodule, verbose=False)[0]
     assert {"test/G", "test/C", "test/mIoU", "test/BF", "test/accuracy/Sky", "test/IoU/Bicyclist"} <= set(scores)
     labels = datamodule.split("test").labels
-    confusion = np.array(task.test_report["confusion"])
+    confusion = np.array(task.test_outcome.confusion)
     assert confusion.sum() == int((labels != 11).sum())
     # G is the confusion matrix's trace over its total (void ignored), computed over the whole split
     assert abs(scores["test/G"] - np.trace(confusion) / confusion.sum()) < 1e-6
@@ -84,7 +84,7 @@ def test_native_scoring_sees_a_thin_class_that_downsampled_labels_lose(
     )
     task = tiny_task()
     trainer().test(task, datamodule=datamodule, verbose=False)
-    confusion = np.array(task.test_report["confusion"])
+    confusion = np.array(task.test_outcome.confusion)
     assert confusion.sum() == total and confusion[CLASS_NAMES.index("Road")].sum() == road_pixels
     assert datamodule.split("test").images.shape[1:3] == (4, 4)  # the network still sees the reduced input
 
@@ -101,9 +101,9 @@ def test_the_per_image_record_recomputes_the_split_scores_exactly(tiny_camvid, t
     datamodule = SegmentationDataModule(root=str(tiny_camvid), batch_size=2, progress=False)
     task = tiny_task()
     scores = trainer().test(task, datamodule=datamodule, verbose=False)[0]
-    record = PerImageRecord.load(task.test_images.save(tmp_path / "per_image.npz"))
+    record = PerImageRecord.load(task.test_outcome.images.save(tmp_path / "per_image.npz"))
     assert list(record.names) == datamodule.split("test").names and len(record) == 2
-    assert record.confusion.sum(axis=0).tolist() == task.test_report["confusion"]
+    assert record.confusion.sum(axis=0).tolist() == task.test_outcome.confusion
     recomputed = record.scores()
     # the split's scores as torchmetrics and the BoundaryF1Score metric compute them from the predicted maps
     independent = segmentation_metrics(11, 11, prefix="", boundary="exact")

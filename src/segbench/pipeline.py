@@ -174,7 +174,7 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: Job) -> RunRecord:
         # fast_dev_run keeps no checkpoint: the weights in memory are scored.
         scorer = make_trainer(cfg, callbacks="scoring_callbacks", with_loggers=False)
         scores = score(scorer, task, datamodule, ("train", "val", "test"), ckpt_path=best or None)
-        test_report, per_image = dict(task.test_report), task.test_images
+        outcome = task.test_outcome
         save_predictions(task, datamodule, cfg.get("saved_predictions", 0), output_dir / "predictions")
         # Table 3's iteration points: each milestone checkpoint scored like the selected one (its BN
         # statistics were recomputed for the evaluation it was saved at).
@@ -202,14 +202,14 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: Job) -> RunRecord:
             train=scores["train"],
             val=scores["val"],
             test=scores["test"],
-            class_names=test_report["class_names"],
-            test_confusion=test_report["confusion"],
-            per_sequence=test_report["per_sequence"],
+            class_names=outcome.class_names,
+            test_confusion=outcome.confusion,
+            per_sequence=outcome.per_sequence,
             milestones=milestones,
             per_image=PER_IMAGE_FILE,
         )
         if trainer.is_global_zero:
-            write_record(record, output_dir / "results.json", per_image)
+            write_record(record, output_dir / "results.json", outcome.images)
             log.info("results: %s", output_dir / "results.json")
         for logger in trainer.loggers:
             logger.log_metrics({f"selected/{k}": v for split in scores.values() for k, v in split.items()})
@@ -250,8 +250,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         scores = score(trainer, task, datamodule, ("test",))["test"]
     if not trainer.is_global_zero:  # every process holds the same synced scores; one reports them
         return scores
+    outcome = task.test_outcome
     print_evaluation(
-        scores, task.test_report["class_names"], title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test"
+        scores, outcome.class_names, title=f"{Path(cfg.ckpt_path).name} on {datamodule.data_root.name} test"
     )
     report = EvalRecord(
         ckpt_path=str(cfg.ckpt_path),
@@ -260,13 +261,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         input_resolution=list(datamodule.split("test").images.shape[1:3]),
         scoring_resolution=list(datamodule.scoring_size("test")),
         compute_path=compute_path.record(),
-        mc_samples=task.hparams.mc_samples or None,
+        class_names=outcome.class_names,
+        confusion=outcome.confusion,
+        per_sequence=outcome.per_sequence,
         per_image=PER_IMAGE_FILE,
-        # the confusion matrix, class names, per-sequence scores and what the task's options add (entropy histograms)
-        **task.test_report,
+        **outcome.additions,  # what the test pass adds (Monte Carlo dropout: mc_samples, entropy histograms)
         **scores,
     )
-    file = write_record(report, Path(cfg.paths.output_dir) / "eval.json", task.test_images)
+    file = write_record(report, Path(cfg.paths.output_dir) / "eval.json", outcome.images)
     log.info("scores: %s", file)
     return scores
 

@@ -10,16 +10,15 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from torch import nn
-from torchmetrics import MeanMetric
 
 from segbench.data.camvid import NUM_CLASSES, VOID_INDEX
 from segbench.errors import NonFiniteLossError
 from segbench.inference import logits_at
 from segbench.losses import PixelCrossEntropy
-from segbench.metrics import Histogram, per_class_metrics, segmentation_metrics
-from segbench.metrics.per_image import PerImageCounts, split_scores
-from segbench.models.mc_dropout import mc_softmax, predictive_entropy
+from segbench.metrics import per_class_metrics, segmentation_metrics
+from segbench.metrics.per_image import PerImageCounts
 from segbench.record.per_image import PerImageRecord
+from segbench.test_time import MonteCarloDropoutPass, OnePass, TestOutcome, TestPass
 
 
 class SegmentationTask(pl.LightningModule):
@@ -42,11 +41,8 @@ class SegmentationTask(pl.LightningModule):
         val_boundary: BF on validation too: None, "approximate" (cheap) or "exact". Test always reports exact BF.
         data_resolution: the [H, W] the images were resized to in training (None: native); eval uses it.
         augment: optional training-time augmentation config (`_target_` and arguments, e.g. FlipScaleCrop).
-        mc_samples: test with Monte Carlo dropout (Bayesian SegNet, beyond the paper): `test/` scores the mean of
-            this many softmax samples, `test_deterministic/` the single pass without dropout, and
-            `test/entropy_right` / `test/entropy_wrong` the mean normalised predictive entropy of the correctly
-            and wrongly labelled pixels (their 20-bin histograms in `test_report["entropy_histogram"]`).
-            0: the deterministic pass only.
+        mc_samples: test with this many Monte Carlo dropout samples (Bayesian SegNet, beyond the paper;
+            `segbench.test_time.MonteCarloDropoutPass`); 0: the deterministic pass only (`OnePass`).
     """
 
     def __init__(
@@ -76,17 +72,11 @@ class SegmentationTask(pl.LightningModule):
         # BF of the test split comes from the per-image counts below
         self.test_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test/")
         self.test_per_class = per_class_metrics(num_classes, ignore_index)
-        # Used with mc_samples only (metric states are not saved in checkpoints, so they cost nothing otherwise);
-        # its BF comes from per-image counts too, so that the two passes' scores are computed the same way.
-        self.test_deterministic_metrics = segmentation_metrics(num_classes, ignore_index, prefix="test_deterministic/")
-        self.test_deterministic_per_image = PerImageCounts(num_classes, ignore_index)
-        self.test_entropy = nn.ModuleDict({"right": MeanMetric(), "wrong": MeanMetric()})
-        self.test_entropy_histogram = nn.ModuleDict({"right": Histogram(), "wrong": Histogram()})
         # Each test image's confusion and boundary counts: the split's BF, the per-sequence scores and the run's
         # per-image record are computed from them (each image's boundaries are matched once).
         self.test_per_image = PerImageCounts(num_classes, ignore_index)
-        self.test_report: dict[str, object] = {}
-        self.test_images: PerImageRecord | None = None
+        self.test_pass: TestPass = OnePass()  # chosen again from mc_samples when testing starts
+        self.test_outcome: TestOutcome | None = None  # what the last test epoch adds to the run's record
         self._test_images_seen = 0
         # Training batches only (not evaluation, not the BN-statistics pass, which run in eval mode).
         self.augment = instantiate(dict(augment), ignore_index=ignore_index) if augment else None
@@ -109,7 +99,9 @@ class SegmentationTask(pl.LightningModule):
             images, labels = self.augment(images, labels)
         return images.contiguous(memory_format=self.memory_format), labels, *indices
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def scored_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], metrics, stage: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and metric update for one batch; returns the loss and the predicted label map."""
         images, labels = batch[:2]
         # Scored on labels of another size than the input (the native label files, Sec. 3.3's protocol).
@@ -131,7 +123,7 @@ class SegmentationTask(pl.LightningModule):
         return loss, predictions
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        loss = self._step(batch, self.train_metrics, "train")[0]
+        loss = self.scored_step(batch, self.train_metrics, "train")[0]
         # Decided by all processes together: under DDP a rank stopping alone would leave the others waiting.
         if self.trainer.strategy.reduce_boolean_decision(not torch.isfinite(loss), all=False):
             # Stop before the optimiser writes NaN into the weights: the last checkpoint stays the last good one.
@@ -143,85 +135,50 @@ class SegmentationTask(pl.LightningModule):
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, self.val_metrics, "val")
+        self.scored_step(batch, self.val_metrics, "val")
+
+    def on_test_start(self) -> None:
+        samples, classes, ignore = self.hparams.get("mc_samples"), self.hparams.num_classes, self.hparams.ignore_index
+        self.test_pass = MonteCarloDropoutPass(samples, classes, ignore).to(self.device) if samples else OnePass()
+        self._metric_attributes = None  # Lightning's map of the module's metrics, by which it logs them: anew
 
     def on_test_epoch_start(self) -> None:
         self._test_images_seen = 0
 
     def test_step(self, batch, batch_idx: int) -> None:
-        indices = self._batch_indices(batch)
-        self.test_per_image.update(self._test_predictions(batch), batch[1], indices)
+        indices, labels = self.test_indices(batch), batch[1]
+        predictions = self.test_pass.predict(self, batch)
+        self.test_per_class.update(predictions, labels)
+        self.test_per_image.update(predictions, labels, indices)
         self._test_images_seen += len(indices)
 
-    def _batch_indices(self, batch) -> torch.Tensor:
+    def test_indices(self, batch) -> torch.Tensor:
         """The test images' indices in their split: the test loader's (image, label, index), else their order."""
         if len(batch) > 2:
             return batch[2]
         return torch.arange(self._test_images_seen, self._test_images_seen + len(batch[1]))
 
-    def _test_predictions(self, batch) -> torch.Tensor:
-        """The batch's predicted label map, its scores and (with mc_samples) its uncertainty recorded."""
-        if not self.hparams.get("mc_samples"):
-            _, predictions = self._step(batch, self.test_metrics, "test")
-            self.test_per_class.update(predictions, batch[1])
-            return predictions
-        _, deterministic = self._step(batch, self.test_deterministic_metrics, "test_deterministic")
-        images, labels = batch[:2]
-        self.test_deterministic_per_image.update(deterministic, labels, self._batch_indices(batch))
-        probabilities = mc_softmax(self.net, images, self.hparams.mc_samples, size=tuple(labels.shape[-2:]))
-        predictions = probabilities.argmax(dim=1)
-        # cross entropy of the mean distribution: the loss's logits may be any log-probabilities
-        loss = self.criterion(probabilities.clamp_min(1e-12).log(), labels)
-        self.log("test/loss", loss, on_epoch=True, batch_size=len(images), sync_dist=True)
-        self.test_metrics.update(predictions, labels)
-        self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
-        self.test_per_class.update(predictions, labels)
-        entropy, labelled = predictive_entropy(probabilities), labels != self.hparams.ignore_index
-        for kind, pixels in (
-            ("right", labelled & (predictions == labels)),
-            ("wrong", labelled & (predictions != labels)),
-        ):
-            if pixels.any():
-                self.test_entropy[kind].update(entropy[pixels])
-                self.test_entropy_histogram[kind].update(entropy[pixels])
-            self.log(f"test/entropy_{kind}", self.test_entropy[kind], on_step=False, on_epoch=True)
-        return predictions
-
     def on_test_epoch_end(self) -> None:
         """BF from the per-image counts; per-class accuracy and IoU (Table 2 style) logged by class name; the
-        confusion matrix, per-sequence scores and the per-image record kept for the run's record."""
+        confusion matrix, the per-image record and the pass's additions kept as `test_outcome`."""
         scores = self.test_per_class.compute()
+        self.test_per_class.reset()
         names = list(self.hparams.class_names) or [str(c) for c in range(self.hparams.num_classes)]
         per_class = {
             f"test/{kind}/{name}": float(value)
             for kind in ("accuracy", "IoU")
             for name, value in zip(names, scores[kind])
         }
-        self.test_images = self._per_image_record(names)
+        images = self._per_image_record(names)
         # equal on every process already (synced metric states)
-        self.log("test/BF", self.test_images.scores()["BF"], sync_dist=True)
+        self.log("test/BF", images.scores()["BF"], sync_dist=True)
         self.log_dict(per_class, sync_dist=True)
-        self.test_report = {
-            "confusion": scores["confusion"].tolist(),
-            "class_names": names,
-            "per_sequence": self.test_images.by_sequence(),
-        }
-        self.test_per_class.reset()
-        if self.hparams.get("mc_samples"):
-            deterministic = self.test_deterministic_per_image.compute()
-            self.test_deterministic_per_image.reset()
-            self.log(
-                "test_deterministic/BF",
-                split_scores(deterministic["confusion"], deterministic["boundary"])["BF"],
-                sync_dist=True,
-            )
-            histograms = self.test_entropy_histogram
-            self.test_report["entropy_histogram"] = {
-                "edges": histograms["right"].edges,
-                **{kind: histogram.compute().tolist() for kind, histogram in histograms.items()},
-            }
-            for histogram in histograms.values():
-                histogram.reset()
+        self.test_outcome = TestOutcome(
+            class_names=names,
+            confusion=scores["confusion"].tolist(),
+            images=images,
+            additions=self.test_pass.finish(self),
+        )
 
     def _per_image_record(self, class_names: list[str]) -> PerImageRecord:
         """The test images' counts, named after the images of the data module's test split when there is one."""
