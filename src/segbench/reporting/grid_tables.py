@@ -66,6 +66,10 @@ def shown_score(run: Run | None, split: str, metric: str, decimals: int) -> floa
     return percent(run.score(split, metric), decimals) if run is not None and run.complete else None
 
 
+def _rounded_ms(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 1)
+
+
 def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[str, Any]] | None) -> list[dict]:
     """One row per Table 1 variant that has a run, in the paper's order; the efficiency columns from `make bench`."""
     rows = []
@@ -86,10 +90,9 @@ def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[st
             "storage_multiplier": measured.get("storage_multiplier"),
             "paper_storage_multiplier": "n/a" if paper["storage_multiplier"] is None else paper["storage_multiplier"],
             "stored_bytes": measured.get("stored_bytes"),
-            "infer_ms_fp32": round(measured["infer_ms_fp32"], 1) if "infer_ms_fp32" in measured else None,
-            "infer_ms_bf16_channels_last": round(measured["infer_ms_bf16_channels_last"], 1)
-            if "infer_ms_bf16_channels_last" in measured
-            else None,
+            "infer_ms_fp32": _rounded_ms(measured.get("infer_ms_fp32")),
+            # None also where bf16 was not run (no oneDNN bf16 kernels) or stopped as too slow
+            "infer_ms_bf16_channels_last": _rounded_ms(measured.get("infer_ms_bf16_channels_last")),
             "paper_infer_ms": paper["infer_ms"],
         }
         for balancing, run in runs.items():
