@@ -18,6 +18,7 @@ import numpy as np
 
 from segbench.data.camvid import CLASS_NAMES, COLOURS
 from segbench.errors import SegbenchError
+from segbench.extras import require
 from segbench.precision import AUTO
 from segbench.predict import colour_overlay, predict_image, uncertainty_image
 from segbench.pretrained import Predictor, load_predictor
@@ -69,7 +70,7 @@ class Segmenter:
         return self.loaded[label]
 
     def __call__(self, image: np.ndarray | None, label: str, mc_samples: int):
-        import gradio as gr
+        gr = require("gradio", "demo")
 
         if image is None:
             raise gr.Error("Upload an image or pick an example first.")
@@ -90,7 +91,7 @@ class Segmenter:
 def build_demo(models: dict[str, str | None], precision: str = AUTO):
     """The Gradio page; `models` as `find_models` gives them, each run in `precision`."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # a local demo reports nothing to anyone
-    import gradio as gr
+    gr = require("gradio", "demo")
 
     segment = Segmenter(models, precision)
     with gr.Blocks(title="segbench: SegNet on CamVid") as demo:

@@ -10,10 +10,8 @@ EXTRAS = {
     "crf": "DeepLab-LargeFOV-denseCRF's dense CRF",
     "cluster": "the Hydra launchers hydra/launcher=parallel and hydra/launcher=slurm",
     "report": "the reports' tables and figures",
-    "export": "ONNX export",
     "demo": "the web demo",
-    "dashboard": "the W&B dashboard",
-}
+}  # export and dashboard name their extra in errors of their own (several libraries each)
 
 
 def require(module: str, extra: str) -> ModuleType:
