@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from segbench.errors import SegbenchError, first_line
+from segbench.models.config import build_network, network_config
 from segbench.task import SegmentationTask
 
 # Checkpoints hold tensors and plain containers only (configs are plain dicts, not Hydra partials),
@@ -56,11 +56,11 @@ def model_config_of(checkpoint: dict[str, Any], path: str | Path) -> str:
 def load_task(ckpt_path: str | Path) -> SegmentationTask:
     """Rebuild the network from the config stored in a checkpoint, then load its weights."""
     checkpoint = read_checkpoint(ckpt_path)
-    model_config = OmegaConf.create(model_config_of(checkpoint, ckpt_path))
+    model_config = network_config(OmegaConf.create(model_config_of(checkpoint, ckpt_path)))
     if OmegaConf.select(model_config, "encoder.pretrained") is not None:
         # The checkpoint holds the trained weights: the ImageNet file it started from is not needed again.
         model_config.encoder.pretrained = None
-    net = instantiate(model_config)
+    net = build_network(model_config)
     try:
         return SegmentationTask.load_from_checkpoint(ckpt_path, map_location="cpu", net=net, **SAFE_LOADING)
     except RuntimeError as error:  # weights that do not fit the network its own config builds

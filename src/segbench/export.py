@@ -20,12 +20,12 @@ from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
 from segbench.checkpoints import load_task
 from segbench.errors import SegbenchError, first_line
+from segbench.models.config import build_network
 from segbench.utils.hydra_callbacks import write_done_file
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def export(cfg: DictConfig) -> Path:
     elif model is not None:
         name = f"model={model}"
         torch.manual_seed(cfg.seed)
-        net = instantiate(cfg.model)
+        net = build_network(cfg.model)
         default_out = Path(cfg.paths.output_dir) / f"{model.replace('/', '_')}.onnx"
     else:
         raise SegbenchError(

@@ -22,6 +22,7 @@ from segbench.checkpoints import SAFE_LOADING, load_task
 from segbench.errors import SegbenchError
 from segbench.inference import evenly_spaced, predict_labels, save_label_map
 from segbench.models import count_parameters
+from segbench.models.config import build_network, model_meta, network_yaml
 from segbench.precision import Choice, choose_for_trainer, resolve_compute_path
 from segbench.pretrained import weights_task
 from segbench.record import provenance
@@ -58,9 +59,9 @@ def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTas
         cfg.balancing._target_.rsplit(".", 1)[-1],
         [round(w, 4) for w in class_weights.tolist()],
     )
-    net = instantiate(cfg.model)
+    net = build_network(cfg.model)
     # YAML text, not a dict: instantiate() would otherwise build a second network from it.
-    model_config = OmegaConf.to_yaml(cfg.model, resolve=True)
+    model_config = network_yaml(cfg.model)
     resolution = list(datamodule.resolution) if datamodule.resolution else None
     input_size = tuple(resolution or datamodule.split("train").images.shape[1:3])
     choice = resolve_compute_path(cfg, net, model_config, input_size)
@@ -190,6 +191,7 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: Job) -> RunRecord:
             choices=config_choices(cfg),
             provenance=origin,
             seed=cfg.get("seed"),
+            paper_name=model_meta(cfg.model).paper_name,
             params=count_parameters(task.net),
             best_checkpoint=best,
             epochs_trained=trainer.current_epoch,

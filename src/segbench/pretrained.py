@@ -20,13 +20,13 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
 from segbench.checkpoints import SAFE_LOADING, load_task, read_checkpoint
 from segbench.data.camvid import NATIVE_HEIGHT, NATIVE_WIDTH, VOID_INDEX
 from segbench.errors import SegbenchError
+from segbench.models.config import build_network
 from segbench.precision import FP32, Choice, ComputePath, choose
 from segbench.record.run import EvalRecord, dump, read_record
 from segbench.task import SegmentationTask
@@ -76,7 +76,7 @@ def load_weights(path: str | Path) -> Predictor:
         raise SegbenchError(f"{path} is not a file")
     try:
         saved = torch.load(path, map_location="cpu", **SAFE_LOADING)
-        net = instantiate(OmegaConf.create(saved["model_config"]))
+        net = build_network(OmegaConf.create(saved["model_config"]))
         net.load_state_dict(saved["state_dict"])  # copied into the network's fp32 tensors
     except (KeyError, RuntimeError, OSError, ValueError) as error:
         raise SegbenchError(f"{path} is not a segbench weights file ({type(error).__name__}: {error})") from None

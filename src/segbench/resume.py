@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import yaml
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from segbench.checkpoints import model_config_of, read_checkpoint
 from segbench.errors import SegbenchError, first_line
+from segbench.models.config import build_network, network_config
 from segbench.record import provenance
 from segbench.record.run import RunRecord, is_complete, write_record
 from segbench.utils.config import config_choices
@@ -112,10 +112,10 @@ def check_resumable(cfg: DictConfig) -> None:
     """
     checkpoint = read_checkpoint(cfg.ckpt_path)
     trained = OmegaConf.create(model_config_of(checkpoint, cfg.ckpt_path))
-    wanted = OmegaConf.to_container(cfg.model, resolve=True)
+    wanted = network_config(cfg.model)
     if OmegaConf.select(cfg.model, "encoder.pretrained") is not None:
-        wanted["encoder"]["pretrained"] = None  # the checkpoint's weights replace the ImageNet ones anyway
-    built = {name: tuple(tensor.shape) for name, tensor in instantiate(wanted).state_dict().items()}
+        wanted.encoder.pretrained = None  # the checkpoint's weights replace the ImageNet ones anyway
+    built = {name: tuple(tensor.shape) for name, tensor in build_network(wanted).state_dict().items()}
     stored = {
         name.removeprefix("net."): tuple(tensor.shape)
         for name, tensor in checkpoint["state_dict"].items()

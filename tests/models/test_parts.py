@@ -112,6 +112,9 @@ class NearestUpsample(nn.Module):
     def forward(self, x: torch.Tensor, level: EncoderLevel) -> torch.Tensor:
         return F.interpolate(x, size=tuple(level.size), mode="nearest")
 
+    def kept_from_encoder(self, level: EncoderLevel) -> list[torch.Tensor]:
+        return []
+
 
 @pytest.mark.parametrize("skip", [NoSkip, AddEncoderMap])
 def test_decoder_adds_each_shallower_pooled_map_once_and_nothing_at_full_resolution(skip):
@@ -131,10 +134,7 @@ def test_decoder_adds_each_shallower_pooled_map_once_and_nothing_at_full_resolut
 def test_decoder_stage_0_output_is_its_upsampled_input_with_nothing_added():
     """Stage 0 (input resolution) adds nothing: with an upsampler writing zeros the decoder's output is zero."""
 
-    class ZeroUpsample(nn.Module):
-        def __init__(self, channels: int) -> None:
-            super().__init__()
-
+    class ZeroUpsample(NearestUpsample):
         def forward(self, x: torch.Tensor, level: EncoderLevel) -> torch.Tensor:
             return x.new_zeros(*x.shape[:2], *level.size)
 

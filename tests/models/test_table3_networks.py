@@ -24,6 +24,7 @@ from segbench.models import (
     VGG16Encoder,
     count_parameters,
 )
+from segbench.models.config import build_network
 from segbench.models.densify import ConvStack, MultiChannelConv, NoDensify
 from segbench.models.encoder import max_pool_keeping_indices
 from segbench.models.upsample import BilinearUpsample, LearntDeconv, MaxUnpool
@@ -71,7 +72,7 @@ def compose_model(name: str, *overrides: str):
 
 def build(name: str, *overrides: str) -> nn.Module:
     torch.manual_seed(0)
-    return instantiate(compose_model(name, *overrides).model)
+    return build_network(compose_model(name, *overrides).model)
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED_PARAMS))

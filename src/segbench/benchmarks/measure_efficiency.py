@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from rich.progress import Progress
 from torch import nn
 
 from segbench.benchmarks.timing import time_calls
 from segbench.models import count_parameters
+from segbench.models.config import build_network, network_yaml
 from segbench.precision import BF16, FP32, ComputePath, choose, onednn_bf16_kernels
 from segbench.record import provenance
 from segbench.utils.config import config_choices
@@ -139,14 +139,14 @@ def benchmark(cfg: DictConfig) -> dict[str, Any]:
     row = {
         "model": config_choices(cfg).get("model"),
         **measure(
-            instantiate(cfg.model),
+            build_network(cfg.model),
             cfg.height,
             cfg.width,
             cfg.runs,
             cfg.warmup,
             cfg.device,
             cfg.progress,
-            network=OmegaConf.to_yaml(cfg.model, resolve=True),
+            network=network_yaml(cfg.model),
             auto_pick=cfg.auto_pick,
         ),
     }

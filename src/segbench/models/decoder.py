@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from segbench.models.encoder import EncoderLevel
+from segbench.models.parts import build_part
 from segbench.models.skip import NoSkip
 
 Factory = Callable[..., nn.Module]
@@ -66,13 +67,13 @@ class Decoder(nn.Module):
             produces maps with the channels of its encoder's input); the shallowest keeps its width.
         depth: number of encoder levels (= encoder blocks).
         upsample, densify, skip: factories (Hydra `_partial_`) building each stage's parts, or a list
-            of factories, one per stage, stage 0 (full resolution) first. The densifier gets
-            `out_channels` only where its stage changes the width.
+            of factories, one per stage, stage 0 (full resolution) first; each part honours the contract
+            of its kind in `segbench.models.parts`.
         stage_depths: the levels that get a stage (default: all). Stage d upsamples to level d's size
             and adds (its skip permitting) level d-1's pooled map; level 0 must have one, so that the
             output has the input's size. FCN-8s: [0, 3, 4]; DeepLab-LargeFOV: [0].
         input_projection: factory for what maps the deepest pooled map to the deepest stage's width,
-            called with (in_channels, out_channels): VGG16's fc6/fc7 for FCN, DeepLab, DeconvNet (Sec. 4).
+            an `InputProjection` (`segbench.models.parts`): VGG16's fc6/fc7 for FCN, DeepLab, DeconvNet (Sec. 4).
             Default: nothing when the widths agree, else a 1x1 conv without bias (FCN-Basic's reduction).
     """
 
@@ -106,24 +107,35 @@ class Decoder(nn.Module):
         out_widths = in_widths[:1] + in_widths[:-1]
         self.out_channels = out_widths[0]
         if input_projection is not None:
-            self.input_projection = input_projection(in_channels=encoder_widths[-1], out_channels=in_widths[-1])
+            self.input_projection = build_part(
+                "input_projection",
+                input_projection,
+                "decoder",
+                in_channels=encoder_widths[-1],
+                out_channels=in_widths[-1],
+            )
         elif in_widths[-1] == encoder_widths[-1]:
             self.input_projection = nn.Identity()
         else:
             self.input_projection = nn.Conv2d(encoder_widths[-1], in_widths[-1], 1, bias=False)
-        # Stage 0 outputs at input resolution, where no pooled encoder map exists to add.
-        self.stages = nn.ModuleList(
-            DecoderStage(
-                upsamples[i](channels=in_widths[i]),
-                densifiers[i](channels=in_widths[i])
-                if in_widths[i] == out_widths[i]
-                else densifiers[i](channels=in_widths[i], out_channels=out_widths[i]),
-                skips[i](encoder_channels=encoder_widths[depth_index - 1], channels=out_widths[i])
+        self.stages = nn.ModuleList()
+        for i, depth_index in enumerate(self.stage_depths):
+            where = f"decoder stage {depth_index}"
+            widths_of_densify = dict(channels=in_widths[i])
+            if in_widths[i] != out_widths[i]:
+                widths_of_densify["out_channels"] = out_widths[i]
+            # Built in this order (upsample, densify, skip) so that seeded weights stay as they were.
+            upsample_part = build_part("upsample", upsamples[i], where, channels=in_widths[i])
+            densify_part = build_part("densify", densifiers[i], where, **widths_of_densify)
+            # Stage 0 outputs at input resolution, where no pooled encoder map exists to add.
+            skip_part = (
+                build_part(
+                    "skip", skips[i], where, encoder_channels=encoder_widths[depth_index - 1], channels=out_widths[i]
+                )
                 if depth_index > 0
-                else NoSkip(encoder_widths[0], out_widths[i]),
+                else NoSkip(encoder_widths[0], out_widths[i])
             )
-            for i, depth_index in enumerate(self.stage_depths)
-        )
+            self.stages.append(DecoderStage(upsample_part, densify_part, skip_part))
 
     @staticmethod
     def _encoder_map(levels: list[EncoderLevel], depth_index: int) -> torch.Tensor | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from segbench.models.layers import conv_bn
+
 
 class NoSkip(nn.Module):
     def __init__(self, encoder_channels: int, channels: int) -> None:
@@ -50,4 +52,36 @@ class AddReducedEncoderMap(nn.Module):
 
     def kept_from_encoder(self, encoder_map: torch.Tensor) -> list[torch.Tensor]:
         # At inference FCN stores the compressed map, not the 64-channel one (Sec. 3.1).
+        return [self.reduce(encoder_map)]
+
+
+class ConcatConv(nn.Module):
+    """U-Net's skip (Ronneberger, Fischer, Brox, MICCAI 2015; beyond the paper): concatenate the encoder map to
+    the decoder's maps, then a conv and batch norm back to the decoder's width. Keeps the whole encoder map."""
+
+    def __init__(self, encoder_channels: int, channels: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        self.fuse = nn.Sequential(*conv_bn(channels + encoder_channels, channels, kernel_size))
+
+    def forward(self, x: torch.Tensor, encoder_map: torch.Tensor) -> torch.Tensor:
+        return self.fuse(torch.cat([x, encoder_map], dim=1))
+
+    def kept_from_encoder(self, encoder_map: torch.Tensor) -> list[torch.Tensor]:
+        return [encoder_map]
+
+
+class AddBottleneckEncoderMap(nn.Module):
+    """Beyond the paper, a probe of Sec. 3.3's memory argument: store the encoder map reduced by a 1x1 conv to
+    `bottleneck` channels (e.g. K, FCN-Basic's storage), expand it back by another 1x1 conv and add it. With
+    SegNet's unpooling this keeps the indices plus a K-channel map."""
+
+    def __init__(self, encoder_channels: int, channels: int, bottleneck: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(encoder_channels, bottleneck, kernel_size=1, bias=False)
+        self.expand = nn.Conv2d(bottleneck, channels, kernel_size=1, bias=False)
+
+    def forward(self, x: torch.Tensor, encoder_map: torch.Tensor) -> torch.Tensor:
+        return x + self.expand(self.reduce(encoder_map))
+
+    def kept_from_encoder(self, encoder_map: torch.Tensor) -> list[torch.Tensor]:
         return [self.reduce(encoder_map)]

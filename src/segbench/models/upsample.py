@@ -11,6 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from segbench.models.encoder import EncoderLevel
+from segbench.models.layers import conv_bn
 from segbench.models.packed_indices import max_unpool_2x2_packed
 
 
@@ -86,6 +87,49 @@ class LearntDeconv(nn.Module):
         height, width = level.size
         # A stride-s deconv multiplies the size by s; ceil-mode pooling of an odd size needs rows cut.
         return self.deconv(x)[..., :height, :width]
+
+    def kept_from_encoder(self, level: EncoderLevel) -> list[torch.Tensor]:
+        return []
+
+
+class ResizeConv(nn.Module):
+    """Resize-convolution (Odena, Dumoulin, Olah, "Deconvolution and checkerboard artifacts", Distill 2016; beyond
+    the paper): interpolate to the level's size (nearest or bilinear), then a learnt conv and batch norm.
+
+    Nearest resizing followed by a k x k conv is what a stride-2 transposed conv computes without its uneven
+    overlap, so it cannot make checkerboard patterns. Nothing is kept from the encoder.
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 3, mode: str = "nearest") -> None:
+        super().__init__()
+        if mode not in ("nearest", "bilinear"):
+            raise ValueError(f"ResizeConv mode must be nearest or bilinear, got {mode!r}")
+        self.mode = mode
+        self.conv = nn.Sequential(*conv_bn(channels, channels, kernel_size))
+
+    def forward(self, x: torch.Tensor, level: EncoderLevel) -> torch.Tensor:
+        options = {"align_corners": False} if self.mode == "bilinear" else {}
+        return self.conv(F.interpolate(x, size=tuple(level.size), mode=self.mode, **options))
+
+    def kept_from_encoder(self, level: EncoderLevel) -> list[torch.Tensor]:
+        return []
+
+
+class PixelShuffleUpsample(nn.Module):
+    """Sub-pixel convolution (Shi et al., "Real-time single image and video super-resolution...", CVPR 2016;
+    beyond the paper): a conv to 4x the channels at the low resolution, then `PixelShuffle(2)` rearranges each
+    pixel's 4 groups into its 2x2 block; rows and columns past an odd level's size are cut.
+
+    The conv is He-initialised like every other (no ICNR). Nothing is kept from the encoder.
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        self.expand = nn.Sequential(*conv_bn(channels, 4 * channels, kernel_size), nn.PixelShuffle(2))
+
+    def forward(self, x: torch.Tensor, level: EncoderLevel) -> torch.Tensor:
+        height, width = level.size
+        return self.expand(x)[..., :height, :width]
 
     def kept_from_encoder(self, level: EncoderLevel) -> list[torch.Tensor]:
         return []

@@ -62,6 +62,8 @@ class RunRecord(_Record):
     error: str | None = None  # first line, for a job that did not complete
     global_step: int = 0
     seed: int | None = None
+    # the model config's meta.paper_name: the row of the paper's tables it is compared with (None: none)
+    paper_name: str | None = None
     params: int | None = None
     # the network's cost in the run's compute path at its input size (stored bytes at batch 1, median inference ms)
     stored_bytes: int | None = None
@@ -107,6 +109,11 @@ class RunRecord(_Record):
     @property
     def model(self) -> str:
         return str(self.choices["model"])
+
+    @property
+    def variant_name(self) -> str:
+        """How reports name the variant: its paper name where it has one, else its `model=` option."""
+        return self.paper_name or str(self.choices["model"])
 
 
 class EvalRecord(_Record):

@@ -85,9 +85,11 @@ def compose_model(name: str, overrides: tuple[str, ...] = ()) -> Any:
     """The network `python src/train.py model=<name>` would build, outside a Hydra run (benchmarks, tests)."""
     from hydra import compose, initialize_config_dir
 
+    from segbench.models.config import build_network
+
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
         cfg = compose("train", overrides=[f"model={name}", *overrides])
-    return instantiate(cfg.model)
+    return build_network(cfg.model)
 
 
 def register_resolvers() -> None:
