@@ -141,3 +141,37 @@ TABLE6 = {
     "table3/deconvnet": dict(paper_name="DeconvNet", forward_ms=474.65, backward_ms=602.15, training_mb=9731,
                              inference_mb=1872, model_mb=877),
 }  # fmt: skip
+
+
+# Lookups by the paper's own name of a network (a model config's meta.paper_name, a run record's paper_name): the
+# reports find a run's reference row through them, so that a variant the paper lacks simply has none. Which rows a
+# report shows is decided by its runs, never by these tables.
+def _by_paper_name(table: dict[str, dict]) -> dict[str, dict]:
+    return {entry["paper_name"]: entry for entry in table.values()}
+
+
+_TABLE1_BY_NAME, _TABLE3_BY_NAME, _TABLE6_BY_NAME = map(_by_paper_name, (TABLE1, TABLE3, TABLE6))
+
+
+def table1_row(paper_name: str | None) -> dict | None:
+    """Table 1's row of the variant the paper calls `paper_name` (None: Table 1 has no such variant)."""
+    return _TABLE1_BY_NAME.get(paper_name) if paper_name else None
+
+
+def table3_row(paper_name: str | None) -> dict | None:
+    """Table 3's row of the network the paper calls `paper_name` (None: Table 3 has no such network)."""
+    return _TABLE3_BY_NAME.get(paper_name) if paper_name else None
+
+
+def table6_row(paper_name: str | None) -> dict | None:
+    """Table 6's row of the network the paper calls `paper_name` (None: Table 6 did not measure it)."""
+    return _TABLE6_BY_NAME.get(paper_name) if paper_name else None
+
+
+def paper_order(paper_name: str | None) -> tuple[int, int] | None:
+    """Where the paper lists the network: (1, its row) in Table 1 or (3, its row) in Table 3, rows counted from 0
+    (None: neither has it). Reports sort the paper's networks by it, as the paper prints them."""
+    for table, names in ((1, list(_TABLE1_BY_NAME)), (3, list(_TABLE3_BY_NAME))):
+        if paper_name in names:
+            return table, names.index(paper_name)
+    return None

@@ -7,7 +7,9 @@ Each run folder found below the given paths (its `results.json`, any status) is 
 predicted label maps — never checkpoints or W&B folders — so that reports re-create from the
 repository alone. `<name>` joins the config choices that differ between the runs, and the seed when it does
 (e.g. `model=fcn_basic,balancing=natural`, `seed=1`). Copying again replaces a run's copy (a resumed run
-brings its later results); the latest run of each name wins.
+brings its later results); the latest run of each name wins. A copy's results.json is brought up to the current
+record (`segbench.record.migrate`: e.g. the paper's name of a run by a job still running older code), so that the
+reports read every committed run alike.
 
 A grid collected over several sittings keeps what was copied before: the copies already in `<out>`
 take part like runs in `logs/` (a copy keeps its run's time, so the run in `logs/` wins a tie), and all
@@ -23,8 +25,9 @@ import shutil
 from pathlib import Path
 
 from segbench.errors import SegbenchError
+from segbench.record.migrate import migrate_run
 from segbench.record.per_image import PER_IMAGE_FILE
-from segbench.record.run import RunRecord, write_record
+from segbench.record.run import read_record, write_record
 from segbench.reporting.grid_runs import Run, find_runs, varying_settings
 
 # Relative globs of what a run folder keeps that reports read; all of it small text, PNG or the compressed per-image
@@ -73,14 +76,17 @@ def copy_run(run: Run, copy: Path) -> Path:
     for kept in [Path("results.json"), *(path.relative_to(run.folder) for path in small)]:
         (copy / kept).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run.folder / kept, copy / kept)
-    _forget_local_paths(run.record, copy / "results.json")
+    # Migrated from its raw file, before anything rewrites it as a typed record that would fill the defaults.
+    migrate_run(copy / "results.json")
+    _forget_local_paths(copy / "results.json")
     source_time = run.file.stat()
     os.utime(copy / "results.json", ns=(source_time.st_atime_ns, source_time.st_mtime_ns))  # the run's time, kept
     return copy
 
 
-def _forget_local_paths(record: RunRecord, results_file: Path) -> None:
+def _forget_local_paths(results_file: Path) -> None:
     """The selected checkpoint is named by file only: the folder it was in is not part of the repository."""
+    record = read_record(results_file)
     if record.best_checkpoint:
         write_record(record.model_copy(update={"best_checkpoint": Path(record.best_checkpoint).name}), results_file)
 

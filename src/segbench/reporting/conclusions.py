@@ -3,7 +3,10 @@
 Badrinarayanan et al., "SegNet", TPAMI 2017, Sec. 3.3 draws its conclusions in words; each is written
 here as the pairwise comparisons of Table 1 cells it implies (variant A beats variant B on a measure,
 under a balancing), so that a reader sees how many of them hold in our grid and in the paper's own
-table, and which do not, with the numbers.
+table, and which do not, with the numbers. Cells name the paper's variants by the paper's names, and a grid's run
+of a cell is the run whose record has that `paper_name`: a variant the paper does not have takes part in none of
+them. A conclusion none of whose comparisons has our scores on both sides is not checked, and names the cells
+without a complete run.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from segbench.paper import BALANCINGS, TABLE1
+from segbench.errors import SegbenchError
+from segbench.paper import BALANCINGS, TABLE1, paper_order, table1_row
 from segbench.reporting.grid_runs import Run
 from segbench.reporting.grid_tables import shown_score, table1_decimals
 from segbench.reporting.labels import BALANCING_SHORT
@@ -22,20 +26,20 @@ TRAIN = ("G", "C", "mIoU")
 # "As well as": the paper calls SegNet-Basic and FCN-Basic equal with gaps of up to 2.3 points (MF BF).
 EQUAL_WITHIN = 2.5
 
-# (model, balancing, split, metric) -> the score in percent, None when there is none
+# (paper name, balancing, split, metric) -> the score in percent, None when there is none
 Scores = Callable[[str, str, str, str], "float | None"]
 
 
 @dataclass(frozen=True)
 class Cell:
-    model: str
+    variant: str  # the paper's name of a Table 1 variant
     balancing: str
     split: str
     metric: str
 
     def label(self) -> str:
         split = "" if self.split == "test" else f"{self.split} "
-        return f"{TABLE1[self.model]['paper_name']} {BALANCING_SHORT[self.balancing]} {split}{self.metric}"
+        return f"{self.variant} {BALANCING_SHORT[self.balancing]} {split}{self.metric}"
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,13 @@ class Comparison:
     within: float | None = None
 
     def holds(self, scores: Scores) -> bool | None:
-        a, b = (scores(c.model, c.balancing, c.split, c.metric) for c in (self.better, self.worse))
+        a, b = (scores(c.variant, c.balancing, c.split, c.metric) for c in (self.better, self.worse))
         if a is None or b is None:
             return None
         return abs(a - b) <= self.within if self.within is not None else a > b
 
     def describe(self, scores: Scores) -> str:
-        a, b = (scores(c.model, c.balancing, c.split, c.metric) for c in (self.better, self.worse))
+        a, b = (scores(c.variant, c.balancing, c.split, c.metric) for c in (self.better, self.worse))
         relation = f"not within {self.within:g} of" if self.within is not None else "≤"
         decimals = table1_decimals(self.better.metric)
         return f"{self.better.label()} {a:.{decimals}f} {relation} {self.worse.label()} {b:.{decimals}f}"
@@ -74,42 +78,46 @@ def _beats(better: str, worse: str, splits: Iterable[tuple[str, Sequence[str]]] 
     )
 
 
+# The variants Sec. 3.3's claims name, by the paper's names (Table 1's rows).
+BILINEAR, SEGNET_BASIC, FCN_BASIC = "Bilinear-Interpolation", "SegNet-Basic", "FCN-Basic"
+ENCODER_ADDITION, SINGLE_CHANNEL = "SegNet-Basic-EncoderAddition", "SegNet-Basic-SingleChannelDecoder"
+NO_ADDITION, NO_DIM_REDUCTION = "FCN-Basic-NoAddition", "FCN-Basic-NoDimReduction"
+NEITHER = "FCN-Basic-NoAddition-NoDimReduction"
+
+
 def _conclusions() -> tuple[Conclusion, ...]:
-    variants = list(TABLE1)
-    full_maps = ("fcn_basic_no_dim_reduction", "segnet_basic_encoder_addition")
+    variants = [entry["paper_name"] for entry in TABLE1.values()]  # "every variant": each of Table 1's
+    full_maps = (NO_DIM_REDUCTION, ENCODER_ADDITION)
     return (
         Conclusion(
             "Bilinear interpolation (no learnt decoder) is the worst on every measure",
-            tuple(c for v in variants if v != "bilinear_interpolation" for c in _beats(v, "bilinear_interpolation")),
+            tuple(c for v in variants if v != BILINEAR for c in _beats(v, BILINEAR)),
         ),
         Conclusion(
             f"SegNet-Basic performs as well as FCN-Basic (within {EQUAL_WITHIN:g} points on each test measure), "
             "storing only pooling indices",
             tuple(
-                Comparison(Cell("segnet_basic", b, "test", m), Cell("fcn_basic", b, "test", m), EQUAL_WITHIN)
+                Comparison(Cell(SEGNET_BASIC, b, "test", m), Cell(FCN_BASIC, b, "test", m), EQUAL_WITHIN)
                 for b in BALANCINGS
                 for m in TEST
             ),
         ),
         Conclusion(
             "SegNet-Basic, the larger decoder, reaches a higher training accuracy than FCN-Basic",
-            _beats("segnet_basic", "fcn_basic", (("train", TRAIN),)),
+            _beats(SEGNET_BASIC, FCN_BASIC, (("train", TRAIN),)),
         ),
-        Conclusion(
-            "Encoder feature maps matter: FCN-Basic beats FCN-Basic-NoAddition",
-            _beats("fcn_basic", "fcn_basic_no_addition"),
-        ),
+        Conclusion("Encoder feature maps matter: FCN-Basic beats FCN-Basic-NoAddition", _beats(FCN_BASIC, NO_ADDITION)),
         Conclusion(
             "SegNet-Basic beats FCN-Basic-NoAddition, the variant with the most similar decoder",
-            _beats("segnet_basic", "fcn_basic_no_addition"),
+            _beats(SEGNET_BASIC, NO_ADDITION),
         ),
         Conclusion(
             "FCN-Basic-NoAddition-NoDimReduction, of SegNet-Basic's size, is poorer in test and in training",
-            _beats("segnet_basic", "fcn_basic_no_addition_no_dim_reduction", (("test", TEST), ("train", TRAIN))),
+            _beats(SEGNET_BASIC, NEITHER, (("test", TEST), ("train", TRAIN))),
         ),
         Conclusion(
             "Max-pooling indices and a larger decoder: SegNet-Basic-SingleChannelDecoder beats FCN-Basic-NoAddition",
-            _beats("segnet_basic_single_channel_decoder", "fcn_basic_no_addition"),
+            _beats(SINGLE_CHANNEL, NO_ADDITION),
         ),
         Conclusion(
             "The variants keeping full encoder maps (FCN-Basic-NoDimReduction, SegNet-Basic-EncoderAddition) "
@@ -134,18 +142,32 @@ def _conclusions() -> tuple[Conclusion, ...]:
 CONCLUSIONS = _conclusions()
 
 
-def paper_scores(model: str, balancing: str, split: str, metric: str) -> float | None:
-    return TABLE1[model][balancing][split][metric]
+def paper_scores(variant: str, balancing: str, split: str, metric: str) -> float | None:
+    return table1_row(variant)[balancing][split][metric]
+
+
+def _unscored(conclusion: Conclusion, scores: Scores) -> str:
+    """The cells a conclusion compares that have no score, as `variant (MF, NF)`, in Table 1's order."""
+    missing: dict[str, list[str]] = {}
+    for comparison in conclusion.comparisons:
+        for cell in (comparison.better, comparison.worse):
+            if scores(cell.variant, cell.balancing, cell.split, cell.metric) is None:
+                shorts = missing.setdefault(cell.variant, [])
+                if BALANCING_SHORT[cell.balancing] not in shorts:
+                    shorts.append(BALANCING_SHORT[cell.balancing])
+    ordered = sorted(missing, key=lambda variant: paper_order(variant) or (0, 0))
+    return ", ".join(f"{variant} ({', '.join(sorted(missing[variant]))})" for variant in ordered)
 
 
 def verdict(conclusion: Conclusion, scores: Scores) -> tuple[str, list[str]]:
-    """'holds (n/n)', 'partly (k/n)' or 'does not hold (0/n)', with how many comparisons still wait for runs;
-    and the comparisons that fail, described with their numbers."""
+    """'holds (n/n)', 'partly (k/n)' or 'does not hold (0/n)', with how many comparisons still wait for runs, or
+    'not checked' naming the cells without a score when no comparison has both; and the comparisons that fail,
+    described with their numbers."""
     outcomes = [(comparison, comparison.holds(scores)) for comparison in conclusion.comparisons]
     decided = [(comparison, held) for comparison, held in outcomes if held is not None]
     waiting = len(outcomes) - len(decided)
     if not decided:
-        return "no runs yet", []
+        return f"not checked: no complete run of {_unscored(conclusion, scores)}", []
     held = sum(held for _, held in decided)
     word = "holds" if held == len(decided) else "does not hold" if held == 0 else "partly"
     text = f"{word} ({held}/{len(decided)})" + (f", {waiting} comparisons await runs" if waiting else "")
@@ -153,10 +175,22 @@ def verdict(conclusion: Conclusion, scores: Scores) -> tuple[str, list[str]]:
 
 
 def run_scores(cells: dict[tuple[str, str], Run]) -> Scores:
-    """The scores of a grid's complete runs, rounded as Table 1 shows them (a tie there is not a win)."""
+    """The scores of a grid's complete runs, rounded as Table 1 shows them (a tie there is not a win), by the paper's
+    name of each run's variant; a variant the paper does not have is in no conclusion."""
+    named: dict[tuple[str, str], Run] = {}
+    for run in cells.values():
+        if run.record.paper_name is None:
+            continue
+        key = (run.record.paper_name, run.balancing)
+        if key in named:
+            raise SegbenchError(
+                f"two variants go by the paper's {key[0]} ({named[key].model} and {run.model}) with "
+                f"balancing={run.balancing}: Sec. 3.3's conclusions need one run of each; report them apart"
+            )
+        named[key] = run
 
-    def scores(model: str, balancing: str, split: str, metric: str) -> float | None:
-        return shown_score(cells.get((model, balancing)), split, metric, table1_decimals(metric))
+    def scores(variant: str, balancing: str, split: str, metric: str) -> float | None:
+        return shown_score(named.get((variant, balancing)), split, metric, table1_decimals(metric))
 
     return scores
 

@@ -1,4 +1,9 @@
-"""docs/results/table1-efficiency.{md,csv} from one benchmarking session's JSON lines (`make bench`)."""
+"""docs/results/table1-efficiency.{md,csv} from one benchmarking session's JSON lines (`make bench`).
+
+Table 1's efficiency columns (SegNet, TPAMI 2017: params, storage multiplier, inference time) of every network the
+session measured, beside the paper's: a row per line, the paper's numbers from Table 1's row of the network's paper
+name (its model config's `meta.paper_name`), "—" where the paper does not have it (empty in the CSV).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import argparse
 import json
 from pathlib import Path
 
-from segbench.paper import TABLE1
+from segbench.paper import table1_row
 from segbench.record.provenance import lines_measured_on
 from segbench.reporting.tables import frame, markdown, write_csv
+from segbench.reporting.variants import NOT_IN_PAPER, configured_paper_names, variant_order
 
-REFERENCE = "segnet_basic"
+REFERENCE = "segnet_basic"  # the session's line every time is a ratio to, as Sec. 3.3 reads them
+PAPER_REFERENCE = "SegNet-Basic"
 COLUMNS = [
     "model",
     "paper_name",
@@ -38,27 +45,28 @@ def _ratio(ms: float | None, reference: float | None) -> float | None:
     return None if ms is None or reference is None else round(ms / reference, 3)
 
 
-def efficiency_rows(lines: list[dict]) -> list[dict]:
-    """Rows in Table 1's order, with inference times relative to SegNet-Basic of the same session."""
+def efficiency_rows(lines: list[dict], paper_names: dict[str, str | None] | None = None) -> list[dict]:
+    """A row per line, in the report's order (segbench.reporting.variants: Table 1's variants in its order, then the
+    others by `model=` option), with inference times relative to SegNet-Basic of the same session. `paper_names`:
+    each line's model's paper name (None where the paper lacks it); by default from the models' configs."""
     by_model = {line["model"]: line for line in lines}
     if REFERENCE not in by_model:
         raise ValueError(f"the session has no {REFERENCE} line to compute ratios against")
-    reference, paper_reference = by_model[REFERENCE], TABLE1[REFERENCE]["infer_ms"]
+    if paper_names is None:
+        paper_names = configured_paper_names(by_model)
+    reference, paper_reference = by_model[REFERENCE], table1_row(PAPER_REFERENCE)["infer_ms"]
     rows = []
-    for model, paper in TABLE1.items():
-        if model not in by_model:
-            continue
-        line = by_model[model]
+    for model in sorted(by_model, key=lambda model: variant_order(paper_names.get(model), model)):
+        line, paper = by_model[model], table1_row(paper_names.get(model))
         rows.append(
             {
                 "model": model,
-                "paper_name": paper["paper_name"],
+                "paper_name": paper_names.get(model),
                 "params": line["params"],
-                "paper_params_m": paper["params_m"],
+                "paper_params_m": paper and paper["params_m"],
                 "storage_multiplier": line["storage_multiplier"],
-                "paper_storage_multiplier": "n/a"
-                if paper["storage_multiplier"] is None
-                else paper["storage_multiplier"],
+                "paper_storage_multiplier": paper
+                and ("n/a" if paper["storage_multiplier"] is None else paper["storage_multiplier"]),
                 "stored_bytes": line["stored_bytes"],
                 "infer_ms_fp32": round(line["infer_ms_fp32"], 1),
                 "infer_ms_bf16_channels_last": _rounded(line["infer_ms_bf16_channels_last"], 1),
@@ -68,11 +76,15 @@ def efficiency_rows(lines: list[dict]) -> list[dict]:
                 ),
                 # what `precision: auto` picked for this network on the benchmark's machine (older sessions: none)
                 "auto_pick": line.get("auto_pick", "not recorded"),
-                "paper_infer_ms": paper["infer_ms"],
-                "paper_ratio": round(paper["infer_ms"] / paper_reference, 3),
+                "paper_infer_ms": paper and paper["infer_ms"],
+                "paper_ratio": paper and round(paper["infer_ms"] / paper_reference, 3),
             }
         )
     return rows
+
+
+def _paper(value: object) -> object:
+    return NOT_IN_PAPER if value is None else value
 
 
 def _shown(value: float | None) -> str:
@@ -87,19 +99,19 @@ def write_efficiency_table(jsonl: Path, out_stem: Path, command: str) -> list[di
     first = lines[0]
     shown = frame(
         {
-            "variant": row["paper_name"],
+            "variant": row["paper_name"] or row["model"],
             "params": f"{row['params']:,}",
-            "Table 1 params (M)": row["paper_params_m"],
+            "Table 1 params (M)": _paper(row["paper_params_m"]),
             "storage multiplier": row["storage_multiplier"],
-            "Table 1": row["paper_storage_multiplier"],
+            "Table 1": _paper(row["paper_storage_multiplier"]),
             "stored bytes at 360x480": f"{row['stored_bytes']:,}",
             "fp32 ms": row["infer_ms_fp32"],
             "bf16+CL ms": _shown(row["infer_ms_bf16_channels_last"]),
             "fp32 / SegNet-Basic": row["ratio_fp32"],
             "bf16+CL / SegNet-Basic": _shown(row["ratio_bf16_channels_last"]),
             "`precision: auto` picks": row["auto_pick"],
-            "Table 1 ms (Titan GPU)": row["paper_infer_ms"],
-            "Table 1 / SegNet-Basic": row["paper_ratio"],
+            "Table 1 ms (Titan GPU)": _paper(row["paper_infer_ms"]),
+            "Table 1 / SegNet-Basic": _paper(row["paper_ratio"]),
         }
         for row in rows
     )

@@ -6,15 +6,18 @@ inputs are absent is skipped with a note rather than drawn empty.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from segbench.errors import SegbenchError
-from segbench.paper import TABLE1, TABLE3
+from segbench.paper import paper_order
 from segbench.reporting.curves import read_curve
 from segbench.reporting.grid_runs import Run
 from segbench.reporting.labels import BALANCING_NAMES, BALANCING_SHORT
@@ -95,16 +98,17 @@ def write_efficiency_plots(
 
 
 def network_name(run: Run) -> str:
-    """The paper's name of the network a run trained."""
-    return (TABLE1.get(run.model) or TABLE3.get(run.model) or {}).get("paper_name", run.model)
+    """The paper's name of the network a run trained, or its `model=` option where the paper does not have it."""
+    return run.record.variant_name
 
 
 def network_colour(run: Run) -> str:
-    """A colour per network, by its row in Table 1 or 3: a variant keeps it as a grid fills over sittings."""
-    for table in (list(TABLE1), list(TABLE3)):
-        if run.model in table:
-            return f"C{table.index(run.model) % 10}"
-    return "tab:gray"
+    """A colour per network that stays as a grid fills over sittings: the paper's networks by their row in Table 1 or
+    3 (C0, C1, ...), the others one of tab20b's by their `model=` option (a checksum, not the runs present)."""
+    position = paper_order(run.record.paper_name)
+    if position is not None:
+        return f"C{position[1] % 10}"
+    return to_hex(matplotlib.colormaps["tab20b"](zlib.crc32(run.model.encode()) % 20))
 
 
 def curve_panels(curves: Sequence[tuple[Run, dict[str, list[tuple[int, int, float]]]]]) -> tuple[str, dict]:

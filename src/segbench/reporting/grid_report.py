@@ -1,7 +1,9 @@
 """The paper-vs-ours report of a sweep (`src/report.py`): Tables 1 and 3, Fig. 4's panel and plots in one folder.
 
 Badrinarayanan et al., "SegNet", TPAMI 2017: Table 1 (decoder variants, both balancings), Table 3
-(deep networks at iteration points), Fig. 4 (qualitative CamVid test results).
+(deep networks at iteration points), Fig. 4 (qualitative CamVid test results). Every run given appears: a run of a
+Table 3 network (`model=table3/...`, or a paper name of Table 3's) in Table 3, any other run with a balancing of
+Table 1's in Table 1, whether or not the paper has its variant (segbench.reporting.variants).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from segbench.errors import SegbenchError
-from segbench.paper import BALANCINGS, TABLE1
+from segbench.paper import BALANCINGS, table3_row
 from segbench.record.provenance import lines_measured_on
 from segbench.reporting import conclusions, grid_plots, grid_summary, grid_tables, qualitative
 from segbench.reporting.grid_runs import (
@@ -112,7 +114,9 @@ def _found(runs: Sequence[Run]) -> list[str]:
 
 
 def _not_run(cells: dict[tuple[str, str], Run]) -> list[str]:
-    """The cells of Table 1's 16-job grid with no finished run yet (a grid trained over several sittings).
+    """The jobs with no finished run yet of the variants the runs have, each in both balancings (a grid trained over
+    several sittings). A variant with no job run at all is not known here, so the count is of these variants' jobs,
+    not of the grid's.
 
     A failed job is finished (its cell shows the error); an interrupted one is not, and says where it stopped.
     """
@@ -126,19 +130,21 @@ def _not_run(cells: dict[tuple[str, str], Run]) -> list[str]:
             return f"{short} interrupted{at}"
         return None
 
+    variants = grid_tables.variants(cells)
     missing = {
-        TABLE1[model]["paper_name"]: [
+        grid_tables.paper_name(runs.values()) or model: [
             state
             for balancing, short in BALANCING_SHORT.items()
             if (state := pending(model, balancing, short)) is not None
         ]
-        for model in TABLE1
+        for model, runs in variants.items()
     }
     listed = [f"{name} ({', '.join(states)})" for name, states in missing.items() if states]
     if not listed:
         return []
-    count = sum(len(states) for states in missing.values())
-    return ["", f"Not finished yet ({count} of the grid's {2 * len(TABLE1)} jobs): {'; '.join(listed)}."]
+    count, jobs = sum(len(states) for states in missing.values()), len(BALANCINGS) * len(variants)
+    of = f"{count} of the {jobs} jobs of the variants with a run, in both balancings"
+    return ["", f"Not finished yet ({of}): {'; '.join(listed)}."]
 
 
 SMOKE_WARNING = (
@@ -268,13 +274,13 @@ def write_report(
     one-page result into `summary` when given."""
     runs = find_runs(paths)
     measured = read_efficiency(efficiency) if efficiency is not None else None
-    table1_runs = [run for run in runs if run.model in TABLE1 and run.balancing in BALANCINGS]
-    table3_runs = [run for run in runs if run.model.startswith("table3/")]
+    table3_runs = [run for run in runs if run.model.startswith("table3/") or table3_row(run.record.paper_name)]
+    table1_runs = [run for run in runs if run.balancing in BALANCINGS and not any(run is r for r in table3_runs)]
     others = [run for run in runs if not any(run is r for r in (*table1_runs, *table3_runs))]
     if not table1_runs and not table3_runs:
         raise SegbenchError(
-            f"none of the {len(runs)} runs under {', '.join(map(str, paths))} is of a Table 1 variant "
-            "(with balancing median_frequency or natural) or a Table 3 network (model=table3/...)"
+            f"none of the {len(runs)} runs under {', '.join(map(str, paths))} is of a decoder variant with "
+            "balancing median_frequency or natural (Table 1) or of a Table 3 network (model=table3/...)"
         )
     report = Report(out_dir)
     if others:
@@ -283,8 +289,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     cells1, cells3 = place(table1_runs, "Table 1"), place(table3_runs, "Table 3")
     rows1, rows3 = grid_tables.table1_rows(cells1, measured), grid_tables.table3_rows(cells3)
-    order = list(TABLE1)
-    shown1 = sorted(cells1.values(), key=lambda run: (order.index(run.model), BALANCINGS.index(run.balancing)))
+    shown1 = [run for runs_of in grid_tables.variants(cells1).values() for b in BALANCINGS if (run := runs_of.get(b))]
     shown3 = [cells3[key] for key in dict.fromkeys((row["model"], row["balancing"]) for row in rows3)]
 
     figures1, figures3 = _plots(report, shown1, shown3, measured)

@@ -11,14 +11,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from segbench.paper import BALANCINGS, TABLE1
+from segbench.paper import BALANCINGS, table1_row
 from segbench.reporting.grid_runs import Run
-from segbench.reporting.grid_tables import table1_decimals
+from segbench.reporting.grid_tables import table1_decimals, variant_cell
 from segbench.reporting.labels import BALANCING_SHORT
 from segbench.reporting.tables import markdown_from
+from segbench.reporting.variants import NOT_IN_PAPER
 
 TEST_METRICS = ("G", "C", "mIoU", "BF")
-REFERENCE_VARIANT = "segnet_basic"  # inference times are shown as a ratio to SegNet-Basic's, as Sec. 3.3 reads them
+REFERENCE_VARIANT = "SegNet-Basic"  # inference times are shown as a ratio to SegNet-Basic's, as Sec. 3.3 reads them
 
 
 def grid_command(runs: Sequence[Run]) -> str | None:
@@ -45,22 +46,25 @@ def _ratio(ours: float | None, reference: float | None) -> str:
 
 def compact_table1(rows: Sequence[dict]) -> str:
     """Stored bytes, inference time relative to SegNet-Basic (ours and the paper's) and each balancing's test
-    scores as `ours (paper)`: the columns Sec. 3.3 argues from, without Table 1's train and run columns."""
-    reference = next((row for row in rows if row["model"] == REFERENCE_VARIANT), None)
+    scores as `ours (paper)`: the columns Sec. 3.3 argues from, without Table 1's train and run columns. A variant
+    the paper does not have shows "—" for the paper's."""
+    reference = next((row for row in rows if row["paper_name"] == REFERENCE_VARIANT), None)
+    paper_reference = table1_row(REFERENCE_VARIANT)["infer_ms"]
     header = ["Variant", "Stored bytes", "Time ÷ SegNet-Basic (paper)"]
     header += [f"{BALANCING_SHORT[b]} test {metric}" for b in BALANCINGS for metric in TEST_METRICS]
     body = []
     for row in rows:
         stored = "–" if row["stored_bytes"] is None else f"{row['stored_bytes']:,}"
         ours_time = _ratio(row["infer_ms_fp32"], reference and reference["infer_ms_fp32"])
-        paper_time = _ratio(row["paper_infer_ms"], TABLE1[REFERENCE_VARIANT]["infer_ms"])
-        cells = [row["paper_name"], stored, f"{ours_time} ({paper_time})"]
+        paper_time = NOT_IN_PAPER if row["paper_infer_ms"] is None else _ratio(row["paper_infer_ms"], paper_reference)
+        cells = [variant_cell(row), stored, f"{ours_time} ({paper_time})"]
         for balancing in BALANCINGS:
             for metric in TEST_METRICS:
                 key = f"{balancing}_test_{metric}"
                 ours, paper = row[key], row[f"{key}_paper"]
                 decimals = table1_decimals(metric)
-                cells.append(("–" if ours is None else f"{ours:.{decimals}f}") + f" ({paper:.{decimals}f})")
+                theirs = NOT_IN_PAPER if paper is None else f"{paper:.{decimals}f}"
+                cells.append(("–" if ours is None else f"{ours:.{decimals}f}") + f" ({theirs})")
         body.append(cells)
     return markdown_from(header, body)
 

@@ -2,21 +2,24 @@
 
 Each table is a list of row dicts (the CSV's rows: our numbers, the paper's, their difference), drawn as
 markdown and as LaTeX from the same cells by pandas (segbench.reporting.tables). A score cell reads
-`ours / paper (ours - paper)` in percent.
+`ours / paper (ours - paper)` in percent. The rows are the variants of the runs given (segbench.reporting.variants:
+the paper's in its order, then the others by `model=` option); a variant's paper columns come from the paper's row of
+its `paper_name`, "—" in Table 1 for a variant the paper does not have (empty in the CSV).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
-from segbench.paper import BALANCINGS, TABLE1, TABLE3
+from segbench.paper import BALANCINGS, table1_row, table3_row
 from segbench.reporting.grid_runs import Run, percent
 from segbench.reporting.labels import BALANCING_NAMES, BALANCING_SHORT
 from segbench.reporting.tables import latex, markdown_from
+from segbench.reporting.variants import NOT_IN_PAPER, variant_order
 
 # Table 1's score columns of each balancing: test G, C, mIoU, BF then train G, C, mIoU.
 TABLE1_SCORES = (("test", ("G", "C", "mIoU", "BF")), ("train", ("G", "C", "mIoU")))
@@ -49,6 +52,13 @@ def compared(ours: float | None, paper: float | None, decimals: int) -> str:
     return f"{shown} / {paper:.{decimals}f}" + ("" if diff is None else f" ({diff:+.{decimals}f})")
 
 
+def beside_paper(ours: float | None, paper: float | None, decimals: int) -> str:
+    """A Table 1 cell, whose paper side always shows: `compared`, or `ours / —` for a variant the paper lacks."""
+    if paper is None:
+        return f"{'–' if ours is None else f'{ours:.{decimals}f}'} / {NOT_IN_PAPER}"
+    return compared(ours, paper, decimals)
+
+
 def run_state(status: str, step: int | None, error: str) -> str:
     """How a job that did not finish ended, for the cell its scores would fill.
 
@@ -70,30 +80,50 @@ def _rounded_ms(ms: float | None) -> float | None:
     return None if ms is None else round(ms, 1)
 
 
+def variants(cells: dict[tuple[str, str], Run]) -> dict[str, dict[str, Run]]:
+    """The runs of each variant (`model=` option) by balancing, the variants in the report's order (the paper's
+    first, in its order; then the others by option)."""
+    by_model: dict[str, dict[str, Run]] = {}
+    for (model, balancing), run in cells.items():
+        by_model.setdefault(model, {})[balancing] = run
+
+    def rank(model: str) -> tuple:
+        return variant_order(paper_name(by_model[model].values()), model)
+
+    return {model: by_model[model] for model in sorted(by_model, key=rank)}
+
+
+def paper_name(runs: Iterable[Run]) -> str | None:
+    """The paper's name of the variant the runs trained (the same in each run of it; None: the paper lacks it)."""
+    return next((run.record.paper_name for run in runs if run.record.paper_name), None)
+
+
 def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[str, Any]] | None) -> list[dict]:
-    """One row per Table 1 variant that has a run, in the paper's order; the efficiency columns from `make bench`."""
+    """One row per variant that has a run, in the report's order (`variants`); the efficiency columns from
+    `make bench`, the paper's columns from Table 1's row of the variant's paper name (None where it has none)."""
     rows = []
-    for model, paper in TABLE1.items():
-        runs = {balancing: cells.get((model, balancing)) for balancing in BALANCINGS}
-        if not any(runs.values()):
-            continue
+    for model, by_balancing in variants(cells).items():
+        runs = {balancing: by_balancing.get(balancing) for balancing in BALANCINGS}
+        name = paper_name(by_balancing.values())
+        paper = table1_row(name)
         measured = (efficiency or {}).get(model, {})
         # The parameter count is the network's, the same in every run and in the benchmark.
         params = measured.get("params") or next(
             (run.record.params for run in runs.values() if run is not None and run.record.params is not None), None
         )
+        paper_storage = paper and ("n/a" if paper["storage_multiplier"] is None else paper["storage_multiplier"])
         row: dict[str, Any] = {
             "model": model,
-            "paper_name": paper["paper_name"],
+            "paper_name": name,
             "params": params,
-            "paper_params_m": paper["params_m"],
+            "paper_params_m": paper and paper["params_m"],
             "storage_multiplier": measured.get("storage_multiplier"),
-            "paper_storage_multiplier": "n/a" if paper["storage_multiplier"] is None else paper["storage_multiplier"],
+            "paper_storage_multiplier": paper_storage,
             "stored_bytes": measured.get("stored_bytes"),
             "infer_ms_fp32": _rounded_ms(measured.get("infer_ms_fp32")),
             # None also where bf16 was not run (no oneDNN bf16 kernels) or stopped as too slow
             "infer_ms_bf16_channels_last": _rounded_ms(measured.get("infer_ms_bf16_channels_last")),
-            "paper_infer_ms": paper["infer_ms"],
+            "paper_infer_ms": paper and paper["infer_ms"],
         }
         for balancing, run in runs.items():
             row[f"{balancing}_status"] = run.status if run else ""
@@ -105,12 +135,21 @@ def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[st
                 for metric in metrics:
                     decimals = table1_decimals(metric)
                     ours = shown_score(run, split, metric, decimals)
-                    reference = paper[balancing][split][metric]
+                    reference = paper[balancing][split][metric] if paper else None
                     key = f"{balancing}_{split}_{metric}"
                     row[key], row[f"{key}_paper"] = ours, reference
                     row[f"{key}_diff"] = difference(ours, reference, decimals)
         rows.append(row)
     return rows
+
+
+def variant_cell(row: dict) -> str:
+    """A row's variant as the tables name it: the paper's name, or the `model=` option of a variant it lacks."""
+    return row["paper_name"] or row["model"]
+
+
+def paper_cell(value: Any) -> str:
+    return NOT_IN_PAPER if value is None else str(value)
 
 
 def _table1_run_cell(row: dict, balancing: str) -> str:
@@ -129,17 +168,17 @@ def table1_cells(row: dict) -> list[str]:
     storage = "–" if row["storage_multiplier"] is None else str(row["storage_multiplier"])
     infer = "–" if row["infer_ms_fp32"] is None else f"{row['infer_ms_fp32']:.1f}"
     cells = [
-        row["paper_name"],
-        f"{params} / {row['paper_params_m']}",
-        f"{storage} / {row['paper_storage_multiplier']}",
-        f"{infer} / {row['paper_infer_ms']}",
+        variant_cell(row),
+        f"{params} / {paper_cell(row['paper_params_m'])}",
+        f"{storage} / {paper_cell(row['paper_storage_multiplier'])}",
+        f"{infer} / {paper_cell(row['paper_infer_ms'])}",
     ]
     for balancing in BALANCINGS:
         cells.append(_table1_run_cell(row, balancing))
         for split, metrics in TABLE1_SCORES:
             for metric in metrics:
                 key = f"{balancing}_{split}_{metric}"
-                cells.append(compared(row[key], row[f"{key}_paper"], table1_decimals(metric)))
+                cells.append(beside_paper(row[key], row[f"{key}_paper"], table1_decimals(metric)))
     return cells
 
 
@@ -174,14 +213,15 @@ def table1_tex(rows: Sequence[dict], command: str) -> str:
     return latex(table, spec, _tex_comments(command, caption))
 
 
-def _paper_points(model: str, balancing: str) -> tuple[dict | None, dict[int, dict]]:
-    """Table 3's entry and its 40 K / 80 K points; the paper trained without class balancing only."""
-    paper = TABLE3.get(model) if balancing == "natural" else None
+def _paper_points(run: Run) -> tuple[dict | None, dict[int, dict]]:
+    """Table 3's row of the run's network and its 40 K / 80 K points; the paper trained without class balancing
+    only, so a run with another balancing has none."""
+    paper = table3_row(run.record.paper_name) if run.balancing == "natural" else None
     return paper, (paper["at"] if paper else {})
 
 
 def _table3_row(run: Run, paper: dict | None, point: str, step: Any, scores: dict | None, reference: dict | None):
-    network = TABLE3.get(run.model, {}).get("paper_name", run.model)
+    network = run.record.variant_name
     row: dict[str, Any] = {
         "network": network if run.balancing == "natural" else f"{network} [{run.balancing or 'no balancing'}]",
         "model": run.model,
@@ -204,19 +244,20 @@ def _table3_row(run: Run, paper: dict | None, point: str, step: Any, scores: dic
 
 
 def table3_rows(cells: dict[tuple[str, str], Run]) -> list[dict]:
-    """Table 3's networks in its order, each at its iteration points: our milestones, the paper's 40 K and 80 K
-    (paired when a milestone is at exactly that step), then the selected checkpoint beside the paper's "> 80 K".
+    """Each network of the runs in the report's order (segbench.reporting.variants: Table 3's networks as it lists
+    them, then the others), natural balancing first, each at its iteration points: our milestones, the paper's 40 K
+    and 80 K (paired when a milestone is at exactly that step), then the selected checkpoint beside the paper's
+    "> 80 K".
     """
-    order = list(TABLE3)
 
     def rank(key: tuple[str, str]) -> tuple:
         model, balancing = key
-        return (order.index(model) if model in order else len(order), model, balancing != "natural", balancing)
+        return (*variant_order(cells[key].record.paper_name, model), model, balancing != "natural", balancing)
 
     rows = []
     for key in sorted(cells, key=rank):
         run = cells[key]
-        paper, at = _paper_points(*key)
+        paper, at = _paper_points(run)
         milestones = run.milestones()
         for step in sorted(set(milestones) | set(at)):
             point = "milestone" if step in milestones else "Table 3 only"

@@ -1,4 +1,8 @@
-"""docs/results/table6.{md,csv} from the JSON lines of `segbench.benchmarks.table6_resources` (`make bench`)."""
+"""docs/results/table6.{md,csv} from the JSON lines of `segbench.benchmarks.table6_resources` (`make bench`).
+
+A row per network measured, in the session's order, beside Table 6 of the SegNet paper (TPAMI 2017) looked up by the
+network's paper name (its model config's `meta.paper_name`): "—" where Table 6 did not measure it.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +10,36 @@ import argparse
 import json
 from pathlib import Path
 
-from segbench.paper import TABLE1, TABLE3, TABLE6
+from segbench.paper import table6_row
 from segbench.record.provenance import lines_measured_on
 from segbench.reporting.tables import frame, markdown, write_csv
+from segbench.reporting.variants import configured_paper_names
 
 REFERENCE = "table3/segnet"  # ratios are against SegNet of the same session, the paper's against its SegNet
+PAPER_REFERENCE = "SegNet"
 MEASURES = ("forward_ms", "backward_ms", "training_mb", "inference_mb", "model_mb")
 HEADINGS = ("forward ms", "backward ms", "training memory MB", "inference memory MB", "model MB")
 
 
-def table6_rows(lines: list[dict]) -> list[dict]:
+def table6_rows(lines: list[dict], paper_names: dict[str, str | None] | None = None) -> list[dict]:
+    """`paper_names`: each line's model's paper name (None where the paper lacks it); by default from its config."""
     by_model = {line["model"]: line for line in lines}
     if REFERENCE not in by_model:
         raise ValueError(f"the session has no {REFERENCE} line to compute ratios against")
-    reference = by_model[REFERENCE]
+    if paper_names is None:
+        paper_names = configured_paper_names(by_model)
+    reference, paper_reference = by_model[REFERENCE], table6_row(PAPER_REFERENCE)
     rows = []
     for model, line in by_model.items():
-        paper = TABLE6.get(model)
         # A network Table 6 did not measure still goes by the paper's name for it (Table 3's FCN, SegNet-Basic).
-        named = paper or TABLE3.get(model) or TABLE1.get(model) or {}
-        row = {"model": model, "paper_name": named.get("paper_name", ""), "params": line["params"]}
+        name = paper_names.get(model)
+        paper = table6_row(name)
+        row = {"model": model, "paper_name": name or "", "params": line["params"]}
         for measure in MEASURES:
             row[measure] = round(line[measure], 1)
             row[f"{measure}_ratio"] = round(line[measure] / reference[measure], 2)
             row[f"paper_{measure}"] = paper[measure] if paper else ""
-            row[f"paper_{measure}_ratio"] = round(paper[measure] / TABLE6[REFERENCE][measure], 2) if paper else ""
+            row[f"paper_{measure}_ratio"] = round(paper[measure] / paper_reference[measure], 2) if paper else ""
         rows.append(row)
     return rows
 
