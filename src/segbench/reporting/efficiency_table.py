@@ -91,9 +91,11 @@ def _shown(value: float | None) -> str:
     return "not run (no oneDNN bf16 kernels) or stopped" if value is None else str(value)
 
 
-def write_efficiency_table(jsonl: Path, out_stem: Path, command: str) -> list[dict]:
+def write_efficiency_table(
+    jsonl: Path, out_stem: Path, command: str, paper_names: dict[str, str | None] | None = None
+) -> list[dict]:
     lines = [json.loads(text) for text in jsonl.read_text().splitlines() if text.strip()]
-    rows = efficiency_rows(lines)
+    rows = efficiency_rows(lines, paper_names)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     write_csv(frame(rows, COLUMNS), out_stem.with_suffix(".csv"))
     first = lines[0]
