@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch report dashboard table1 table3 seed-noise bayesian clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch report dashboard table1 table3 seed-noise bayesian conformance sweeps decoder-zoo bench-zoo clean FORCE
 
 install: $(STAMP)
 
@@ -56,6 +56,17 @@ predict-example: install
 lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+
+# The conformance suite (segbench/conformance.py, tests/conformance): every check on every model config of conf/
+# and of CONF, a user's config folder holding model/**.yaml (their parts' modules on PYTHONPATH). make test runs
+# the cheap checks alone on configs marked `meta: {conformance: cheap}` (the VGG16 networks).
+conformance: install
+	SEGBENCH_CONFORMANCE_ALL=1 SEGBENCH_CONF="$(CONF)" $(BIN)/python -m pytest -q -n 2 tests/conformance
+
+# sweeps/<experiment>.yaml, the W&B sweep files, written from their experiments' grids (segbench/study.py).
+sweeps: install
+	for experiment in table1 decoder_zoo; do \
+		$(BIN)/python -m segbench.study sweep $$experiment > sweeps/$$experiment.yaml || exit 1; done
 
 # Table 1's efficiency columns for every variant, one session -> docs/results/table1-efficiency.{md,csv,jsonl}
 # and Table 6 (time, memory, size of the Table 3 networks and SegNet-Basic) -> docs/results/table6.{md,csv,jsonl}.

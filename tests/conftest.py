@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +43,6 @@ def precision_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def build_model():
     """Build a network from conf/model/<name>.yaml, as train.py does (seeded)."""
-    import torch
 
     from segbench.utils.config import compose_model
 
@@ -72,8 +70,6 @@ def make_tiny_task(**kwargs):
     """A two-level, 8-channel SegNet (3x3 kernels) in a SegmentationTask: trains in a second on CPU."""
     from functools import partial
 
-    import torch
-
     from segbench.data.camvid import CLASS_NAMES
     from segbench.models import BasicEncoder, Decoder, Segmenter
     from segbench.models.densify import MultiChannelConv
@@ -90,29 +86,6 @@ def make_tiny_task(**kwargs):
 @pytest.fixture
 def tiny_task():
     return make_tiny_task
-
-
-def with_batch_norm_statistics(net: nn.Module, seed: int = 0) -> nn.Module:
-    """Eval-mode BN that is neither the identity nor training mode's batch statistics: random running
-    statistics and affine parameters, so that a graph exporting BN any other way gives other logits."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                shape = module.running_mean.shape
-                module.running_mean.copy_(torch.randn(shape, generator=generator))
-                module.running_var.copy_(torch.rand(shape, generator=generator) * 3 + 0.25)
-                module.weight.copy_(torch.rand(shape, generator=generator) + 0.5)
-                module.bias.copy_(torch.randn(shape, generator=generator) * 0.5)
-        # Logits of a trained network's scale (a standard deviation of 3), for which 1e-3 is a tolerance of
-        # rounding: random weights give thousands.
-        if isinstance(net.head, nn.Identity):  # FCN scores inside its decoder; its logits keep their scale
-            return net
-        image = torch.rand(1, 3, 64, 96, generator=generator) * 255
-        scale = 3 / net.eval()(image).std()
-        net.head.weight.mul_(scale)
-        net.head.bias.mul_(scale)
-    return net
 
 
 def recorded(results: dict) -> dict:

@@ -11,10 +11,12 @@ from hydra.utils import instantiate
 from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar, Timer
 from pytorch_lightning.loggers import CSVLogger
 
+from segbench import conformance
 from segbench.callbacks import BatchNormStatistics, GracefulInterrupt, PredictionImages, RngStateCheckpoint
 from segbench.callbacks.network_summary import NetworkSummary
 from segbench.callbacks.wandb_panels import QuietWandbLogger
 from segbench.paper import TABLE1
+from segbench.study import variants, wandb_sweep
 from segbench.utils import instantiate_group  # also registers the config resolvers
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -60,11 +62,16 @@ def test_quickstart_is_synthetic_in_the_measured_precision():
 
 def test_table1_grid_sweeps_every_variant_and_both_balancings():
     cfg = compose_train("experiment=table1")
-    assert cfg.hydra.sweeper.params == {"model": "glob(*)", "balancing": "median_frequency,natural"}
-    wandb_sweep = yaml.safe_load((CONF.parent / "sweeps" / "table1.yaml").read_text())
-    assert sorted(wandb_sweep["parameters"]["model"]["values"]) == sorted(TABLE1)
+    assert cfg.hydra.sweeper.params.balancing == "median_frequency,natural"
+    # The grid's variants are its own list; the paper's eight are among them.
+    paper_names = {conformance.Variant(name).meta.paper_name for name in variants("table1")}
+    assert paper_names == {row["paper_name"] for row in TABLE1.values()}
+    sweep_file = (CONF.parent / "sweeps" / "table1.yaml").read_text()
+    assert sweep_file == wandb_sweep("table1"), "sweeps/table1.yaml is stale: make sweeps"
+    wandb_sweep_config = yaml.safe_load(sweep_file)
+    assert wandb_sweep_config["parameters"]["model"]["values"] == variants("table1")
     # A W&B agent's job is the Hydra grid's job: the same recipe (clipping included) for one grid point.
-    fixed = [arg for arg in wandb_sweep["command"] if not arg.startswith("${")]
+    fixed = [arg for arg in wandb_sweep_config["command"] if not arg.startswith("${")]
     assert fixed == ["experiment=table1"]
     agent_job = compose_train(*fixed, "model=fcn_basic", "balancing=natural")
     assert agent_job.trainer.gradient_clip_val == 1.0 and agent_job.resume and agent_job.task_name == "table1"

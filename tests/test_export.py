@@ -3,98 +3,22 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import with_batch_norm_statistics
 from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, check, run
 from torch import nn
-from torch.nn import functional as F
 
 from segbench.checkpoints import load_task
+from segbench.conformance import LogitsAndIndices, onnx_parity, with_batch_norm_statistics
 from segbench.errors import SegbenchError
 from segbench.export import export_onnx, exportable
-from segbench.models.packed_indices import unpack_codes
-from segbench.paper import TABLE1
 from segbench.utils.config import compose_model, register_resolvers
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
 SIZES = [(360, 480), (180, 240), (101, 77)]  # CamVid's, the CPU recipe's, and an odd one (partial windows)
-
-
-class LogitsAndIndices(nn.Module):
-    """The network's logits and each encoder level's pooling indices (packed codes): exported for the test only."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        levels = self.net.encoder(self.net.input_norm(image))
-        return self.net.head(self.net.decoder(levels)), *(level.indices for level in levels)
-
-
-def window_values(feature: torch.Tensor) -> torch.Tensor:
-    """The four values of each 2x2 pooling window (ceil mode, -inf outside the map): N, C, h, w, 4."""
-    height, width = feature.shape[-2:]
-    padded = F.pad(feature, (0, width % 2, 0, height % 2), value=float("-inf"))
-    return padded.unflatten(3, (-1, 2)).unflatten(2, (-1, 2)).permute(0, 1, 2, 4, 3, 5).flatten(-2)
-
-
-def assert_same_decided_argmax(logits: torch.Tensor, expected: torch.Tensor) -> None:
-    """The same class at every pixel whose two best classes differ by more than twice the largest logit
-    difference (elsewhere rounding decides, as between any two fp32 runtimes), and that is nearly all."""
-    best, second = expected.topk(2, dim=1).values.unbind(1)
-    decided = best - second > 2 * (logits - expected).abs().max()
-    assert torch.equal(logits.argmax(1)[decided], expected.argmax(1)[decided])
-    assert decided.double().mean() > 0.999
-
-
-def onnx_parity(net: nn.Module, session, image: torch.Tensor) -> dict[str, float]:
-    """onnxruntime against PyTorch on one batch; asserts what must hold, returns the measured differences.
-
-    A pooling window whose two largest values differ by less than the rounding of the convolutions before
-    it has no well-defined argmax: PyTorch itself moves such argmaxes between its own conv backends (with
-    random weights at 360x480 a few windows do, and the logits then differ locally by units). So: every
-    argmax onnxruntime places elsewhere than PyTorch must be such a tie, and given onnxruntime's argmaxes,
-    PyTorch's decoder must give onnxruntime's logits within 1e-3 and the same (decided) class per pixel.
-    """
-    features = []
-    hooks = [
-        block.features.register_forward_hook(lambda m, a, out: features.append(out)) for block in net.encoder.blocks
-    ]
-    try:
-        with torch.no_grad():
-            levels = net.encoder(net.input_norm(image))
-            torch_logits = net.head(net.decoder(levels))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    onnx_logits, *onnx_indices = (torch.from_numpy(t) for t in session.run(None, {"image": image.numpy()}))
-    moved = 0
-    for level, feature, indices in zip(levels, features, onnx_indices):
-        assert indices.dtype == level.indices.dtype == torch.uint8 and indices.shape == level.indices.shape
-        width = level.pooled.shape[-1]
-        ours, theirs = unpack_codes(level.indices, width).long(), unpack_codes(indices, width).long()
-        values = window_values(feature)
-        gap = (values.gather(-1, ours[..., None]) - values.gather(-1, theirs[..., None])).abs()
-        assert gap.max() <= 1e-5 * feature.abs().max(), "onnxruntime picked a window position that is not a maximum"
-        moved += int((ours != theirs).sum())
-    with torch.no_grad():
-        given = [replace(level, indices=indices) for level, indices in zip(levels, onnx_indices)]
-        logits_given_onnx_indices = net.head(net.decoder(given))
-    difference = (onnx_logits - logits_given_onnx_indices).abs().max().item()
-    assert difference <= 1e-3
-    assert_same_decided_argmax(onnx_logits, logits_given_onnx_indices)
-    return {
-        "moved_argmaxes": moved,
-        "max_abs_logit_difference": (onnx_logits - torch_logits).abs().max().item(),
-        "argmax_agreement": (onnx_logits.argmax(1) == torch_logits.argmax(1)).double().mean().item(),
-        "max_abs_logit_difference_given_indices": difference,
-    }
 
 
 def check_at_sizes(model: str, sizes: list[tuple[int, int]], tmp_path: Path) -> None:
@@ -114,9 +38,10 @@ def check_at_sizes(model: str, sizes: list[tuple[int, int]], tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", sorted(TABLE1))
-def test_onnxruntime_computes_every_table1_variant_at_any_size(model, tmp_path):
-    check_at_sizes(model, SIZES, tmp_path)
+def test_onnxruntime_computes_segnet_basic_at_any_size(tmp_path):
+    """One graph of free sizes, at CamVid's, the CPU recipe's and an odd one (every config is checked at one size
+    by the conformance suite, tests/conformance)."""
+    check_at_sizes("segnet_basic", SIZES, tmp_path)
 
 
 @pytest.mark.slow

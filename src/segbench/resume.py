@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from segbench.checkpoints import model_config_of, read_checkpoint
 from segbench.errors import SegbenchError, first_line
-from segbench.models.config import build_network, network_config
+from segbench.models.config import build_network, model_meta, network_config
 from segbench.record import provenance
 from segbench.record.run import RunRecord, is_complete, write_record
 from segbench.utils.config import config_choices
@@ -162,6 +162,7 @@ def recording_failure(output_dir: Path, cfg: DictConfig) -> Iterator[Job]:
                 error=message,
                 global_step=step,
                 choices=config_choices(cfg),
+                paper_name=model_meta(cfg.model).paper_name,
                 provenance=provenance.collect(),
             )
             write_record(failure, output_dir / "results.json")

@@ -11,10 +11,11 @@ import torch
 from omegaconf import DictConfig
 from rich.progress import Progress
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from segbench.benchmarks.timing import time_calls
 from segbench.models import count_parameters
-from segbench.models.config import build_network, network_yaml
+from segbench.models.config import build_network, model_meta, network_yaml
 from segbench.precision import BF16, FP32, ComputePath, choose, onednn_bf16_kernels
 from segbench.record import provenance
 from segbench.utils.config import config_choices
@@ -84,6 +85,14 @@ def run_cost(net: nn.Module, height: int, width: int, path: ComputePath, runs: i
     }
 
 
+def decoder_flops(net: nn.Module, image: torch.Tensor) -> int:
+    """FLOPs of the decoder's forward for `image` (`torch.utils.flop_counter`: convolutions and matrix products, two
+    per multiply-add; unpooling, interpolation and additions count none)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(image)
+    return int(sum(counter.get_flop_counts().get(f"{type(net).__name__}.decoder", {}).values()))
+
+
 FP32_PATH, BF16_CHANNELS_LAST = ComputePath(FP32, False), ComputePath(BF16, True)
 # A benchmarked path is stopped once its first pass takes this many times fp32's (bf16 on a CPU without bf16 units).
 STOP_FACTOR = 4.0
@@ -119,6 +128,8 @@ def measure(
     pick = choose(net, (height, width), training=False, network=network, device=device) if auto_pick else None
     return {
         "params": count_parameters(net),
+        "decoder_params": count_parameters(net.decoder),
+        "decoder_flops": decoder_flops(net, image),
         "storage_multiplier": storage_multiplier(kept),
         "stored_bytes": stored_bytes(kept),
         "stored_tensors": [f"{str(t.dtype).removeprefix('torch.')}{list(t.shape)}" for t in kept],
@@ -138,6 +149,7 @@ def benchmark(cfg: DictConfig) -> dict[str, Any]:
     torch.manual_seed(0)
     row = {
         "model": config_choices(cfg).get("model"),
+        "paper_name": model_meta(cfg.model).paper_name,
         **measure(
             build_network(cfg.model),
             cfg.height,

@@ -95,27 +95,27 @@ def build_part(kind: str, factory: Callable[..., nn.Module], where: str, **argum
     `where` says which stage asked (e.g. "decoder stage 1"), for the message.
     """
     protocol, forward_arguments = CONTRACTS[kind]
-    name = part_name(factory)
+    name, contract = part_name(factory), protocol.__name__
     call = ", ".join(f"{key}={value}" for key, value in arguments.items())
     try:
         part = factory(**arguments)
     except TypeError as error:
         raise PartContractError(
-            f"{where} {kind} {name}: the {protocol.__name__} contract builds it as factory({call}), which it refused ({error})"
+            f"{where} {kind} {name}: the {contract} contract builds it as factory({call}), which it refused ({error})"
         ) from error
     if not isinstance(part, nn.Module):
         raise PartContractError(f"{where} {kind} {name}: a part must be a torch.nn.Module, got {type(part).__name__}")
     if not isinstance(part, protocol):
         missing = [method for method in ("forward", "kept_from_encoder") if hasattr(protocol, method)]
         missing = [method for method in missing if not callable(getattr(part, method, None))]
-        raise PartContractError(f"{where} {kind} {name}: the {protocol.__name__} contract needs {', '.join(missing)}()")
+        raise PartContractError(f"{where} {kind} {name}: the {contract} contract needs {', '.join(missing)}()")
     parameters = list(inspect.signature(part.forward).parameters.values())
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     takes_varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters)
     required = [p for p in positional if p.default is p.empty]
     if not takes_varargs and not len(required) <= len(forward_arguments) <= len(positional):
         raise PartContractError(
-            f"{where} {kind} {name}: the {protocol.__name__} contract's forward takes ({', '.join(forward_arguments)}), "
+            f"{where} {kind} {name}: the {contract} contract's forward takes ({', '.join(forward_arguments)}), "
             f"not ({', '.join(p.name for p in positional)})"
         )
     return part

@@ -23,6 +23,8 @@ COLUMNS = [
     "paper_name",
     "params",
     "paper_params_m",
+    "decoder_params",
+    "decoder_gflops",
     "storage_multiplier",
     "paper_storage_multiplier",
     "stored_bytes",
@@ -64,6 +66,9 @@ def efficiency_rows(lines: list[dict], paper_names: dict[str, str | None] | None
                 "paper_name": paper_names.get(model),
                 "params": line["params"],
                 "paper_params_m": paper and paper["params_m"],
+                # None: a line from before they were measured
+                "decoder_params": line.get("decoder_params"),
+                "decoder_gflops": None if line.get("decoder_flops") is None else round(line["decoder_flops"] / 1e9, 2),
                 "storage_multiplier": line["storage_multiplier"],
                 "paper_storage_multiplier": paper
                 and ("n/a" if paper["storage_multiplier"] is None else paper["storage_multiplier"]),
@@ -87,6 +92,10 @@ def _paper(value: object) -> object:
     return NOT_IN_PAPER if value is None else value
 
 
+def _measured(value: float | None, form: str) -> str:
+    return "not measured" if value is None else form.format(value)
+
+
 def _shown(value: float | None) -> str:
     return "not run (no oneDNN bf16 kernels) or stopped" if value is None else str(value)
 
@@ -104,6 +113,8 @@ def write_efficiency_table(
             "variant": row["paper_name"] or row["model"],
             "params": f"{row['params']:,}",
             "Table 1 params (M)": _paper(row["paper_params_m"]),
+            "decoder params": _measured(row["decoder_params"], "{:,}"),
+            "decoder GFLOPs": _measured(row["decoder_gflops"], "{}"),
             "storage multiplier": row["storage_multiplier"],
             "Table 1": _paper(row["paper_storage_multiplier"]),
             "stored bytes at 360x480": f"{row['stored_bytes']:,}",
@@ -127,6 +138,9 @@ picks (its pick, probed on the benchmark's machine, in its own column); bf16 is 
 4x fp32's, and not run where oneDNN has no bf16 kernels.
 
 - *params*: trainable parameters counted on the network built from `conf/model/<variant>.yaml`.
+- *decoder params*, *decoder GFLOPs*: the decoder's alone (the encoder is SegNet-Basic's in every Table 1
+  variant), FLOPs of one forward at the benchmark's input by `torch.utils.flop_counter` (convolutions,
+  2 per multiply-add; unpooling and interpolation count none).
 - *storage multiplier*: derived from the tensors the decoder keeps from the first encoder level
   (`Segmenter.kept_from_encoder`): a kept float map counts its channels, pooling indices count 1.
 - *stored bytes*: what the network really holds for those tensors at inference: pooling indices as
