@@ -144,17 +144,26 @@ def check_params(variant: Variant) -> None:
 
 
 def check_shapes(variant: Variant) -> None:
-    """Logits of the input's size and K channels, finite, at an even and an odd size; a training step's too."""
+    """Logits of the input's size and K channels, finite, at an even and an odd size."""
     net = variant.build().eval()
     for size in variant.sizes(net):
         with torch.no_grad():
             logits = net(image(size))
         fail_unless(logits.shape == (1, variant.num_classes, *size), variant, f"logits {tuple(logits.shape)} at {size}")
         fail_unless(bool(torch.isfinite(logits).all()), variant, f"non-finite logits at {size}")
-    even, _ = variant.sizes(net)
-    logits = net.train()(image(even, batch=2))
+
+
+def check_training_step(variant: Variant) -> None:
+    """A training forward (batch statistics) and backward at an odd size: every trainable parameter that takes part
+    gets a finite gradient."""
+    net = variant.build().train()
+    _, odd = variant.sizes(net)
+    logits = net(image(odd, batch=2))
+    fail_unless(logits.shape == (2, variant.num_classes, *odd), variant, "training logits of another shape")
     logits.logsumexp(1).mean().backward()
-    fail_unless(logits.shape == (2, variant.num_classes, *even), variant, "training logits of another shape")
+    gradients = [p.grad for p in net.parameters() if p.requires_grad and p.grad is not None]
+    fail_unless(bool(gradients), variant, "no parameter got a gradient")
+    fail_unless(all(bool(torch.isfinite(g).all()) for g in gradients), variant, "a non-finite gradient")
 
 
 def check_bf16(variant: Variant) -> None:
@@ -293,11 +302,12 @@ def window_values(feature: torch.Tensor) -> torch.Tensor:
 
 def assert_same_decided_argmax(logits: torch.Tensor, expected: torch.Tensor) -> None:
     """The same class at every pixel whose two best classes differ by more than twice the largest logit
-    difference (elsewhere rounding decides, as between any two fp32 runtimes), and that is nearly all."""
+    difference (elsewhere rounding decides, as between any two fp32 runtimes), and that is nearly all: 0.1% of
+    the pixels may be near-ties, or two at a small size."""
     best, second = expected.topk(2, dim=1).values.unbind(1)
     decided = best - second > 2 * (logits - expected).abs().max()
     assert torch.equal(logits.argmax(1)[decided], expected.argmax(1)[decided])
-    assert decided.double().mean() > 0.999
+    assert (~decided).sum().item() <= max(2, decided.numel() // 1000), f"{(~decided).sum().item()} near-ties"
 
 
 def onnx_parity(net: nn.Module, session, image: torch.Tensor) -> dict[str, float]:
@@ -372,6 +382,7 @@ def check_onnx(variant: Variant, folder: Path) -> None:
 CHECKS: dict[str, Callable[..., None]] = {
     "params": check_params,
     "shapes": check_shapes,
+    "training_step": check_training_step,
     "bf16": check_bf16,
     "channels_last": check_channels_last,
     "packed_indices": check_packed_indices,

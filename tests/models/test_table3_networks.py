@@ -22,9 +22,8 @@ from segbench.models import (
     PretrainedWeightsError,
     Segmenter,
     VGG16Encoder,
-    count_parameters,
 )
-from segbench.models.config import build_network
+from segbench.models.config import build_network, model_meta
 from segbench.models.densify import ConvStack, MultiChannelConv, NoDensify
 from segbench.models.encoder import max_pool_keeping_indices
 from segbench.models.upsample import BilinearUpsample, LearntDeconv, MaxUnpool
@@ -75,29 +74,26 @@ def build(name: str, *overrides: str) -> nn.Module:
     return build_network(compose_model(name, *overrides).model)
 
 
-@pytest.fixture(scope="module", params=sorted(EXPECTED_PARAMS))
-def network(request) -> tuple[str, nn.Module]:
-    """Each network built once for the tests that use it (FCN alone holds 134 M parameters)."""
-    return request.param, build(request.param)
-
-
 def test_every_table3_network_has_a_config():
     assert sorted(p.stem for p in (CONF / "model" / "table3").glob("*.yaml")) == sorted(EXPECTED_PARAMS)
 
 
-def test_parameter_count_is_exact(network):
-    name, net = network
-    params = count_parameters(net)
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
+def test_pinned_parameter_counts_are_the_hand_derivation_and_table6s_model_sizes(name):
+    """The conformance suite checks each network against its config's meta.params; this checks the pins themselves."""
+    params = model_meta(compose_model(name).model).params
     assert params == EXPECTED_PARAMS[name]
     if name in TABLE6_MB:
         assert abs(params * 4 / 1e6 - TABLE6_MB[name]) / TABLE6_MB[name] < 0.02
 
 
-def test_360x480_maps_to_k_logits_of_the_input_size(network):
-    name, net = network
-    net.eval()
+@pytest.mark.slow
+def test_segnet_maps_360x480_to_k_logits_of_the_input_size(build_model):
+    """At CamVid's full size (the conformance suite's shapes are small ones)."""
     with torch.inference_mode():
-        logits = net(torch.rand(1, 3, 360, 480, generator=torch.Generator().manual_seed(0)) * 255)
+        logits = build_model("table3/segnet").eval()(
+            torch.rand(1, 3, 360, 480, generator=torch.Generator().manual_seed(0)) * 255
+        )
     assert logits.shape == (1, K, 360, 480)
     assert torch.isfinite(logits).all()
 
