@@ -76,8 +76,17 @@ bench: bench-table1 bench-table6
 
 bench-table1: install
 	rm -f docs/results/table1-efficiency.jsonl
-	$(BIN)/python src/bench.py --multirun 'model=glob(*)' jsonl=$(CURDIR)/docs/results/table1-efficiency.jsonl progress=false
+	$(BIN)/python src/bench.py --multirun model=$$($(BIN)/python -m segbench.study variants table1 | paste -sd,) \
+		jsonl=$(CURDIR)/docs/results/table1-efficiency.jsonl progress=false
 	$(BIN)/python -m segbench.reporting.efficiency_table docs/results/table1-efficiency.jsonl --out docs/results/table1-efficiency --command "make bench-table1"
+
+# The decoder zoo's networks and its anchors timed in one session -> docs/results/decoder-zoo-efficiency.{md,csv,jsonl}
+bench-zoo: install
+	rm -f docs/results/decoder-zoo-efficiency.jsonl
+	$(BIN)/python src/bench.py --multirun model=$$($(BIN)/python -m segbench.study variants decoder_zoo | paste -sd,) \
+		jsonl=$(CURDIR)/docs/results/decoder-zoo-efficiency.jsonl progress=false
+	$(BIN)/python -m segbench.reporting.efficiency_table docs/results/decoder-zoo-efficiency.jsonl \
+		--out docs/results/decoder-zoo-efficiency --command "make bench-zoo"
 
 bench-table6: install
 	rm -f docs/results/table6.jsonl
@@ -118,6 +127,19 @@ table1 table3: install
 	$(BIN)/python -m segbench.reporting.collect logs/$@ --where scale=$(SCALE) --out docs/results/$@-camvid-$(SCALE)/runs \
 		&& $(MAKE) --no-print-directory report; exit $$status
 
+# The decoders that came after the paper (beyond it; needs CAMVID_ROOT): experiment=decoder_zoo's new decoders trained
+# with Table 1's CPU recipe (resumable, as make table1), reported beside their anchors, SegNet-Basic and FCN-Basic
+# with median-frequency balancing from the Table 1 grid's committed runs of the same recipe (ZOO_ANCHORS), and
+# timed with them by make bench-zoo: docs/results/decoder-zoo-camvid-cpu.md and docs/results/decoder-zoo-camvid-cpu/.
+ZOO_NEW := zoo/resize_conv,zoo/pixel_shuffle,zoo/unet_concat,zoo/segnet_basic_bottleneck_skip
+ZOO_ANCHORS := docs/results/table1-camvid-cpu/runs/balancing=median_frequency,model=segnet_basic \
+	docs/results/table1-camvid-cpu/runs/balancing=median_frequency,model=fcn_basic
+decoder-zoo: install
+	$(BIN)/python src/train.py --multirun experiment=decoder_zoo scale=$(SCALE) model=$(ZOO_NEW) \
+		finished_runs=[docs/results/decoder-zoo-camvid-$(SCALE)/runs] $(TRAIN_ARGS); status=$$?; \
+	$(BIN)/python -m segbench.reporting.collect logs/decoder_zoo --where scale=$(SCALE) \
+		--out docs/results/decoder-zoo-camvid-$(SCALE)/runs && $(MAKE) --no-print-directory report; exit $$status
+
 # How far one Table 1 cell moves with the seed alone (beyond the paper; needs CAMVID_ROOT): FCN-Basic with median
 # frequency balancing, the CPU grid's recipe with seeds 1 and 2 beside the grid's own run (seed 0), copied into
 # docs/results/table1-seed-noise/runs and compared in docs/results/table1-seed-noise.{md,csv} (make report).
@@ -153,6 +175,10 @@ report: install
 		$(BIN)/python src/report.py $$grid --out $$(dirname $$grid) --efficiency docs/results/table1-efficiency.jsonl \
 			--data-root "$${CAMVID_ROOT:-}" --command "make report" --summary $$(dirname $$grid).md || exit 1; \
 	done
+	test ! -d docs/results/decoder-zoo-camvid-cpu/runs || $(BIN)/python src/report.py \
+		docs/results/decoder-zoo-camvid-cpu/runs $(ZOO_ANCHORS) --out docs/results/decoder-zoo-camvid-cpu \
+		--efficiency docs/results/decoder-zoo-efficiency.jsonl --data-root "$${CAMVID_ROOT:-}" --command "make report" \
+		--title "The decoder zoo on CamVid at CPU scale" --summary docs/results/decoder-zoo-camvid-cpu.md
 	test ! -d docs/results/camvid-cpu-recipe/runs || $(BIN)/python -m segbench.reporting.compare_runs \
 		docs/results/camvid-cpu-recipe/runs --out docs/results/camvid-cpu-recipe --command "make report" \
 		--title "SegNet-Basic on CamVid at one CPU budget: fixed vs decayed rate, without vs with augmentation"
