@@ -10,7 +10,7 @@ from conftest import markdown_rows, measured_provenance
 from test_entry_points import run
 
 from segbench import precision
-from segbench.benchmarks.measure_efficiency import measure, storage_multiplier, stored_bytes
+from segbench.benchmarks.measure_efficiency import decoder_flops, measure, storage_multiplier, stored_bytes
 from segbench.paper import TABLE1
 from segbench.reporting.efficiency_table import efficiency_rows, write_efficiency_table
 
@@ -41,7 +41,7 @@ def test_measure_reports_every_column(build_model, monkeypatch):
 
     monkeypatch.setattr(precision, "probe", bf16_channels_last_fastest)
     row = measure(build_model("fcn_basic"), height=32, width=48, runs=2, warmup=1, progress=False)
-    assert row["params"] == 645_956 and row["storage_multiplier"] == 11
+    assert row["params"] == 645_956 and row["storage_multiplier"] == 11 and row["decoder_params"] == 33_792
     assert row["stored_tensors"] == ["float32[1, 11, 16, 24]"]
     assert row["infer_ms_fp32"] > 0 and row["provenance"]["threads"] == torch.get_num_threads()
     if precision.onednn_bf16_kernels():  # timed, unless stopped at 4x fp32 (oneDNN's emulation on AVX-512)
@@ -66,6 +66,8 @@ def test_table_ratios_are_against_segnet_basic_of_the_same_session(tmp_path):
         {
             "model": "fcn_basic",
             "params": 645_956,
+            "decoder_params": 645_956 - 612_032 - 132,  # less the encoder and the classifier
+            "decoder_flops": 2_504_000_000,
             "storage_multiplier": 11,
             "infer_ms_fp32": 50.0,
             "infer_ms_bf16_channels_last": 30.0,
@@ -81,8 +83,15 @@ def test_table_ratios_are_against_segnet_basic_of_the_same_session(tmp_path):
     write_efficiency_table(jsonl, tmp_path / "table", command="make bench")
     text = (tmp_path / "table.md").read_text()
     assert "Written by `make bench`" in text
-    assert markdown_rows(text, "FCN-Basic")[0][:5] == ["FCN-Basic", "645,956", "0.65", "11", "11"]
+    assert markdown_rows(text, "FCN-Basic")[0][:7] == ["FCN-Basic", "645,956", "0.65", "33,792", "2.5", "11", "11"]
+    assert markdown_rows(text, "SegNet-Basic")[0][3:5] == ["not measured"] * 2  # a line from before they were
     assert (tmp_path / "table.csv").read_text().splitlines()[0].startswith("model,paper_name,params")
+
+
+def test_decoder_flops_count_segnet_basics_four_7x7_convolutions(build_model):
+    """2 FLOPs per multiply-add of each 64->64 7x7 decoder conv at 32x48, 16x24, 8x12 and 4x6; unpooling none."""
+    flops = decoder_flops(build_model("segnet_basic").eval(), torch.rand(1, 3, 32, 48) * 255)
+    assert flops == 2 * 64 * 64 * 49 * (32 * 48 + 16 * 24 + 8 * 12 + 4 * 6)
 
 
 def random_image() -> torch.Tensor:

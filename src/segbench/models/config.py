@@ -37,7 +37,8 @@ def network_config(model: DictConfig | dict[str, Any]) -> DictConfig:
 
 
 def build_network(model: DictConfig | dict[str, Any]) -> nn.Module:
-    return instantiate(network_config(model))
+    # Built under its key, so that an error names the node as the user writes it (`model.encoder`).
+    return instantiate(OmegaConf.create({"model": network_config(model)}))["model"]
 
 
 def network_yaml(model: DictConfig | dict[str, Any]) -> str:
