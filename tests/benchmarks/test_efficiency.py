@@ -23,6 +23,24 @@ def test_storage_multiplier_equals_table1(model, build_model):
     assert storage_multiplier(kept) == (TABLE1[model]["storage_multiplier"] or 0)
 
 
+# The decoders after the paper, by design (conf/model/zoo/): nothing kept by resizing or sub-pixel convolution, the
+# whole 64-channel map by U-Net's concatenation, the indices plus a K-channel map by the bottleneck skip.
+ZOO_STORAGE = {
+    "zoo/resize_conv": 0,
+    "zoo/pixel_shuffle": 0,
+    "zoo/unet_concat": 64,
+    "zoo/segnet_basic_bottleneck_skip": 11,
+}
+
+
+@pytest.mark.parametrize("model", sorted(ZOO_STORAGE))
+def test_storage_multiplier_of_the_decoders_after_the_paper(model, build_model):
+    with torch.no_grad():
+        kept = build_model(model).eval().kept_from_encoder(torch.rand(1, 3, 48, 64) * 255)
+    assert storage_multiplier(kept) == ZOO_STORAGE[model]
+    assert any(not t.is_floating_point() for t in kept) == (model == "zoo/segnet_basic_bottleneck_skip")
+
+
 def test_stored_bytes_count_packed_indices_and_float_maps(build_model):
     """Inference keeps 2-bit codes, four to a byte (Sec. 3): 64 x 24 x 32/4 bytes beside fp32 maps of 64 x 24 x 32."""
     image = torch.rand(1, 3, 48, 64) * 255

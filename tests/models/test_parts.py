@@ -10,8 +10,9 @@ from torch.nn import functional as F
 from segbench.models import Decoder
 from segbench.models.densify import NoDensify
 from segbench.models.encoder import BasicEncoder, EncoderLevel, max_pool_keeping_indices
-from segbench.models.skip import AddEncoderMap, AddReducedEncoderMap, NoSkip
-from segbench.models.upsample import BilinearUpsample, LearntDeconv, MaxUnpool
+from segbench.models.parts import PartContractError
+from segbench.models.skip import AddBottleneckEncoderMap, AddEncoderMap, AddReducedEncoderMap, ConcatConv, NoSkip
+from segbench.models.upsample import BilinearUpsample, LearntDeconv, MaxUnpool, PixelShuffleUpsample, ResizeConv
 
 
 def test_pooling_uses_ceil_mode_and_unpool_restores_the_odd_size():
@@ -143,3 +144,72 @@ def test_decoder_stage_0_output_is_its_upsampled_input_with_nothing_added():
     )
     output = decoder(constant_levels([1.0, 10.0, 100.0, 1000.0]))
     assert torch.equal(output, torch.zeros(1, 2, 16, 16))
+
+
+def test_a_part_breaking_its_contract_is_refused_at_construction_in_one_line():
+    """build_part names the stage, the kind, the part and the rule it breaks (segbench.models.parts)."""
+
+    class NoKeptFromEncoder(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+
+        def forward(self, x: torch.Tensor, level: EncoderLevel) -> torch.Tensor:
+            return x
+
+    class WrongArguments(NearestUpsample):
+        def __init__(self, width: int) -> None:
+            super().__init__(width)
+
+    class ForwardWithoutLevel(NearestUpsample):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    name = "test_parts.test_a_part_breaking_its_contract_is_refused_at_construction_in_one_line.<locals>"
+    cases = [
+        (NoKeptFromEncoder, f"decoder stage 0 upsample {name}.NoKeptFromEncoder: the Upsample contract needs "
+         "kept_from_encoder()"),
+        (WrongArguments, f"decoder stage 0 upsample {name}.WrongArguments: the Upsample contract builds it as "
+         "factory(channels=2), which it refused"),
+        (ForwardWithoutLevel, f"decoder stage 0 upsample {name}.ForwardWithoutLevel: the Upsample contract's forward "
+         "takes (x, level), not (x)"),
+        (lambda channels: "not a module", "decoder stage 0 upsample"),
+    ]  # fmt: skip
+    for upsample, message in cases:
+        with pytest.raises(PartContractError) as refused:
+            Decoder(encoder_channels=2, channels=2, depth=2, upsample=upsample, densify=NoDensify)
+        assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+def test_resize_conv_is_its_conv_applied_to_the_nearest_resized_map():
+    level = max_pool_keeping_indices(torch.zeros(1, 3, 45, 59))
+    upsample = ResizeConv(channels=3, kernel_size=3).eval()
+    x = torch.randn(1, 3, 23, 30, generator=torch.Generator().manual_seed(0))
+    expected = upsample.conv(F.interpolate(x, size=(45, 59), mode="nearest"))
+    assert torch.equal(upsample(x, level), expected) and upsample.kept_from_encoder(level) == []
+
+
+def test_pixel_shuffle_puts_each_pixels_four_groups_in_its_2x2_block_and_cuts_to_an_odd_size():
+    upsample = PixelShuffleUpsample(channels=1, kernel_size=1).eval()
+    conv, batch_norm = upsample.expand[0], upsample.expand[1]
+    with torch.no_grad():  # the 1x1 conv copies the input to its four groups times 1, 2, 3, 4; BN the identity
+        conv.weight.copy_(torch.tensor([1.0, 2.0, 3.0, 4.0]).view(4, 1, 1, 1))
+    batch_norm.running_var.fill_(1 - batch_norm.eps)
+    level = max_pool_keeping_indices(torch.zeros(1, 1, 3, 3))
+    out = upsample(torch.tensor([[1.0, 10.0], [100.0, 1000.0]]).view(1, 1, 2, 2), level)
+    assert out.flatten().tolist() == pytest.approx([1, 2, 10, 3, 4, 30, 100, 200, 1000])
+
+
+def test_concat_conv_convolves_the_decoder_and_encoder_maps_together():
+    skip = ConcatConv(encoder_channels=3, channels=2, kernel_size=1).eval()
+    assert tuple(skip.fuse[0].weight.shape) == (2, 5, 1, 1)
+    x, encoder_map = torch.randn(1, 2, 4, 5), torch.randn(1, 3, 4, 5)
+    assert torch.equal(skip(x, encoder_map), skip.fuse(torch.cat([x, encoder_map], 1)))
+    assert skip.kept_from_encoder(encoder_map) == [encoder_map]
+
+
+def test_bottleneck_skip_keeps_a_k_channel_map_and_adds_its_expansion():
+    skip = AddBottleneckEncoderMap(encoder_channels=64, channels=64, bottleneck=11)
+    x, encoder_map = torch.randn(1, 64, 4, 5), torch.randn(1, 64, 4, 5)
+    (kept,) = skip.kept_from_encoder(encoder_map)
+    assert kept.shape == (1, 11, 4, 5)
+    assert torch.allclose(skip(x, encoder_map), x + skip.expand(kept))
