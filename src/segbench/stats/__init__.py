@@ -1,0 +1,1 @@
+"""Uncertainty of scores and of the conclusions drawn from them (beyond the paper)."""
