@@ -7,19 +7,28 @@ table, and which do not, with the numbers. Cells name the paper's variants by th
 of a cell is the run whose record has that `paper_name`: a variant the paper does not have takes part in none of
 them. A conclusion none of whose comparisons has our scores on both sides is not checked, and names the cells
 without a complete run.
+
+Where both cells of a test comparison have per-image records, ours is judged against the noise (issue 27, beyond
+the paper): `segbench.stats.bootstrap.compare` counts it *holds*, *within noise* or *reversed*; the others are
+compared by value, as the paper's own table can only be.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from segbench.errors import SegbenchError
 from segbench.paper import BALANCINGS, TABLE1, paper_order, table1_row
-from segbench.reporting.grid_runs import Run
+from segbench.record.per_image import PerImageRecord
+from segbench.reporting.grid_runs import Run, percent
 from segbench.reporting.grid_tables import shown_score, table1_decimals
 from segbench.reporting.labels import BALANCING_SHORT
 from segbench.reporting.tables import markdown_from
+from segbench.reporting.uncertainty import CellScores
+from segbench.stats.bootstrap import Difference, compare_measures
 
 TEST = ("G", "C", "mIoU", "BF")
 TRAIN = ("G", "C", "mIoU")
@@ -61,6 +70,20 @@ class Comparison:
         relation = f"not within {self.within:g} of" if self.within is not None else "≤"
         decimals = table1_decimals(self.better.metric)
         return f"{self.better.label()} {a:.{decimals}f} {relation} {self.worse.label()} {b:.{decimals}f}"
+
+    def describe_noise(self, difference: Difference) -> str:
+        """`A − B: −1.0 [−2.1, +0.3] within noise`: the difference in points with its interval (95%; 90% for "as
+        well as", the two one-sided tests) and the verdict, spelt out against the margin for "as well as"."""
+        decimals = table1_decimals(self.better.metric)
+        shown = (
+            f"{self.better.label()} − {self.worse.label()}: {difference.value:+.{decimals}f} "
+            f"[{difference.low:+.{decimals}f}, {difference.high:+.{decimals}f}]"
+        )
+        if self.within is None:
+            return f"{shown} {difference.verdict}"
+        if difference.verdict == "reversed":
+            return f"{shown} reversed: beyond ±{self.within:g}"
+        return f"{shown} {difference.verdict} of ±{self.within:g}"
 
 
 @dataclass(frozen=True)
@@ -174,9 +197,23 @@ def verdict(conclusion: Conclusion, scores: Scores) -> tuple[str, list[str]]:
     return text, [comparison.describe(scores) for comparison, ok in decided if not ok]
 
 
-def run_scores(cells: dict[tuple[str, str], Run]) -> Scores:
+def run_scores(cells: dict[tuple[str, str], Run], seeds: Mapping[tuple[str, str], CellScores] | None = None) -> Scores:
     """The scores of a grid's complete runs, rounded as Table 1 shows them (a tie there is not a win), by the paper's
-    name of each run's variant; a variant the paper does not have is in no conclusion."""
+    name of each run's variant; a cell of several seeds (`seeds`) by their mean. A variant the paper does not have
+    is in no conclusion."""
+    named = _named(cells)
+
+    def scores(variant: str, balancing: str, split: str, metric: str) -> float | None:
+        run = named.get((variant, balancing))
+        cell = seeds.get((run.model, run.balancing)) if seeds and run is not None else None
+        if cell is not None:
+            return percent(cell.mean(split, metric), table1_decimals(metric))
+        return shown_score(run, split, metric, table1_decimals(metric))
+
+    return scores
+
+
+def _named(cells: dict[tuple[str, str], Run]) -> dict[tuple[str, str], Run]:
     named: dict[tuple[str, str], Run] = {}
     for run in cells.values():
         if run.record.paper_name is None:
@@ -188,29 +225,89 @@ def run_scores(cells: dict[tuple[str, str], Run]) -> Scores:
                 f"balancing={run.balancing}: Sec. 3.3's conclusions need one run of each; report them apart"
             )
         named[key] = run
-
-    def scores(variant: str, balancing: str, split: str, metric: str) -> float | None:
-        return shown_score(named.get((variant, balancing)), split, metric, table1_decimals(metric))
-
-    return scores
+    return named
 
 
-def conclusions_section(ours: Scores, shown_failures: int = 3) -> list[str]:
-    """A markdown section: each conclusion, its verdict in the paper's Table 1 and in ours, and where ours fails."""
+@dataclass
+class NoiseJudge:
+    """Judges a test comparison against the noise when both its cells have per-image records (by the paper's name
+    and balancing): `compare_measures` of each pair of cells once, for all its measures."""
+
+    records: dict[tuple[str, str], Sequence[PerImageRecord]]
+    _drawn: dict[tuple, dict[str, Difference]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, cells: dict[tuple[str, str], Run], seeds: Mapping[tuple[str, str], CellScores]) -> NoiseJudge:
+        records = {}
+        for key, run in _named(cells).items():
+            cell = seeds.get((run.model, run.balancing))
+            if cell is not None and cell.records:
+                records[key] = cell.records
+        return cls(records)
+
+    def __call__(self, comparison: Comparison) -> Difference | None:
+        better, worse = comparison.better, comparison.worse
+        if better.split != "test" or worse.split != "test":
+            return None  # the per-image record is of the test split
+        a, b = self.records.get((better.variant, better.balancing)), self.records.get((worse.variant, worse.balancing))
+        if a is None or b is None or not np.array_equal(a[0].names, b[0].names):
+            return None
+        pair = (better.variant, better.balancing, worse.variant, worse.balancing, comparison.within)
+        if pair not in self._drawn:
+            self._drawn[pair] = compare_measures(a, b, margin=comparison.within)
+        return self._drawn[pair][better.metric]
+
+
+def noise_verdict(conclusion: Conclusion, scores: Scores, judge: NoiseJudge) -> tuple[str, list[str]]:
+    """`verdict`, with the comparisons `judge` can judge counted as *holds / within noise / reversed* and the rest
+    by value (said so); the judged ones not holding listed first, with the difference and its interval."""
+    judged = [(comparison, difference) for comparison in conclusion.comparisons if (difference := judge(comparison))]
+    if not judged:
+        return verdict(conclusion, scores)
+    rest = Conclusion(conclusion.claim, tuple(c for c in conclusion.comparisons if not judge(c)))
+    counts = {word: sum(d.verdict == word for _, d in judged) for word in ("holds", "within noise", "reversed")}
+    text = ", ".join(f"{word} {count}" for word, count in counts.items()) + f" (of {len(judged)}, against the noise)"
+    failures = [comparison.describe_noise(d) for comparison, d in judged if d.verdict != "holds"]
+    if rest.comparisons:
+        by_value, value_failures = verdict(rest, scores)
+        if by_value.startswith("not checked"):
+            text += f"; {len(rest.comparisons)} comparisons await runs"
+        else:
+            text += f"; by value (no per-image record): {by_value}"
+        failures += value_failures
+    return text, failures
+
+
+def conclusions_section(ours: Scores, shown_failures: int = 3, judge: NoiseJudge | None = None) -> list[str]:
+    """A markdown section: each conclusion, its verdict in the paper's Table 1 and in ours (against the noise where
+    `judge` has both cells' per-image records), and where ours fails."""
     rows = []
     for conclusion in CONCLUSIONS:
         paper, _ = verdict(conclusion, paper_scores)
-        our_verdict, failures = verdict(conclusion, ours)
+        our_verdict, failures = verdict(conclusion, ours) if judge is None else noise_verdict(conclusion, ours, judge)
         listed = "; ".join(failures[:shown_failures])
         if len(failures) > shown_failures:
             listed += f"; … {len(failures) - shown_failures} more"
         rows.append([conclusion.claim, paper, our_verdict, listed])
+    if judge is not None and judge.records:
+        how = (
+            "Ours where both cells have per-image records (test scores only): the difference of the two cells' "
+            "scores on the same bootstrap resamples of the test images (paired; `segbench.stats.bootstrap.compare`): "
+            '*holds* when its 95% interval is above zero, *reversed* when below, else *within noise*; for "as well '
+            f'as" the two one-sided tests at 5% (its 90% interval inside ±{EQUAL_WITHIN:g} points: holds; wholly '
+            "outside: reversed). The others by value, as the paper's."
+        )
+    else:
+        how = (
+            "Ours by value (no run here has a per-image record to judge a difference against the noise): a "
+            "difference of a point or two may be noise."
+        )
     return [
         "## Sec. 3.3's conclusions, checked",
         "",
         "Each conclusion of Sec. 3.3 as the comparisons of Table 1 cells it implies (both balancings, test G, C, "
         "mIoU, BF unless it says otherwise), counted in the paper's own Table 1 and in ours: *holds* when all of "
-        "them do, *partly* when some do.",
+        f"them do, *partly* when some do. {how}",
         "",
         markdown_from(["Sec. 3.3 says", "Paper's Table 1", "Ours", "Ours fails at"], rows),
     ]

@@ -7,7 +7,7 @@ inputs are absent is skipped with a note rather than drawn empty.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from segbench.paper import paper_order
 from segbench.reporting.curves import read_curve
 from segbench.reporting.grid_runs import Run
 from segbench.reporting.labels import BALANCING_NAMES, BALANCING_SHORT
+from segbench.reporting.uncertainty import CellScores
+from segbench.stats.bootstrap import LEVEL
 
 MARKERS = {"median_frequency": "o", "natural": "^"}
 # (x-axis label, efficiency JSONL key, scale to the unit shown, file stem)
@@ -44,10 +46,14 @@ def _save(figure, path: Path) -> None:
 
 
 def write_efficiency_plots(
-    runs: Sequence[Run], efficiency: dict[str, dict[str, Any]] | None, out_dir: Path
+    runs: Sequence[Run],
+    efficiency: dict[str, dict[str, Any]] | None,
+    out_dir: Path,
+    cells: Mapping[tuple[str, str], CellScores] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Test mIoU and BF against the memory kept for the decoder and against inference time, one point per run:
-    a colour per variant (its MF and NF runs joined), a marker per balancing."""
+    a colour per variant (its MF and NF runs joined), a marker per balancing. A run standing for a cell of
+    `cells` is drawn at the mean of the cell's seeds, with its bootstrap interval as an error bar where it has one."""
     if efficiency is None:
         return [], ["skipped the accuracy-vs-cost plots: no --efficiency JSON lines given"]
     measured = [run for run in runs if run.complete and run.model in efficiency]
@@ -57,18 +63,25 @@ def write_efficiency_plots(
     if unmeasured := sorted({run.model for run in runs if run.complete and run.model not in efficiency}):
         notes.append(f"not in the accuracy-vs-cost plots (no efficiency line): {', '.join(unmeasured)}")
     written = []
+    bars = False
     for axis_label, key, scale, stem in COSTS:
         figure = Figure(figsize=(5.5 * len(ACCURACY), 4.5))
         axes = figure.subplots(1, len(ACCURACY))
         for axis, (split, metric) in zip(axes, ACCURACY):
             points: dict[tuple[str, str], list[tuple[float, float]]] = {}  # by (variant, its colour)
             for run in measured:
-                value = run.score(split, metric)
+                cell = (cells or {}).get((run.model, run.balancing))
+                value = run.score(split, metric) if cell is None else cell.mean(split, metric)
                 if value is None:
                     continue
                 x, y = efficiency[run.model][key] * scale, 100 * value
                 colour = network_colour(run)
                 axis.scatter(x, y, marker=MARKERS.get(run.balancing, "s"), color=colour, s=40, zorder=3)
+                if cell is not None and (found := cell.intervals.get(metric)):
+                    # the interval is around the records' score, which is the mean shown up to float rounding
+                    error = [[max(y - found.low, 0.0)], [max(found.high - y, 0.0)]]
+                    axis.errorbar(x, y, yerr=error, color=colour, linewidth=1.0, capsize=3, zorder=2)
+                    bars = True
                 points.setdefault((run.model, colour), []).append((x, y))
             for (_, colour), pair in points.items():  # a variant's MF and NF runs, joined
                 axis.plot(*zip(*pair), color=colour, linewidth=0.8, alpha=0.6)
@@ -91,6 +104,9 @@ def write_efficiency_plots(
             if any(run.balancing == balancing for run in measured)
             for name in [BALANCING_NAMES[balancing]]
         ]
+        if bars:
+            label = f"bar: {LEVEL:.0%} bootstrap interval"
+            handles.append(Line2D([], [], marker="|", markersize=10, linestyle="", color="black", label=label))
         axes[-1].legend(handles=handles, fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
         _save(figure, out_dir / f"{stem}.png")
         written.append(f"{stem}.png")

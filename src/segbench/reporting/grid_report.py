@@ -16,13 +16,14 @@ from typing import Any
 from segbench.errors import SegbenchError
 from segbench.paper import BALANCINGS, table3_row
 from segbench.record.provenance import lines_measured_on
-from segbench.reporting import conclusions, grid_plots, grid_summary, grid_tables, qualitative
+from segbench.reporting import conclusions, grid_plots, grid_summary, grid_tables, qualitative, uncertainty
 from segbench.reporting.grid_runs import (
     Run,
     find_runs,
     mixed_precisions,
     place,
     read_efficiency,
+    seeds,
     settings,
     train_command,
 )
@@ -192,13 +193,15 @@ TABLE3_INTRO = (
 )
 
 
-def _plots(report: Report, shown1: list[Run], shown3: list[Run], measured: dict | None) -> tuple[list, list]:
-    """The plots of each table's runs, by table."""
+def _plots(
+    report: Report, shown1: list[Run], shown3: list[Run], measured: dict | None, cells1: dict | None = None
+) -> tuple[list, list]:
+    """The plots of each table's runs, by table (Table 1's cells' means and intervals from `cells1`)."""
     figures1: list[str] = []
     figures3: list[str] = []
     if shown1:
         for written, notes in (
-            grid_plots.write_efficiency_plots(shown1, measured, report.out_dir),
+            grid_plots.write_efficiency_plots(shown1, measured, report.out_dir, cells1),
             grid_plots.write_curve_plot(shown1, report.out_dir / "table1-val-curves.png", "Table 1 variants"),
         ):
             figures1 += written
@@ -288,11 +291,14 @@ def write_report(
         report.notes.append(f"not in Table 1 or Table 3: {listed}")
     out_dir.mkdir(parents=True, exist_ok=True)
     cells1, cells3 = place(table1_runs, "Table 1"), place(table3_runs, "Table 3")
-    rows1, rows3 = grid_tables.table1_rows(cells1, measured), grid_tables.table3_rows(cells3)
+    scores1 = uncertainty.cell_scores(seeds(table1_runs, "Table 1"))
+    rows1, rows3 = grid_tables.table1_rows(cells1, measured, scores1), grid_tables.table3_rows(cells3)
     shown1 = [run for runs_of in grid_tables.variants(cells1).values() for b in BALANCINGS if (run := runs_of.get(b))]
     shown3 = [cells3[key] for key in dict.fromkeys((row["model"], row["balancing"]) for row in rows3)]
+    # Every seed of a cell counts in the table, though one run per cell stands for it elsewhere.
+    counted1 = [*shown1, *(run for cell in scores1.values() for run in cell.runs if run not in shown1)]
 
-    figures1, figures3 = _plots(report, shown1, shown3, measured)
+    figures1, figures3 = _plots(report, shown1, shown3, measured, scores1)
     drawn = _fig4(report, [*shown1, *shown3], data_root, fig4_images)
     for shown, figures in ((shown1, figures1), (shown3, figures3)):
         if any(run is other for run in drawn for other in shown):
@@ -301,11 +307,14 @@ def write_report(
     at_a_glance: list[str] = []  # the summary page's tables
     if rows1:
         found = [*_found(shown1), *_not_run(cells1)]
-        intro = [f"{written_by} {TABLE1_INTRO}", "", *found, "", _efficiency_line(efficiency, measured)]
-        checked = conclusions.conclusions_section(conclusions.run_scores(cells1))
-        at_a_glance += [*found, "", SUMMARY_TABLE1_INTRO, "", grid_summary.compact_table1(rows1), "", *checked, ""]
+        noise = [line for text in uncertainty.method_lines(scores1) for line in ("", text)]
+        intro = [f"{written_by} {TABLE1_INTRO}", "", *found, "", _efficiency_line(efficiency, measured), *noise]
+        judge = conclusions.NoiseJudge.of(cells1, scores1)
+        checked = conclusions.conclusions_section(conclusions.run_scores(cells1, scores1), judge=judge)
+        compact = grid_summary.compact_table1(rows1)
+        at_a_glance += [*found, "", SUMMARY_TABLE1_INTRO, *noise, "", compact, "", *checked, ""]
         table = [grid_tables.table1_markdown(rows1), "", *checked]
-        runs1 = runs_section(table1_runs, shown1)
+        runs1 = runs_section(table1_runs, counted1)
         document = _document(title or "Table 1, ours beside the paper", intro, table, figures1, runs1, report.notes)
         _write_table(report, "table1", rows1, grid_tables.table1_tex(rows1, command), document)
     if rows3:

@@ -131,25 +131,43 @@ def find_runs(paths: Sequence[Path]) -> list[Run]:
     return list(runs.values())
 
 
+def _seed_order(run: Run) -> tuple[bool, int]:
+    return (run.seed is None, run.seed or 0)
+
+
 def place(runs: Iterable[Run], description: str) -> dict[tuple[str, str], Run]:
-    """The run of each (model, balancing) cell.
+    """The run each (model, balancing) cell shows for its status and steps: of its complete runs (its seeds,
+    `seeds`) the one of the lowest seed.
 
     A complete run beats failed or interrupted attempts at the same cell (a retry that finished); of
     several unfinished attempts the last in path order (Hydra's time-stamped folders: the latest) shows.
-    Two complete runs of one cell are ambiguous: the report names both rather than pick one.
+    Two complete runs of one cell with the same seed are ambiguous: the report names both rather than pick one.
     """
+    runs = list(runs)
+    complete = seeds(runs, description)
     cells: dict[tuple[str, str], Run] = {}
     for run in runs:
         key = (run.model, run.balancing)
         other = cells.get(key)
-        if other is not None and other.complete and run.complete:
-            raise SegbenchError(
-                f"two complete runs of {description} cell model={run.model} balancing={run.balancing}: "
-                f"{other.file} and {run.file}; pass only one of them"
-            )
         if other is None or run.complete or not other.complete:
             cells[key] = run
-    return cells
+    return cells | {key: by_seed[0] for key, by_seed in complete.items()}
+
+
+def seeds(runs: Iterable[Run], description: str) -> dict[tuple[str, str], list[Run]]:
+    """The complete runs of each (model, balancing) cell by seed (a grid with `seed=0,1,2` holds three), refusing
+    two of one seed in one line naming both files."""
+    cells: dict[tuple[str, str], list[Run]] = {}
+    for run in (run for run in runs if run.complete):
+        by_seed = cells.setdefault((run.model, run.balancing), [])
+        if other := next((other for other in by_seed if other.seed == run.seed), None):
+            seed = "" if run.seed is None else f" seed={run.seed}"
+            raise SegbenchError(
+                f"two complete runs of {description} cell model={run.model} balancing={run.balancing}{seed}: "
+                f"{other.file} and {run.file}; pass only one of them"
+            )
+        by_seed.append(run)
+    return {key: sorted(by_seed, key=_seed_order) for key, by_seed in cells.items()}
 
 
 def read_efficiency(path: Path) -> dict[str, dict[str, Any]]:

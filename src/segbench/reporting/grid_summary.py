@@ -13,7 +13,7 @@ from pathlib import Path
 
 from segbench.paper import BALANCINGS, table1_row
 from segbench.reporting.grid_runs import Run
-from segbench.reporting.grid_tables import table1_decimals, variant_cell
+from segbench.reporting.grid_tables import spread_text, table1_decimals, variant_cell
 from segbench.reporting.labels import BALANCING_SHORT
 from segbench.reporting.tables import markdown_from
 from segbench.reporting.variants import NOT_IN_PAPER
@@ -46,8 +46,8 @@ def _ratio(ours: float | None, reference: float | None) -> str:
 
 def compact_table1(rows: Sequence[dict]) -> str:
     """Stored bytes, inference time relative to SegNet-Basic (ours and the paper's) and each balancing's test
-    scores as `ours (paper)`: the columns Sec. 3.3 argues from, without Table 1's train and run columns. A variant
-    the paper does not have shows "—" for the paper's."""
+    scores as `ours ±interval (paper)`: the columns Sec. 3.3 argues from, without Table 1's train and run columns. A
+    variant the paper does not have shows "—" for the paper's."""
     reference = next((row for row in rows if row["paper_name"] == REFERENCE_VARIANT), None)
     paper_reference = table1_row(REFERENCE_VARIANT)["infer_ms"]
     header = ["Variant", "Stored bytes", "Time ÷ SegNet-Basic (paper)"]
@@ -64,7 +64,8 @@ def compact_table1(rows: Sequence[dict]) -> str:
                 ours, paper = row[key], row[f"{key}_paper"]
                 decimals = table1_decimals(metric)
                 theirs = NOT_IN_PAPER if paper is None else f"{paper:.{decimals}f}"
-                cells.append(("–" if ours is None else f"{ours:.{decimals}f}") + f" ({theirs})")
+                shown = "–" if ours is None else f"{ours:.{decimals}f}{spread_text(row, key, decimals)}"
+                cells.append(f"{shown} ({theirs})")
         body.append(cells)
     return markdown_from(header, body)
 

@@ -10,7 +10,7 @@ its `paper_name`, "—" in Table 1 for a variant the paper does not have (empty 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -19,6 +19,7 @@ from segbench.paper import BALANCINGS, table1_row, table3_row
 from segbench.reporting.grid_runs import Run, percent
 from segbench.reporting.labels import BALANCING_NAMES, BALANCING_SHORT
 from segbench.reporting.tables import latex, markdown_from
+from segbench.reporting.uncertainty import CellScores
 from segbench.reporting.variants import NOT_IN_PAPER, variant_order
 
 # Table 1's score columns of each balancing: test G, C, mIoU, BF then train G, C, mIoU.
@@ -41,22 +42,23 @@ def difference(ours: float | None, paper: float | None, decimals: int) -> float 
     return round(ours - paper, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def compared(ours: float | None, paper: float | None, decimals: int) -> str:
-    """A cell: `ours / paper (difference)`, `– / paper` without ours, `ours` where the paper has no number."""
+def compared(ours: float | None, paper: float | None, decimals: int, spread: str = "") -> str:
+    """A cell: `ours / paper (difference)`, `– / paper` without ours, `ours` where the paper has no number;
+    `spread` (e.g. ` ±1.1`, segbench.reporting.uncertainty) follows ours."""
     if ours is None and paper is None:
         return ""
-    shown = "–" if ours is None else f"{ours:.{decimals}f}"
+    shown = "–" if ours is None else f"{ours:.{decimals}f}{spread}"
     if paper is None:
         return shown
     diff = difference(ours, paper, decimals)
     return f"{shown} / {paper:.{decimals}f}" + ("" if diff is None else f" ({diff:+.{decimals}f})")
 
 
-def beside_paper(ours: float | None, paper: float | None, decimals: int) -> str:
+def beside_paper(ours: float | None, paper: float | None, decimals: int, spread: str = "") -> str:
     """A Table 1 cell, whose paper side always shows: `compared`, or `ours / —` for a variant the paper lacks."""
     if paper is None:
-        return f"{'–' if ours is None else f'{ours:.{decimals}f}'} / {NOT_IN_PAPER}"
-    return compared(ours, paper, decimals)
+        return f"{'–' if ours is None else f'{ours:.{decimals}f}{spread}'} / {NOT_IN_PAPER}"
+    return compared(ours, paper, decimals, spread)
 
 
 def run_state(status: str, step: int | None, error: str) -> str:
@@ -98,9 +100,19 @@ def paper_name(runs: Iterable[Run]) -> str | None:
     return next((run.record.paper_name for run in runs if run.record.paper_name), None)
 
 
-def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[str, Any]] | None) -> list[dict]:
+def table1_rows(
+    cells: dict[tuple[str, str], Run],
+    efficiency: dict[str, dict[str, Any]] | None,
+    seeds: dict[tuple[str, str], CellScores] | None = None,
+) -> list[dict]:
     """One row per variant that has a run, in the report's order (`variants`); the efficiency columns from
-    `make bench`, the paper's columns from Table 1's row of the variant's paper name (None where it has none)."""
+    `make bench`, the paper's columns from Table 1's row of the variant's paper name (None where it has none).
+
+    A cell's scores are the mean over its complete runs (`seeds`: its seeds, from `uncertainty.cell_scores`; the
+    shown run's own without); the columns after the paper's hold each balancing's seed count and, per test score,
+    its interval (`_low`, `_high`, percent) and its sd over seeds (`_sd`), empty where there is none.
+    """
+    seeds = seeds or {}
     rows = []
     for model, by_balancing in variants(cells).items():
         runs = {balancing: by_balancing.get(balancing) for balancing in BALANCINGS}
@@ -131,16 +143,61 @@ def table1_rows(cells: dict[tuple[str, str], Run], efficiency: dict[str, dict[st
             row[f"{balancing}_run"] = str(run.folder) if run else ""
             row[f"{balancing}_epochs"] = run.record.epochs_trained if run else None
             row[f"{balancing}_steps"] = run.global_step if run else None
+            cell = seeds.get((model, balancing))
             for split, metrics in TABLE1_SCORES:
                 for metric in metrics:
                     decimals = table1_decimals(metric)
-                    ours = shown_score(run, split, metric, decimals)
+                    # several seeds: their mean; one: the run's own score
+                    ours = (
+                        percent(cell.mean(split, metric), decimals)
+                        if cell
+                        else shown_score(run, split, metric, decimals)
+                    )
                     reference = paper[balancing][split][metric] if paper else None
                     key = f"{balancing}_{split}_{metric}"
                     row[key], row[f"{key}_paper"] = ours, reference
                     row[f"{key}_diff"] = difference(ours, reference, decimals)
+        # Appended after the columns of old, so that a reader of the CSV by position still finds its columns.
+        for balancing in BALANCINGS:
+            row |= spread_columns(seeds.get((model, balancing)), balancing)
         rows.append(row)
     return rows
+
+
+def spread_columns(scores: CellScores | None, balancing: str) -> dict[str, object]:
+    """A balancing's columns of a Table 1 row (CSV) on the noise, all empty without a complete run: `_seeds` (the
+    count), `_seed_list`, `_interval` (what it is over, empty without per-image records), `_block` (its block
+    length); per test score its interval `_low` / `_high` and `_pm` (the half-width shown), per score `_sd` over
+    the seeds (percent, as Table 1 rounds them)."""
+    intervals = scores.intervals if scores else {}
+    columns: dict[str, object] = {
+        f"{balancing}_seeds": scores.n if scores else None,
+        f"{balancing}_seed_list": scores.seeds_text if scores else "",
+        f"{balancing}_interval": next(iter(intervals.values())).kind if intervals else "",
+        f"{balancing}_block": scores.block if scores else None,
+    }
+    for split, metrics in TABLE1_SCORES:
+        for metric in metrics:
+            decimals, key = table1_decimals(metric), f"{balancing}_{split}_{metric}"
+            found = intervals.get(metric) if split == "test" else None
+            if split == "test":
+                columns[f"{key}_low"] = None if found is None else round(found.low, decimals)
+                columns[f"{key}_high"] = None if found is None else round(found.high, decimals)
+                half = None if found is None else max(found.value - found.low, found.high - found.value)
+                columns[f"{key}_pm"] = None if half is None else round(half, decimals)
+            sd = scores.sd(split, metric) if scores else None
+            columns[f"{key}_sd"] = None if sd is None else round(100 * sd, decimals)
+    return columns
+
+
+def spread_text(row: Mapping[str, object], key: str, decimals: int) -> str:
+    """What follows a score `key` (e.g. `natural_test_G`) of a Table 1 row in its cell: ` ±1.1` (its interval's
+    half-width), ` sd 0.8` (several seeds without per-image records), or nothing (one run without one)."""
+    if (half := row.get(f"{key}_pm")) is not None:
+        return f" ±{half:.{decimals}f}"
+    if (sd := row.get(f"{key}_sd")) is not None:
+        return f" sd {sd:.{decimals}f}"
+    return ""
 
 
 def variant_cell(row: dict) -> str:
@@ -158,8 +215,21 @@ def _table1_run_cell(row: dict, balancing: str) -> str:
         return NO_RUN
     steps, epochs = row[f"{balancing}_steps"], row[f"{balancing}_epochs"]
     if status == "complete":
-        return f"{steps:,} steps ({epochs} ep.)" if isinstance(steps, int) and isinstance(epochs, int) else "complete"
+        trained = (
+            f"{steps:,} steps ({epochs} ep.)" if isinstance(steps, int) and isinstance(epochs, int) else "complete"
+        )
+        return trained + _seeds_cell(row, balancing)
     return run_state(status, steps, row[f"{balancing}_error"])
+
+
+def _seeds_cell(row: dict, balancing: str) -> str:
+    """`, seeds 0, 1, 2: ± seeds and images`: which seeds a cell's numbers are of, and what its ± is over; nothing
+    for one run without a per-image record (the grid of old reads as before)."""
+    kind, several = row.get(f"{balancing}_interval"), (row.get(f"{balancing}_seeds") or 0) > 1
+    which = row.get(f"{balancing}_seed_list") or ""
+    if kind:
+        return f", {which}: ± {kind}" if which else f": ± {kind}"
+    return f", {which}: mean, sd" if several else ""
 
 
 def table1_cells(row: dict) -> list[str]:
@@ -178,7 +248,8 @@ def table1_cells(row: dict) -> list[str]:
         for split, metrics in TABLE1_SCORES:
             for metric in metrics:
                 key = f"{balancing}_{split}_{metric}"
-                cells.append(beside_paper(row[key], row[f"{key}_paper"], table1_decimals(metric)))
+                spread = spread_text(row, key, table1_decimals(metric))
+                cells.append(beside_paper(row[key], row[f"{key}_paper"], table1_decimals(metric), spread))
     return cells
 
 

@@ -35,8 +35,9 @@ def markdown_from(header: Sequence[str], rows: Iterable[Sequence[object]]) -> st
     return markdown(pd.DataFrame([list(row) for row in rows], columns=list(header), dtype=object))
 
 
-# Dashes the markdown shows, spelt the way any TeX engine reads them (pandas escapes only TeX's special characters).
-TEX_DASHES = str.maketrans({"–": "--", "—": "---", "−": "$-$"})
+# Dashes and the ± the markdown shows, spelt the way any TeX engine reads them (pandas escapes only TeX's special
+# characters).
+TEX_DASHES = str.maketrans({"–": "--", "—": "---", "−": "$-$", "±": "$\\pm$"})
 
 
 def latex(table: pd.DataFrame, column_format: str, comments: Sequence[str] = ()) -> str:

@@ -191,20 +191,34 @@ def compare(
     one-sided tests at 5%, i.e. *holds* when the 90% interval lies inside ±margin, *reversed* when it lies
     wholly outside, else *within noise*.
     """
+    return compare_measures(better, worse, margin, block, resamples, seed)[measure]
+
+
+def compare_measures(
+    better: Sequence[PerImageRecord],
+    worse: Sequence[PerImageRecord],
+    margin: float | None = None,
+    block: int | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> dict[str, Difference]:
+    """`compare` of every measure at once: the resamples score all measures, so a report comparing two cells on
+    G, C, mIoU and BF draws them once (each measure's result is `compare`'s)."""
     reference = _check_same_images([better, worse])
     block = block_length([*better, *worse]) if block is None else block
     counts = block_resamples(reference.sequences, block, resamples, seed)
     rng = np.random.default_rng(seed + 1)
-    samples = [
-        _cell_samples(cell, counts, _seed_draws(len(cell), resamples, rng))[measure] * 100 for cell in (better, worse)
-    ]
-    difference = samples[0] - samples[1]
-    value = 100 * (np.mean([r.scores()[measure] for r in better]) - np.mean([r.scores()[measure] for r in worse]))
-    if margin is None:
-        low, high = _percentile(difference, 0.95)
-        verdict = "holds" if low > 0 else "reversed" if high < 0 else "within noise"
-    else:
-        low, high = _percentile(difference, 0.90)
-        inside, outside = -margin < low and high < margin, low > margin or high < -margin
-        verdict = "holds" if inside else "reversed" if outside else "within noise"
-    return Difference(float(value), low, high, verdict)
+    samples = [_cell_samples(cell, counts, _seed_draws(len(cell), resamples, rng)) for cell in (better, worse)]
+    differences = {}
+    for measure in MEASURES:
+        difference = samples[0][measure] * 100 - samples[1][measure] * 100
+        value = 100 * (np.mean([r.scores()[measure] for r in better]) - np.mean([r.scores()[measure] for r in worse]))
+        if margin is None:
+            low, high = _percentile(difference, 0.95)
+            verdict = "holds" if low > 0 else "reversed" if high < 0 else "within noise"
+        else:
+            low, high = _percentile(difference, 0.90)
+            inside, outside = -margin < low and high < margin, low > margin or high < -margin
+            verdict = "holds" if inside else "reversed" if outside else "within noise"
+        differences[measure] = Difference(float(value), low, high, verdict)
+    return differences
