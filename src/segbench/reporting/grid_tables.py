@@ -183,8 +183,7 @@ def spread_columns(scores: CellScores | None, balancing: str) -> dict[str, objec
             if split == "test":
                 columns[f"{key}_low"] = None if found is None else round(found.low, decimals)
                 columns[f"{key}_high"] = None if found is None else round(found.high, decimals)
-                half = None if found is None else max(found.value - found.low, found.high - found.value)
-                columns[f"{key}_pm"] = None if half is None else round(half, decimals)
+                columns[f"{key}_pm"] = None if found is None else round(found.half_width, decimals)
             sd = scores.sd(split, metric) if scores else None
             columns[f"{key}_sd"] = None if sd is None else round(100 * sd, decimals)
     return columns

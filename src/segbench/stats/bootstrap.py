@@ -109,10 +109,14 @@ class Interval:
     def kind(self) -> str:
         return "seeds and images" if self.seeds > 1 else "images only"
 
+    @property
+    def half_width(self) -> float:
+        """The interval's larger side from the value: what `±` shows (a percentile interval need not be symmetric)."""
+        return max(self.value - self.low, self.high - self.value)
+
     def shown(self, decimals: int = 1) -> str:
         """`36.0 ±1.1`: the value and the interval's larger half-width."""
-        half = max(self.value - self.low, self.high - self.value)
-        return f"{self.value:.{decimals}f} ±{half:.{decimals}f}"
+        return f"{self.value:.{decimals}f} ±{self.half_width:.{decimals}f}"
 
 
 def _percentile(samples: np.ndarray, level: float) -> tuple[float, float]:
