@@ -166,6 +166,9 @@ bayesian: install
 	$(BIN)/python -m segbench.reporting.bayesian collect logs/bayesian --out docs/results/bayesian-segnet/runs
 	$(MAKE) --no-print-directory report
 
+# One run's i.i.d. and moving-block bootstrap intervals side by side (docs/protocol.md, Uncertainty of scores).
+UNCERTAINTY_RUN := docs/results/in-progress/table1-camvid-cpu-rerun/runs/balancing=median_frequency,model=bilinear_interpolation
+
 # Every committed grid's report (tables, plots; Fig. 4's panel when CAMVID_ROOT points at CamVid), from the
 # run files committed beside it: docs/results/<table>-camvid-<scale>/{table1,table3}.{md,csv,tex}, *.png, and the
 # grid's one-page result docs/results/<table>-camvid-<scale>.md;
@@ -175,6 +178,8 @@ report: install
 		$(BIN)/python src/report.py $$grid --out $$(dirname $$grid) --efficiency docs/results/table1-efficiency.jsonl \
 			--data-root "$${CAMVID_ROOT:-}" --command "make report" --summary $$(dirname $$grid).md || exit 1; \
 	done
+	test ! -d "$(UNCERTAINTY_RUN)" || $(BIN)/python -m segbench.stats.report "$(UNCERTAINTY_RUN)" \
+		--out docs/results/uncertainty-iid-vs-block.md --command "make report"
 	test ! -d docs/results/decoder-zoo-camvid-cpu/runs || $(BIN)/python src/report.py \
 		docs/results/decoder-zoo-camvid-cpu/runs $(ZOO_ANCHORS) --out docs/results/decoder-zoo-camvid-cpu \
 		--efficiency docs/results/decoder-zoo-efficiency.jsonl --data-root "$${CAMVID_ROOT:-}" --command "make report" \
