@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch report dashboard table1 table3 seed-noise bayesian conformance sweeps decoder-zoo bench-zoo clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch report dashboard table1 table3 seed-noise bayesian conformance sweeps decoder-zoo bench-zoo table1-seeds clean FORCE
 
 install: $(STAMP)
 
@@ -139,6 +139,16 @@ decoder-zoo: install
 		finished_runs=[docs/results/decoder-zoo-camvid-$(SCALE)/runs] $(TRAIN_ARGS); status=$$?; \
 	$(BIN)/python -m segbench.reporting.collect logs/decoder_zoo --where scale=$(SCALE) \
 		--out docs/results/decoder-zoo-camvid-$(SCALE)/runs && $(MAKE) --no-print-directory report; exit $$status
+
+# Seeds 1 and 2 of the four cells that decide the paper's headline (SegNet-Basic and FCN-Basic, both balancings), the
+# CPU grid's recipe, beside its seed-0 runs: the report then shows each of those cells' mean, spread and n, and an
+# interval over seeds and images (docs/protocol.md, Uncertainty of scores). Resumable as make table1.
+HEADLINE_SEEDS := experiment=table1 scale=$(SCALE) model=segnet_basic,fcn_basic balancing=median_frequency,natural seed=1,2
+table1-seeds: install
+	$(BIN)/python src/train.py --multirun $(HEADLINE_SEEDS) finished_runs=[docs/results/table1-camvid-$(SCALE)/runs] \
+		$(TRAIN_ARGS); status=$$?; \
+	$(BIN)/python -m segbench.reporting.collect logs/table1 --where scale=$(SCALE) --out docs/results/table1-camvid-$(SCALE)/runs \
+		&& $(MAKE) --no-print-directory report; exit $$status
 
 # How far one Table 1 cell moves with the seed alone (beyond the paper; needs CAMVID_ROOT): FCN-Basic with median
 # frequency balancing, the CPU grid's recipe with seeds 1 and 2 beside the grid's own run (seed 0), copied into
