@@ -14,6 +14,7 @@ from segbench.checkpoints import load_task
 from segbench.conformance import LogitsAndIndices, onnx_parity, with_batch_norm_statistics
 from segbench.errors import SegbenchError
 from segbench.export import export_onnx, exportable
+from segbench.pretrained import shipped_weights
 from segbench.utils.config import compose_model, register_resolvers
 
 onnxruntime = pytest.importorskip("onnxruntime")
@@ -125,3 +126,15 @@ def test_export_py_writes_a_checkpoints_network_that_onnxruntime_runs_at_any_siz
         (reference_logits,) = with_indices.run(["logits"], {"image": image.numpy()})
         assert abs(logits - reference_logits).max() <= 1e-5
         onnx_parity(net, with_indices, image)
+
+
+@pytest.mark.slow
+def test_export_py_takes_the_shipped_weights_file(tmp_path):
+    """The demo's model (a weights-only .pt, not a Lightning checkpoint) exports, and onnxruntime computes it."""
+    shipped = shipped_weights()
+    out = tmp_path / "segnet_basic_camvid.onnx"
+    overrides = (f"ckpt_path={shipped}", f"out={out}", "check_size=[45,61]", f"hydra.run.dir={tmp_path}/run")
+    check(run("export.py", tmp_path, *overrides))
+    record = json.loads((tmp_path / "run" / "export.json").read_text())
+    assert record["source"] == f"ckpt_path={shipped}" and record["onnx"] == str(out) and out.is_file()
+    assert record["onnxruntime_check"]["argmax_agreement"] > 0.999

@@ -23,9 +23,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from torch import nn
 
-from segbench.checkpoints import load_task
 from segbench.errors import SegbenchError, first_line
 from segbench.models.config import build_network
+from segbench.pretrained import load_predictor
 from segbench.utils.hydra_callbacks import write_done_file
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def export(cfg: DictConfig) -> Path:
         if model is not None:
             raise SegbenchError(f"ckpt_path and model={model} given: a checkpoint rebuilds its own network, pass one")
         name = f"ckpt_path={cfg.ckpt_path}"
-        net = load_task(cfg.ckpt_path).net
+        net = load_predictor(cfg.ckpt_path).net  # a Lightning checkpoint, or a weights file such as the shipped one
         default_out = Path(cfg.ckpt_path).with_suffix(".onnx")
     elif model is not None:
         name = f"model={model}"
