@@ -179,6 +179,9 @@ bayesian: install
 # One run's i.i.d. and moving-block bootstrap intervals side by side (docs/protocol.md, Uncertainty of scores).
 UNCERTAINTY_RUN := docs/results/in-progress/table1-camvid-cpu-rerun/runs/balancing=median_frequency,model=bilinear_interpolation
 
+# How far each cell of the CPU Table 1 grid moved when trained again (seed 0 both; the second with per-image records).
+TABLE1_AGAIN := docs/results/in-progress/table1-camvid-cpu-rerun/runs
+
 # Every committed grid's report (tables, plots; Fig. 4's panel when CAMVID_ROOT points at CamVid), from the
 # run files committed beside it: docs/results/<table>-camvid-<scale>/{table1,table3}.{md,csv,tex}, *.png, and the
 # grid's one-page result docs/results/<table>-camvid-<scale>.md;
@@ -190,6 +193,8 @@ report: install
 	done
 	test ! -d "$(UNCERTAINTY_RUN)" || $(BIN)/python -m segbench.stats.report "$(UNCERTAINTY_RUN)" \
 		--out docs/results/uncertainty-iid-vs-block.md --command "make report"
+	test ! -d $(TABLE1_AGAIN) || $(BIN)/python -m segbench.reporting.rerun_drift $(TABLE1_AGAIN) \
+		docs/results/table1-camvid-cpu/runs --out docs/results/table1-rerun-drift --command "make report"
 	test ! -d docs/results/decoder-zoo-camvid-cpu/runs || $(BIN)/python src/report.py \
 		docs/results/decoder-zoo-camvid-cpu/runs $(ZOO_ANCHORS) --out docs/results/decoder-zoo-camvid-cpu \
 		--efficiency docs/results/decoder-zoo-efficiency.jsonl --data-root "$${CAMVID_ROOT:-}" --command "make report" \
