@@ -127,13 +127,18 @@ table1 table3: install
 	$(BIN)/python -m segbench.reporting.collect logs/$@ --where scale=$(SCALE) --out docs/results/$@-camvid-$(SCALE)/runs \
 		&& $(MAKE) --no-print-directory report; exit $$status
 
+# The CPU Table 1 grid trained again (seed 0, with per-image records), collected as its jobs finish: make report
+# shows how far each cell moved from the first training (docs/results/table1-rerun-drift.md).
+TABLE1_AGAIN := docs/results/in-progress/table1-camvid-cpu-rerun/runs
+
 # The decoders that came after the paper (beyond it; needs CAMVID_ROOT): experiment=decoder_zoo's new decoders trained
 # with Table 1's CPU recipe (resumable, as make table1), reported beside their anchors, SegNet-Basic and FCN-Basic
-# with median-frequency balancing from the Table 1 grid's committed runs of the same recipe (ZOO_ANCHORS), and
-# timed with them by make bench-zoo: docs/results/decoder-zoo-camvid-cpu.md and docs/results/decoder-zoo-camvid-cpu/.
+# with median-frequency balancing from the Table 1 grid's runs of the same recipe, precision, torch and CPU class
+# (ZOO_ANCHORS: the grid's re-run, fp32 on a CPU without bf16 units), and timed with them by make bench-zoo:
+# docs/results/decoder-zoo-camvid-cpu.md and docs/results/decoder-zoo-camvid-cpu/.
 ZOO_NEW := zoo/resize_conv,zoo/pixel_shuffle,zoo/unet_concat,zoo/segnet_basic_bottleneck_skip
-ZOO_ANCHORS := docs/results/table1-camvid-cpu/runs/balancing=median_frequency,model=segnet_basic \
-	docs/results/table1-camvid-cpu/runs/balancing=median_frequency,model=fcn_basic
+ZOO_ANCHORS := $(wildcard $(TABLE1_AGAIN)/balancing=median_frequency,model=segnet_basic \
+	$(TABLE1_AGAIN)/balancing=median_frequency,model=fcn_basic)
 decoder-zoo: install
 	$(BIN)/python src/train.py --multirun experiment=decoder_zoo scale=$(SCALE) model=$(ZOO_NEW) \
 		finished_runs=[docs/results/decoder-zoo-camvid-$(SCALE)/runs] $(TRAIN_ARGS); status=$$?; \
@@ -178,9 +183,6 @@ bayesian: install
 
 # One run's i.i.d. and moving-block bootstrap intervals side by side (docs/protocol.md, Uncertainty of scores).
 UNCERTAINTY_RUN := docs/results/in-progress/table1-camvid-cpu-rerun/runs/balancing=median_frequency,model=bilinear_interpolation
-
-# How far each cell of the CPU Table 1 grid moved when trained again (seed 0 both; the second with per-image records).
-TABLE1_AGAIN := docs/results/in-progress/table1-camvid-cpu-rerun/runs
 
 # Every committed grid's report (tables, plots; Fig. 4's panel when CAMVID_ROOT points at CamVid), from the
 # run files committed beside it: docs/results/<table>-camvid-<scale>/{table1,table3}.{md,csv,tex}, *.png, and the
