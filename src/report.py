@@ -7,12 +7,10 @@ python src/report.py SWEEP_OR_RUN_DIR [...] --out DIR [--efficiency docs/results
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
 from segbench.reporting.grid_report import write_report
-from segbench.utils import exit_on_user_error
+from segbench.utils import command_line, exit_on_user_error
 
 
 def _positive(text: str) -> int:
@@ -40,8 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    given = sys.argv[1:] if argv is None else argv
-    command = args.command or "python src/report.py " + " ".join(shlex.quote(a) for a in given)
+    command = args.command or command_line("python src/report.py", argv)
     report = write_report(
         args.runs,
         args.out,

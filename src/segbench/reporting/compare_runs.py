@@ -11,16 +11,14 @@ with the best validation G, on the labels results.json names (`scoring_resolutio
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from segbench.errors import SegbenchError
 from segbench.reporting.grid_runs import Run, find_runs, percent, settings, train_command, varying_settings
 from segbench.reporting.tables import frame, markdown_from, write_csv
-from segbench.utils import exit_on_user_error
+from segbench.utils import command_line, exit_on_user_error
 
 TEST_METRICS = ("G", "C", "mIoU", "BF")
 SCORES = (("test", TEST_METRICS), ("val", ("G", "C", "mIoU")), ("train", ("G", "C", "mIoU")))
@@ -137,8 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--title", default="Runs compared")
     parser.add_argument("--command", help="the command named in the document (default: this one)")
     args = parser.parse_args(argv)
-    given = sys.argv[1:] if argv is None else argv
-    command = args.command or "python -m segbench.reporting.compare_runs " + " ".join(shlex.quote(a) for a in given)
+    command = args.command or command_line("python -m segbench.reporting.compare_runs", argv)
     write_comparison(args.runs, args.out, args.title, command)
     print(args.out.with_suffix(".md"))
 

@@ -19,7 +19,7 @@ from segbench.reporting.labels import BALANCING_SHORT
 from segbench.reporting.tables import frame, markdown, write_csv
 from segbench.reporting.variants import variant_order
 from segbench.stats.bootstrap import MEASURES, interval
-from segbench.utils import exit_on_user_error
+from segbench.utils import command_line, exit_on_user_error
 
 COLUMNS = ["variant", "balancing", "measure", "first", "again", "again_low", "again_high", "moved", "inside"]
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output path without suffix (.md and .csv)")
     parser.add_argument("--command", help="the command named in the document (default: this one)")
     args = parser.parse_args(argv)
-    command = args.command or f"python -m segbench.reporting.rerun_drift {args.again} {args.first} --out {args.out}"
+    command = args.command or command_line("python -m segbench.reporting.rerun_drift", argv)
     write_drift(args.again, args.first, args.out, command)
     print(args.out.with_suffix(".md"))
 

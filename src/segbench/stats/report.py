@@ -12,8 +12,6 @@ and with the block length `block_length` chooses.
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
 from segbench.errors import SegbenchError
@@ -21,7 +19,7 @@ from segbench.record.per_image import PerImageRecord
 from segbench.record.run import read_record
 from segbench.reporting.tables import markdown_from
 from segbench.stats.bootstrap import LEVEL, MEASURES, RESAMPLES, SEED, Interval, block_length, interval
-from segbench.utils import exit_on_user_error
+from segbench.utils import command_line, exit_on_user_error
 
 DECIMALS = {"G": 1, "C": 1, "mIoU": 1, "BF": 2}  # as Table 1 prints them
 
@@ -107,8 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    given = sys.argv[1:] if argv is None else argv
-    command = args.command or "python -m segbench.stats.report " + " ".join(shlex.quote(a) for a in given)
+    command = args.command or command_line("python -m segbench.stats.report", argv)
     record = run_record(args.run)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(document(args.run, record, command))

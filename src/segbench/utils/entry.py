@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import shlex
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -48,6 +49,12 @@ def exit_on_user_error(function: Callable[..., T]) -> Callable[..., T]:
             raise SystemExit(2) from None
 
     return wrapper
+
+
+def command_line(program: str, argv: list[str] | None = None) -> str:
+    """How the user ran a command: `program`, then its arguments quoted for a shell (reports name their writer)."""
+    given = sys.argv[1:] if argv is None else argv
+    return " ".join([program, *(shlex.quote(argument) for argument in given)])
 
 
 def _in_multirun() -> bool:
