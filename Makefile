@@ -120,12 +120,14 @@ bench-epoch: install
 # beside them. SCALE=cpu (a 2-core machine: two single-threaded jobs at once), smoke (minutes; its numbers
 # mean nothing) or paper (a GPU box: add TRAIN_ARGS="trainer=gpu", or TRAIN_ARGS="hydra/launcher=slurm ...").
 SCALE ?= cpu
+# Not $(MAKE): make -n would run every recipe line naming it, the training before it included.
+REPORT_AGAIN := make --no-print-directory report
 TRAIN_ARGS ?= $(if $(filter paper,$(SCALE)),,hydra/launcher=parallel threads=1)
 table1 table3: install
 	$(BIN)/python src/train.py --multirun experiment=$@ scale=$(SCALE) finished_runs=[docs/results/$@-camvid-$(SCALE)/runs] \
 		$(TRAIN_ARGS); status=$$?; \
 	$(BIN)/python -m segbench.reporting.collect logs/$@ --where scale=$(SCALE) --out docs/results/$@-camvid-$(SCALE)/runs \
-		&& $(MAKE) --no-print-directory report; exit $$status
+		&& $(REPORT_AGAIN); exit $$status
 
 # The CPU Table 1 grid trained again (seed 0, with per-image records), collected as its jobs finish: make report
 # shows how far each cell moved from the first training (docs/results/table1-rerun-drift.md).
@@ -143,7 +145,7 @@ decoder-zoo: install
 	$(BIN)/python src/train.py --multirun experiment=decoder_zoo scale=$(SCALE) model=$(ZOO_NEW) \
 		finished_runs=[docs/results/decoder-zoo-camvid-$(SCALE)/runs] $(TRAIN_ARGS); status=$$?; \
 	$(BIN)/python -m segbench.reporting.collect logs/decoder_zoo --where scale=$(SCALE) \
-		--out docs/results/decoder-zoo-camvid-$(SCALE)/runs && $(MAKE) --no-print-directory report; exit $$status
+		--out docs/results/decoder-zoo-camvid-$(SCALE)/runs && $(REPORT_AGAIN); exit $$status
 
 # Seeds 1 and 2 of the four cells that decide the paper's headline (SegNet-Basic and FCN-Basic, both balancings), the
 # CPU grid's recipe, beside its seed-0 runs: the report then shows each of those cells' mean, spread and n, and an
@@ -153,7 +155,7 @@ table1-seeds: install
 	$(BIN)/python src/train.py --multirun $(HEADLINE_SEEDS) finished_runs=[docs/results/table1-camvid-$(SCALE)/runs] \
 		$(TRAIN_ARGS); status=$$?; \
 	$(BIN)/python -m segbench.reporting.collect logs/table1 --where scale=$(SCALE) --out docs/results/table1-camvid-$(SCALE)/runs \
-		&& $(MAKE) --no-print-directory report; exit $$status
+		&& $(REPORT_AGAIN); exit $$status
 
 # How far one Table 1 cell moves with the seed alone (beyond the paper; needs CAMVID_ROOT): FCN-Basic with median
 # frequency balancing, the CPU grid's recipe with seeds 1 and 2 beside the grid's own run (seed 0), copied into
@@ -163,7 +165,7 @@ SEED_NOISE_GRID_RUN := docs/results/table1-camvid-cpu/runs/balancing=median_freq
 seed-noise: install
 	$(BIN)/python src/train.py --multirun $(SEED_NOISE_RUN) seed=1,2 hydra/launcher=parallel threads=1
 	$(BIN)/python -m segbench.reporting.collect logs/seed_noise --out docs/results/table1-seed-noise/runs
-	$(MAKE) --no-print-directory report
+	$(REPORT_AGAIN)
 
 # Bayesian SegNet-Basic (beyond the paper; needs CAMVID_ROOT): trained with the CPU recipe (re-running resumes or
 # skips it), its selected checkpoint scored with N = 1, 10 and 40 Monte Carlo dropout samples, the small files
@@ -179,7 +181,7 @@ bayesian: install
 	$(BIN)/python -m segbench.reporting.bayesian example src/segbench/demo_images/*.jpg \
 		--predictions logs/bayesian/predict --out docs/results/bayesian-segnet-example.png
 	$(BIN)/python -m segbench.reporting.bayesian collect logs/bayesian --out docs/results/bayesian-segnet/runs
-	$(MAKE) --no-print-directory report
+	$(REPORT_AGAIN)
 
 # One run's i.i.d. and moving-block bootstrap intervals side by side (docs/protocol.md, Uncertainty of scores).
 UNCERTAINTY_RUN := docs/results/in-progress/table1-camvid-cpu-rerun/runs/balancing=median_frequency,model=bilinear_interpolation
