@@ -11,17 +11,10 @@ from test_entry_points import run
 
 from segbench import precision
 from segbench.benchmarks.measure_efficiency import decoder_flops, measure, storage_multiplier, stored_bytes
-from segbench.paper import TABLE1
+from segbench.conformance import Variant
+from segbench.paper import table1_row
 from segbench.reporting.efficiency_table import efficiency_rows, write_efficiency_table
-
-
-@pytest.mark.parametrize("model", sorted(TABLE1))
-def test_storage_multiplier_equals_table1(model, build_model):
-    with torch.no_grad():
-        kept = build_model(model).eval().kept_from_encoder(torch.rand(1, 3, 48, 64) * 255)
-    # Table 1 prints "n/a" for FCN-Basic-NoAddition: it keeps nothing, like NoAddition-NoDimReduction's 0.
-    assert storage_multiplier(kept) == (TABLE1[model]["storage_multiplier"] or 0)
-
+from segbench.study import variants
 
 # The decoders after the paper, by design (conf/model/zoo/): nothing kept by resizing or sub-pixel convolution, the
 # whole 64-channel map by U-Net's concatenation, the indices plus a K-channel map by the bottleneck skip.
@@ -33,12 +26,17 @@ ZOO_STORAGE = {
 }
 
 
-@pytest.mark.parametrize("model", sorted(ZOO_STORAGE))
-def test_storage_multiplier_of_the_decoders_after_the_paper(model, build_model):
+@pytest.mark.parametrize("model", [*variants("table1"), *ZOO_STORAGE])
+def test_storage_multiplier_equals_table1_or_the_design(model, build_model):
+    """The Table 1 grid's variants keep what Table 1 says (looked up by their paper name), the zoo's its design."""
     with torch.no_grad():
         kept = build_model(model).eval().kept_from_encoder(torch.rand(1, 3, 48, 64) * 255)
-    assert storage_multiplier(kept) == ZOO_STORAGE[model]
-    assert any(not t.is_floating_point() for t in kept) == (model == "zoo/segnet_basic_bottleneck_skip")
+    if model in ZOO_STORAGE:
+        assert storage_multiplier(kept) == ZOO_STORAGE[model]
+        assert any(not t.is_floating_point() for t in kept) == (model == "zoo/segnet_basic_bottleneck_skip")
+    else:
+        # Table 1 prints "n/a" for FCN-Basic-NoAddition: it keeps nothing, like NoAddition-NoDimReduction's 0.
+        assert storage_multiplier(kept) == (table1_row(Variant(model).meta.paper_name)["storage_multiplier"] or 0)
 
 
 def test_stored_bytes_count_packed_indices_and_float_maps(build_model):
