@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,10 @@ import torch
 from PIL import Image
 
 from segbench.data.camvid import CLASS_NAMES, VOID_INDEX
+from segbench.record.run import EvalRecord, read_record
+from segbench.refined_runs import main as refined_main
+from segbench.refined_runs import refine_run, refined_network
+from segbench.reporting.grid_runs import load_run
 from segbench.study import variants
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -220,6 +225,47 @@ def test_eval_scores_a_checkpoint_as_training_did_at_its_training_resolution(uni
     assert sum(map(sum, results["test_confusion"])) == labelled_pixels(workdir, "test")
     for measure in ("G", "C", "mIoU", "BF"):
         assert evaluated[f"test/{measure}"] == pytest.approx(results["test"][f"test/{measure}"], abs=1e-9)
+
+
+def test_a_runs_checkpoints_scored_with_a_crf_become_a_run_of_the_refined_network(tmp_path, monkeypatch, uninterrupted):
+    """Table 3's DeepLab-LargeFOV-denseCRF is its DeepLab-LargeFOV run scored with the CRF (segbench.refined_runs);
+    shown here on the tiny SegNet-Basic run, under a made-up model name, with one milestone (a copy of the selected
+    checkpoint, so the two must score alike)."""
+    workdir, results = uninterrupted
+    source = tmp_path / "sweep" / "0"
+    shutil.copytree(Path(results["best_checkpoint"]).parent.parent, source)
+    checkpoints = source / "checkpoints"
+    shutil.copy(checkpoints / Path(results["best_checkpoint"]).name, checkpoints / "milestone-4-step4.ckpt")
+    monkeypatch.setenv("SEGBENCH_ROOT", str(workdir))  # the synthetic data the run was trained on
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    config, _ = refined_network("table3/deeplab_largefov", "densecrf", "table3/deeplab_largefov_densecrf")
+    arguments = [*TINY_SYNTHETIC, *PINNED_PRECISION["eval.py"]]
+    folder = refine_run(load_run(source / "results.json"), "densecrf", "segnet_basic_crf", config, "A + CRF", arguments)
+
+    assert folder == tmp_path / "sweep" / "0+densecrf"
+    refined = read_record(folder / "results.json")
+    scored = read_record(folder / "scored" / "selected" / "eval.json", EvalRecord)
+    assert scored.refine == config and config["_target_"] == "segbench.models.DenseCRF"
+    assert refined.model == "segnet_basic_crf" and refined.paper_name == "A + CRF"
+    assert refined.refined_from == "segnet_basic" and refined.refine == config
+    assert refined.test == scored.scores("test") and refined.test_confusion == scored.confusion
+    assert refined.milestones == {"4": refined.test}
+    assert (refined.val, refined.params) == (results["val"], results["params"])  # the trained run's
+    assert (folder / refined.per_image).is_file() and len(list(folder.glob("predictions/*.png"))) == 2
+    # done: not scored again
+    before = (folder / "results.json").stat().st_mtime_ns
+    refine_run(load_run(source / "results.json"), "densecrf", "segnet_basic_crf", config, "A + CRF", arguments)
+    assert (folder / "results.json").stat().st_mtime_ns == before
+
+
+def test_a_refined_network_must_be_the_trained_one_with_the_refinement():
+    crf = "table3/deeplab_largefov_densecrf"
+    with pytest.raises(SystemExit) as stop:
+        refined_main(["logs", "--network", "table3/fcn", "--refine", "densecrf", "--as", crf])
+    assert str(stop.value) == f"error: model={crf} is not model=table3/fcn with a refinement added"
+    with pytest.raises(SystemExit) as stop:
+        refined_main(["logs", "--network", "table3/deeplab_largefov", "--refine", "none", "--as", "table3/fcn"])
+    assert str(stop.value) == "error: refine=none: In 'eval': Could not find 'refine/none'"
 
 
 def test_missing_data_set_is_a_one_line_error(tmp_path):

@@ -226,6 +226,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     # a Lightning checkpoint, or a weights-only file (.pt) such as the shipped one
     task = weights_task(cfg.ckpt_path) if Path(cfg.ckpt_path).suffix == ".pt" else load_task(cfg.ckpt_path)
     task.hparams.mc_samples = cfg.get("mc_samples", 0)
+    if cfg.get("refine"):
+        # A test-time refinement added to a trained network (Table 3's DeepLab-LargeFOV scored with its CRF).
+        task.net.refine = instantiate(cfg.refine)
+        log.info("scores refined at test time by %s", task.net.refine)
     datamodule = instantiate(cfg.dataset)
     if (task.hparams.num_classes, task.hparams.ignore_index) != (datamodule.num_classes, datamodule.ignore_index):
         raise SegbenchError(
@@ -267,9 +271,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         confusion=outcome.confusion,
         per_sequence=outcome.per_sequence,
         per_image=PER_IMAGE_FILE,
+        refine=OmegaConf.to_container(cfg.refine) if cfg.get("refine") else None,
         **outcome.additions,  # what the test pass adds (Monte Carlo dropout: mc_samples, entropy histograms)
         **scores,
     )
+    save_predictions(task, datamodule, cfg.get("saved_predictions", 0), Path(cfg.paths.output_dir) / "predictions")
     file = write_record(report, Path(cfg.paths.output_dir) / "eval.json", outcome.images)
     log.info("scores: %s", file)
     return scores

@@ -14,9 +14,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
+from torch.nn import functional as F
 
 from segbench.models.layers import conv_bn
+
+
+class FullyConnectedConv(nn.Conv2d):
+    """fc6: a k x k convolution computed, when training on a CPU, as im2col and one matrix product.
+
+    oneDNN's backward pass of a wide convolution on the small maps after pool5 (FCN's 512 -> 4,096 7x7 fc6 on a 4x5
+    map) can be tens of times slower than the same product as a GEMM (`make bench-perf`'s fc6 lines); inference and
+    other devices keep the library's convolution. Same parameters and state-dict keys as `nn.Conv2d`.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu" or not torch.is_grad_enabled() or self.groups != 1:
+            return super().forward(x)
+        columns = F.unfold(x, self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride)
+        out = self.weight.flatten(1) @ columns  # (N, out_channels, L)
+        if self.bias is not None:
+            out = out + self.bias[:, None]
+        height, width = (
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip(x.shape[2:], self.padding, self.dilation, self.kernel_size, self.stride)
+        )
+        return out.view(x.shape[0], self.out_channels, height, width)
 
 
 class FullyConnectedAsConv(nn.Sequential):
@@ -46,7 +70,7 @@ class FullyConnectedAsConv(nn.Sequential):
     ) -> None:
         layers: list[nn.Module] = []
         for fc_in, k, d in ((in_channels, kernel_size, dilation), (width, 1, 1)):
-            layers += [*conv_bn(fc_in, width, k, dilation=d), nn.ReLU(inplace=True)]
+            layers += [*conv_bn(fc_in, width, k, dilation=d, conv=FullyConnectedConv), nn.ReLU(inplace=True)]
             if dropout:
                 layers.append(nn.Dropout(dropout))
         layers.append(project(in_channels=width, out_channels=out_channels))

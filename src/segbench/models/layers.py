@@ -6,14 +6,19 @@ from torch import nn
 
 
 def conv_bn(
-    in_channels: int, out_channels: int, kernel_size: int, groups: int = 1, dilation: int = 1
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    groups: int = 1,
+    dilation: int = 1,
+    conv: type[nn.Conv2d] = nn.Conv2d,
 ) -> list[nn.Module]:
     """Convolution without bias followed by batch norm, as every SegNet layer (Sec. 3.1).
 
     The padding keeps the spatial size, also for DeepLab's atrous (dilated) convolutions (Sec. 4).
     """
     return [
-        nn.Conv2d(
+        conv(
             in_channels,
             out_channels,
             kernel_size,

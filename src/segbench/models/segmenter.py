@@ -19,7 +19,7 @@ def he_initialise(module: nn.Module) -> None:
     Convs loaded from a pretrained file (`mark_pretrained`) keep those weights.
     """
     for layer in module.modules():
-        if type(layer) is nn.Conv2d and not getattr(layer, "initialised_from_file", False):
+        if isinstance(layer, nn.Conv2d) and not getattr(layer, "initialised_from_file", False):
             nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)

@@ -84,6 +84,10 @@ class RunRecord(_Record):
     per_sequence: dict[str, SequenceScores] = {}  # {} when the test split has one sequence
     milestones: dict[str, Scores] = {}  # test scores at fixed global steps (Table 3's iteration points)
     per_image: str | None = None  # the per-image record's file name, beside this file
+    # Not trained: the checkpoints of the run in this folder (its name) scored again with a test-time refinement
+    # (python -m segbench.refined_runs; Table 3's DeepLab-LargeFOV-denseCRF), and that refinement's config.
+    refined_from: str | None = None
+    refine: dict[str, Any] | None = None
 
     @field_validator("choices")
     @classmethod
@@ -131,6 +135,7 @@ class EvalRecord(_Record):
     confusion: list[list[int]]
     per_sequence: dict[str, SequenceScores] = {}
     mc_samples: int | None = None
+    refine: dict[str, Any] | None = None  # a test-time refinement added to the network for this scoring (refine=)
     entropy_histogram: dict[str, list[float]] | None = None
     per_image: str | None = None
 

@@ -209,7 +209,14 @@ def saved_hydra_file(folder: Path, name: str) -> Any:
 
 
 def train_command(run: Run) -> str | None:
-    """The command that re-creates a run, from the overrides Hydra saved beside it."""
+    """The command that re-creates a run, from the overrides Hydra saved beside it; for a run that was not trained but
+    scored with a test-time refinement (segbench.refined_runs), the command that scored it."""
+    if run.record.refined_from:
+        refine = (run.record.refine or {}).get("_target_", "a refinement")
+        return (
+            f"python -m segbench.refined_runs <runs> --network {run.record.refined_from} --refine <option> "
+            f"--as {run.model} (not trained: the {run.record.refined_from} run's checkpoints scored with {refine})"
+        )
     saved = saved_hydra_file(run.folder, "overrides.yaml")
     if saved is None:
         return None
