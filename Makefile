@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch report dashboard table1 table3 seed-noise bayesian conformance sweeps decoder-zoo bench-zoo table1-seeds clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch bench-fc6 report dashboard table1 table3 seed-noise bayesian conformance sweeps decoder-zoo bench-zoo table1-seeds clean FORCE
 
 install: $(STAMP)
 
@@ -109,6 +109,11 @@ PERF_REPORT = $(BIN)/python -m segbench.reporting.performance docs/results/perfo
 bench-perf: install
 	$(BIN)/python -m segbench.benchmarks.performance --json docs/results/performance.json $(BENCH_PERF_ARGS)
 	$(PERF_REPORT)
+
+# fc6 of FCN, DeconvNet and DeepLab-LargeFOV in training: the library's convolution against im2col + GEMM, which the
+# networks use on a CPU (segbench.models.fully_connected) -> docs/results/fc6-training.{md,json}.
+bench-fc6: install
+	$(BIN)/python -m segbench.benchmarks.fc6 --json docs/results/fc6-training.json --out docs/results/fc6-training.md
 
 bench-epoch: install
 	$(BIN)/python -m segbench.benchmarks.train_epoch --json docs/results/train-epoch.json

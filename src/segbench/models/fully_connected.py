@@ -25,8 +25,8 @@ class FullyConnectedConv(nn.Conv2d):
     """fc6: a k x k convolution computed, when training on a CPU, as im2col and one matrix product.
 
     oneDNN's backward pass of a wide convolution on the small maps after pool5 (FCN's 512 -> 4,096 7x7 fc6 on a 4x5
-    map) can be tens of times slower than the same product as a GEMM (`make bench-perf`'s fc6 lines); inference and
-    other devices keep the library's convolution. Same parameters and state-dict keys as `nn.Conv2d`.
+    map) can be tens of times slower than the same product as a GEMM (`make bench-fc6`, docs/results/fc6-training.md);
+    inference and other devices keep the library's convolution. Same parameters and state-dict keys as `nn.Conv2d`.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
