@@ -17,6 +17,7 @@ from segbench.errors import SegbenchError
 from segbench.paper import BALANCINGS, table3_row
 from segbench.record.provenance import lines_measured_on
 from segbench.reporting import conclusions, grid_plots, grid_summary, grid_tables, qualitative, uncertainty
+from segbench.reporting.departures import table3_departures
 from segbench.reporting.grid_runs import (
     Run,
     find_runs,
@@ -318,9 +319,11 @@ def write_report(
         document = _document(title or "Table 1, ours beside the paper", intro, table, figures1, runs1, report.notes)
         _write_table(report, "table1", rows1, grid_tables.table1_tex(rows1, command), document)
     if rows3:
-        intro = [f"{written_by} {TABLE3_INTRO}", "", *_found(shown3)]
+        departs = table3_departures(table3_runs)
+        intro = [f"{written_by} {TABLE3_INTRO}", "", *_found(shown3), *([""] if departs else []), *departs]
         table = [grid_tables.table3_markdown(rows3)]
         at_a_glance += (["## Table 3", ""] if rows1 else []) + [*_found(shown3), "", TABLE3_INTRO, "", *table, ""]
+        at_a_glance += [*departs, ""] if departs else []
         heading = f"{title} (Table 3)" if title else "Table 3, ours beside the paper"
         runs3 = runs_section(table3_runs, shown3)
         document = _document(heading, intro, table, figures3, runs3, report.notes)
