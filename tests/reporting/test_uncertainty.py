@@ -180,3 +180,22 @@ def test_two_runs_of_one_cell_and_seed_are_refused_in_one_line(tmp_path, capsys)
         "error: two complete runs of Table 1 cell model=segnet_basic balancing=median_frequency seed=1: "
         f"{runs / 'a' / 'results.json'} and {runs / 'b' / 'results.json'}; pass only one of them"
     )
+
+
+def test_table3s_selected_checkpoint_shows_its_interval_over_images_and_its_milestones_none(tmp_path):
+    folder = write_recorded(tmp_path / "runs" / "segnet", "table3/segnet", "natural", per_image([20, 50, 80]))
+    results = json.loads((folder / "results.json").read_text())
+    results["milestones"] = {"370": results["test"]}
+    (folder / "results.json").write_text(json.dumps(results))
+    out = tmp_path / "report"
+    run_report(tmp_path / "runs", "--out", out)
+    text = (out / "table3.md").read_text()
+    milestone, _, _, selected = markdown_rows(text, "SegNet")
+    assert milestone[1:4] == ["step 370", "", "50.00"]  # no per-image record at a milestone: no ±
+    assert selected[1] == "step 930 (selected)" and selected[3] == "50.00 ±30.00 / 90.40 (-40.40)"
+    assert "moving-block bootstrap resamples" in text
+    with (out / "table3.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["point"], row["G_low"], row["G_high"], row["G_pm"]) for row in rows if row["step"]] == [
+        ("milestone", "", "", ""), ("selected", "20.0", "80.0", "30.0")
+    ]  # fmt: skip

@@ -293,7 +293,9 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     cells1, cells3 = place(table1_runs, "Table 1"), place(table3_runs, "Table 3")
     scores1 = uncertainty.cell_scores(seeds(table1_runs, "Table 1"))
-    rows1, rows3 = grid_tables.table1_rows(cells1, measured, scores1), grid_tables.table3_rows(cells3)
+    # Table 3 shows one run per network: its interval is over the test images of that run.
+    scores3 = uncertainty.cell_scores({key: [run] for key, run in cells3.items() if run.complete})
+    rows1, rows3 = grid_tables.table1_rows(cells1, measured, scores1), grid_tables.table3_rows(cells3, scores3)
     shown1 = [run for runs_of in grid_tables.variants(cells1).values() for b in BALANCINGS if (run := runs_of.get(b))]
     shown3 = [cells3[key] for key in dict.fromkeys((row["model"], row["balancing"]) for row in rows3)]
     # Every seed of a cell counts in the table, though one run per cell stands for it elsewhere.
@@ -320,7 +322,9 @@ def write_report(
         _write_table(report, "table1", rows1, grid_tables.table1_tex(rows1, command), document)
     if rows3:
         departs = table3_departures(table3_runs)
-        intro = [f"{written_by} {TABLE3_INTRO}", "", *_found(shown3), *([""] if departs else []), *departs]
+        kept = any(scores.records for scores in scores3.values())  # a grid from before per-image records: as it was
+        noise3 = [line for text in uncertainty.method_lines(scores3) for line in ("", text)] if kept else []
+        intro = [f"{written_by} {TABLE3_INTRO}", *noise3, "", *_found(shown3), *([""] if departs else []), *departs]
         table = [grid_tables.table3_markdown(rows3)]
         at_a_glance += (["## Table 3", ""] if rows1 else []) + [*_found(shown3), "", TABLE3_INTRO, "", *table, ""]
         at_a_glance += [*departs, ""] if departs else []

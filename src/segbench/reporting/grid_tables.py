@@ -313,11 +313,14 @@ def _table3_row(run: Run, paper: dict | None, point: str, step: Any, scores: dic
     return row
 
 
-def table3_rows(cells: dict[tuple[str, str], Run]) -> list[dict]:
+def table3_rows(
+    cells: dict[tuple[str, str], Run], noise: Mapping[tuple[str, str], CellScores] | None = None
+) -> list[dict]:
     """Each network of the runs in the report's order (segbench.reporting.variants: Table 3's networks as it lists
     them, then the others), natural balancing first, each at its iteration points: our milestones, the paper's 40 K
     and 80 K (paired when a milestone is at exactly that step), then the selected checkpoint beside the paper's
-    "> 80 K".
+    "> 80 K", with each test score's interval over test images (`noise`, where the run kept a per-image record:
+    `<metric>_low`, `_high`, `_pm` in percent; milestones keep no per-image record).
     """
 
     def rank(key: tuple[str, str]) -> tuple:
@@ -338,6 +341,12 @@ def table3_rows(cells: dict[tuple[str, str], Run]) -> list[dict]:
             rows.append(row)
         if run.complete:
             row = _table3_row(run, paper, "selected", run.global_step, run.record.test, paper and paper["beyond_80k"])
+            intervals = noise[key].intervals if noise and key in noise else {}
+            for metric in TABLE3_METRICS:
+                found = intervals.get(metric)
+                for end in ("low", "high", "half_width"):
+                    value = None if found is None else round(getattr(found, end), TABLE3_DECIMALS)
+                    row[f"{metric}_{'pm' if end == 'half_width' else end}"] = value
         else:
             row = _table3_row(run, paper, run.status, run.global_step, None, paper and paper["beyond_80k"])
         if paper:
@@ -355,7 +364,10 @@ def table3_cells(row: dict) -> list[str]:
         ours_at = NO_RUN
     else:
         ours_at = run_state(row["status"], row["step"], row["error"])
-    scores = [compared(row[m], row[f"paper_{m}"], TABLE3_DECIMALS) for m in TABLE3_METRICS]
+    scores = [
+        compared(row[m], row[f"paper_{m}"], TABLE3_DECIMALS, spread_text(row, m, TABLE3_DECIMALS))
+        for m in TABLE3_METRICS
+    ]
     return [row["network"], ours_at, row["table3_point"], *scores]
 
 
