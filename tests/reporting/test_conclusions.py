@@ -1,8 +1,9 @@
-"""Sec. 3.3's conclusions as comparisons of Table 1 cells, counted on the paper's own Table 1."""
+"""Sec. 3.3's conclusions as comparisons of Table 1 cells, counted on the paper's own Table 1; Sec. 4's claims on its
+Table 3."""
 
 from __future__ import annotations
 
-from segbench.reporting.conclusions import CONCLUSIONS, paper_scores, verdict
+from segbench.reporting.conclusions import CONCLUSIONS, SECTION_4, paper_scores, verdict
 
 
 def test_the_papers_own_table_1_supports_its_conclusions_mostly_not_always():
@@ -48,3 +49,16 @@ def test_a_score_missing_from_a_grid_leaves_its_comparisons_waiting():
         verdict(equal_to_fcn, only_segnet_nf)[0]
         == "not checked: no complete run of SegNet-Basic (MF), FCN-Basic (MF, NF)"
     )
+
+
+def test_the_papers_own_table_3_supports_section_4s_claims_but_two_comparisons():
+    counted = [verdict(conclusion, SECTION_4.paper) for conclusion in SECTION_4.conclusions]
+    assert [text for text, _ in counted] == [
+        "partly (31/32)",
+        "holds (1/1)",
+        "holds (2/2)",
+        "holds (1/1)",
+        "partly (3/4)",
+    ]
+    assert counted[0][1] == ["DeconvNet NF G 89.6 ≤ DeepLab-LargeFOV-denseCRF NF G 89.7"]
+    assert counted[4][1] == ["FCN (learnt deconv) NF G 83.1 ≤ FCN NF G 83.3"]

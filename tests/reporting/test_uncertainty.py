@@ -4,6 +4,7 @@ conclusions judged against the noise; on hand-made runs with tiny per-image reco
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -199,3 +200,22 @@ def test_table3s_selected_checkpoint_shows_its_interval_over_images_and_its_mile
     assert [(row["point"], row["G_low"], row["G_high"], row["G_pm"]) for row in rows if row["step"]] == [
         ("milestone", "", "", ""), ("selected", "20.0", "80.0", "30.0")
     ]  # fmt: skip
+
+
+def test_section_4s_claims_are_judged_against_the_noise_where_the_networks_kept_per_image_records(tmp_path):
+    runs = tmp_path / "runs"
+    write_recorded(runs / "deeplab", "table3/deeplab_largefov", "natural", per_image([20, 50, 80] * 4))
+    sharper = per_image([90, 95, 99] * 4)  # and every boundary pixel matched: BF 100 against 80
+    sharper = dataclasses.replace(sharper, boundary=np.full_like(sharper.boundary, 10))
+    write_recorded(runs / "crf", "table3/deeplab_largefov_densecrf", "natural", sharper)
+    write_recorded(runs / "fcn", "table3/fcn", "natural", None)  # from before per-image records: by value
+    out = tmp_path / "report"
+    run_report(runs, "--out", out)
+    said = claims((out / "table3.md").read_text())
+    crf = said["The dense CRF improves DeepLab-LargeFOV's boundaries (BF)"]
+    assert crf == ["holds (1/1)", "holds 1, within noise 0, reversed 0 (of 1, against the noise)", ""]
+    fcn_deconv = said["FCN with learnt deconvolution is clearly better than with fixed bilinear upsampling"]
+    assert fcn_deconv[1] == "not checked: no complete run of FCN (learnt deconv) (NF)"
+    assert said["SegNet and DeconvNet achieve the highest scores in all the metrics"][1] == (
+        "not checked: no complete run of SegNet (NF), FCN (learnt deconv) (NF), DeconvNet (NF)"
+    )

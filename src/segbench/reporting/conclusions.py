@@ -1,4 +1,5 @@
-"""Sec. 3.3's conclusions from Table 1, checked on a grid's runs and on the paper's own numbers.
+"""Sec. 3.3's conclusions from Table 1 and Sec. 4's claims from Table 3, checked on a grid's runs and on the paper's
+own numbers.
 
 Badrinarayanan et al., "SegNet", TPAMI 2017, Sec. 3.3 draws its conclusions in words; each is written
 here as the pairwise comparisons of Table 1 cells it implies (variant A beats variant B on a measure,
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from segbench.errors import SegbenchError
-from segbench.paper import BALANCINGS, paper_order, table1_row
+from segbench.paper import BALANCINGS, paper_order, table1_row, table3_row
 from segbench.record.per_image import PerImageRecord
 from segbench.reporting.grid_runs import Run, percent
 from segbench.reporting.grid_tables import shown_score, table1_decimals
@@ -92,10 +93,15 @@ class Conclusion:
     comparisons: tuple[Comparison, ...]
 
 
-def _beats(better: str, worse: str, splits: Iterable[tuple[str, Sequence[str]]] = (("test", TEST),)):
+def _beats(
+    better: str,
+    worse: str,
+    splits: Iterable[tuple[str, Sequence[str]]] = (("test", TEST),),
+    balancings: Sequence[str] = BALANCINGS,
+):
     return tuple(
         Comparison(Cell(better, balancing, split, metric), Cell(worse, balancing, split, metric))
-        for balancing in BALANCINGS
+        for balancing in balancings
         for split, metrics in splits
         for metric in metrics
     )
@@ -174,9 +180,82 @@ def _conclusions() -> tuple[Conclusion, ...]:
 
 CONCLUSIONS = _conclusions()
 
+# The networks Sec. 4's claims name, by the paper's names (Table 3's rows).
+SEGNET, DECONVNET, FCN, FCN_DECONV = "SegNet", "DeconvNet", "FCN", "FCN (learnt deconv)"
+DEEPLAB, DEEPLAB_CRF = "DeepLab-LargeFOV", "DeepLab-LargeFOV-denseCRF"
+
+
+def _section4_conclusions() -> tuple[Conclusion, ...]:
+    """Sec. 4's claims from Table 3 (trained without class balancing), on the selected checkpoints' test scores."""
+    natural = ("natural",)
+    others = (DEEPLAB, DEEPLAB_CRF, FCN, FCN_DECONV)
+    return (
+        Conclusion(
+            "SegNet and DeconvNet achieve the highest scores in all the metrics",
+            tuple(c for top in (SEGNET, DECONVNET) for other in others for c in _beats(top, other, balancings=natural)),
+        ),
+        Conclusion(
+            "DeconvNet has a higher boundary delineation accuracy (BF) than SegNet",
+            _beats(DECONVNET, SEGNET, (("test", ("BF",)),), natural),
+        ),
+        Conclusion(
+            "DeepLab-LargeFOV, the smallest model, has a poorer BF than SegNet and DeconvNet",
+            tuple(c for top in (SEGNET, DECONVNET) for c in _beats(top, DEEPLAB, (("test", ("BF",)),), natural)),
+        ),
+        Conclusion(
+            "The dense CRF improves DeepLab-LargeFOV's boundaries (BF)",
+            _beats(DEEPLAB_CRF, DEEPLAB, (("test", ("BF",)),), natural),
+        ),
+        Conclusion(
+            "FCN with learnt deconvolution is clearly better than with fixed bilinear upsampling",
+            _beats(FCN_DECONV, FCN, balancings=natural),
+        ),
+    )
+
+
+SECTION4_CONCLUSIONS = _section4_conclusions()
+
 
 def paper_scores(variant: str, balancing: str, split: str, metric: str) -> float | None:
     return table1_row(variant)[balancing][split][metric]
+
+
+def table3_paper_scores(network: str, balancing: str, split: str, metric: str) -> float | None:
+    """Table 3's "> 80 K" test scores (its networks trained without class balancing)."""
+    row = table3_row(network)
+    return row["beyond_80k"][metric] if row and balancing == "natural" and split == "test" else None
+
+
+@dataclass(frozen=True)
+class ClaimSet:
+    """A section's claims, the paper's scores they are counted in, and how the section names them."""
+
+    heading: str
+    scope: str  # what the claims compare, for the section's first sentence
+    says: str  # the first column's heading
+    paper_table: str  # the second's
+    conclusions: tuple[Conclusion, ...]
+    paper: Scores
+
+
+SECTION_3_3 = ClaimSet(
+    "Sec. 3.3's conclusions, checked",
+    "Each conclusion of Sec. 3.3 as the comparisons of Table 1 cells it implies (both balancings, test G, C, mIoU, "
+    "BF unless it says otherwise), counted in the paper's own Table 1 and in ours",
+    "Sec. 3.3 says",
+    "Paper's Table 1",
+    CONCLUSIONS,
+    paper_scores,
+)
+SECTION_4 = ClaimSet(
+    "Sec. 4's claims, checked",
+    "Each claim Sec. 4 makes of Table 3 as the comparisons of networks it implies (test G, C, mIoU, BF unless it "
+    'says otherwise, at the selected checkpoint), counted in the paper\'s Table 3 (its "> 80 K" points) and in ours',
+    "Sec. 4 says",
+    "Paper's Table 3",
+    SECTION4_CONCLUSIONS,
+    table3_paper_scores,
+)
 
 
 def _unscored(conclusion: Conclusion, scores: Scores) -> str:
@@ -232,7 +311,7 @@ def _named(cells: dict[tuple[str, str], Run]) -> dict[tuple[str, str], Run]:
         if key in named:
             raise SegbenchError(
                 f"two variants go by the paper's {key[0]} ({named[key].model} and {run.model}) with "
-                f"balancing={run.balancing}: Sec. 3.3's conclusions need one run of each; report them apart"
+                f"balancing={run.balancing}: the paper's conclusions need one run of each; report them apart"
             )
         named[key] = run
     return named
@@ -288,12 +367,14 @@ def noise_verdict(conclusion: Conclusion, scores: Scores, judge: NoiseJudge) -> 
     return text, failures
 
 
-def conclusions_section(ours: Scores, shown_failures: int = 3, judge: NoiseJudge | None = None) -> list[str]:
-    """A markdown section: each conclusion, its verdict in the paper's Table 1 and in ours (against the noise where
+def conclusions_section(
+    ours: Scores, shown_failures: int = 3, judge: NoiseJudge | None = None, claims: ClaimSet = SECTION_3_3
+) -> list[str]:
+    """A markdown section: each conclusion, its verdict in the paper's table and in ours (against the noise where
     `judge` has both cells' per-image records), and where ours fails."""
     rows = []
-    for conclusion in CONCLUSIONS:
-        paper, _ = verdict(conclusion, paper_scores)
+    for conclusion in claims.conclusions:
+        paper, _ = verdict(conclusion, claims.paper)
         our_verdict, failures = verdict(conclusion, ours) if judge is None else noise_verdict(conclusion, ours, judge)
         listed = "; ".join(failures[:shown_failures])
         if len(failures) > shown_failures:
@@ -313,11 +394,9 @@ def conclusions_section(ours: Scores, shown_failures: int = 3, judge: NoiseJudge
             "difference of a point or two may be noise."
         )
     return [
-        "## Sec. 3.3's conclusions, checked",
+        f"## {claims.heading}",
         "",
-        "Each conclusion of Sec. 3.3 as the comparisons of Table 1 cells it implies (both balancings, test G, C, "
-        "mIoU, BF unless it says otherwise), counted in the paper's own Table 1 and in ours: *holds* when all of "
-        f"them do, *partly* when some do. {how}",
+        f"{claims.scope}: *holds* when all of them do, *partly* when some do. {how}",
         "",
-        markdown_from(["Sec. 3.3 says", "Paper's Table 1", "Ours", "Ours fails at"], rows),
+        markdown_from([claims.says, claims.paper_table, "Ours", "Ours fails at"], rows),
     ]

@@ -325,7 +325,10 @@ def write_report(
         kept = any(scores.records for scores in scores3.values())  # a grid from before per-image records: as it was
         noise3 = [line for text in uncertainty.method_lines(scores3) for line in ("", text)] if kept else []
         intro = [f"{written_by} {TABLE3_INTRO}", *noise3, "", *_found(shown3), *([""] if departs else []), *departs]
-        table = [grid_tables.table3_markdown(rows3)]
+        judge3 = conclusions.NoiseJudge.of(cells3, scores3)
+        ours3 = conclusions.run_scores(cells3, scores3)
+        checked3 = conclusions.conclusions_section(ours3, judge=judge3, claims=conclusions.SECTION_4)
+        table = [grid_tables.table3_markdown(rows3), "", *checked3]
         at_a_glance += (["## Table 3", ""] if rows1 else []) + [*_found(shown3), "", TABLE3_INTRO, "", *table, ""]
         at_a_glance += [*departs, ""] if departs else []
         heading = f"{title} (Table 3)" if title else "Table 3, ours beside the paper"
