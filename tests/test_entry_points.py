@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from segbench.data.camvid import CLASS_NAMES, VOID_INDEX
+from segbench.pretrained import shipped_weights
 from segbench.record.run import EvalRecord, read_record
 from segbench.refined_runs import main as refined_main
 from segbench.refined_runs import refine_run, refined_network
@@ -225,6 +226,26 @@ def test_eval_scores_a_checkpoint_as_training_did_at_its_training_resolution(uni
     assert sum(map(sum, results["test_confusion"])) == labelled_pixels(workdir, "test")
     for measure in ("G", "C", "mIoU", "BF"):
         assert evaluated[f"test/{measure}"] == pytest.approx(results["test"][f"test/{measure}"], abs=1e-9)
+
+
+def test_eval_scores_the_shipped_weights_file(uninterrupted):
+    """The demo's model (a weights-only file, no checkpoint) scored as any checkpoint, at the size it was trained at."""
+    workdir, _ = uninterrupted
+    shipped = shipped_weights()
+    out = workdir / "eval-shipped"
+    check(
+        run(
+            "eval.py",
+            workdir,
+            *TINY_SYNTHETIC,
+            *PINNED_PRECISION["eval.py"],
+            f"ckpt_path={shipped}",
+            f"hydra.run.dir={out}",
+        )
+    )
+    evaluated = json.loads((out / "eval.json").read_text())
+    assert evaluated["ckpt_path"] == str(shipped) and evaluated["input_resolution"] == [120, 160]
+    assert sum(map(sum, evaluated["confusion"])) == labelled_pixels(workdir, "test") and "test/BF" in evaluated
 
 
 def test_a_runs_checkpoints_scored_with_a_crf_become_a_run_of_the_refined_network(tmp_path, monkeypatch, uninterrupted):
