@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TORCH_STAMP := $(VENV)/.torch-spec
 TORCH_INSTALLED := $(VENV)/.torch-installed
 
-.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch bench-fc6 report dashboard table1 table3 seed-noise bayesian conformance sweeps decoder-zoo bench-zoo table1-seeds table3-pilot clean FORCE
+.PHONY: install train test lint data demo demo-screenshot predict-example bench bench-table1 bench-table6 bench-bf bench-perf bench-epoch bench-fc6 bench-table3-cost report dashboard table1 table3 seed-noise bayesian conformance sweeps decoder-zoo bench-zoo table1-seeds table3-pilot clean FORCE
 
 install: $(STAMP)
 
@@ -115,6 +115,16 @@ bench-perf: install
 bench-fc6: install
 	$(BIN)/python -m segbench.benchmarks.fc6 --json docs/results/fc6-training.json --out docs/results/fc6-training.md
 
+# Table 6's columns for the CPU Table 3 grid, measured at its 120x160 input in one session (the report shows them
+# with Table 3) -> docs/results/table3-camvid-cpu/table6.{md,csv,jsonl}.
+TABLE3_COSTS := docs/results/table3-camvid-cpu/table6.jsonl
+bench-table3-cost: install
+	rm -f $(TABLE3_COSTS)
+	$(BIN)/python -m segbench.benchmarks.table6_resources --size 120 160 --jsonl $(TABLE3_COSTS) \
+		--models table3/segnet table3/deeplab_largefov table3/fcn table3/fcn_learnt_deconv table3/deconvnet
+	$(BIN)/python -m segbench.reporting.table6 $(TABLE3_COSTS) --out $(basename $(TABLE3_COSTS)) \
+		--command "make bench-table3-cost" --title "Table 6 at the CPU Table 3 grid's input size"
+
 bench-epoch: install
 	$(BIN)/python -m segbench.benchmarks.train_epoch --json docs/results/train-epoch.json
 	$(PERF_REPORT)
@@ -214,7 +224,8 @@ UNCERTAINTY_RUN := docs/results/in-progress/table1-camvid-cpu-rerun/runs/balanci
 report: install
 	for grid in $(wildcard docs/results/table*-camvid-*/runs); do \
 		$(BIN)/python src/report.py $$grid --out $$(dirname $$grid) --efficiency docs/results/table1-efficiency.jsonl \
-			--data-root "$${CAMVID_ROOT:-}" --command "make report" --summary $$(dirname $$grid).md || exit 1; \
+			--data-root "$${CAMVID_ROOT:-}" --command "make report" --summary $$(dirname $$grid).md \
+			$$(test ! -f $$grid/../table6.jsonl || echo --costs $$(dirname $$grid)/table6.jsonl) || exit 1; \
 	done
 	test ! -d "$(UNCERTAINTY_RUN)" || $(BIN)/python -m segbench.stats.report "$(UNCERTAINTY_RUN)" \
 		--out docs/results/uncertainty-iid-vs-block.md --command "make report"

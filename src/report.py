@@ -32,6 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--summary", type=Path, help="also write the grid's one-page result here (command, test scores, conclusions)"
     )
     parser.add_argument("--fig4-images", type=_positive, default=4, help="test images in fig4.png (default 4)")
+    parser.add_argument(
+        "--costs", type=Path, help="Table 6's columns for the Table 3 networks at the grid's size (table6_resources)"
+    )
     return parser.parse_args(argv)
 
 
@@ -48,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         title=args.title,
         fig4_images=args.fig4_images,
         summary=args.summary,
+        costs=args.costs,
     )
     for note in report.notes:
         print(f"note: {note}")

@@ -1,14 +1,15 @@
 """Table 6, measured on this machine: forward and backward time, training and inference memory, model size.
 
     python -m segbench.benchmarks.table6_resources --jsonl logs/bench/table6.jsonl [--models ...] [--runs 3]
+        [--size H W]   # another input size than the paper's 360x480, e.g. a CPU grid's 120 160
 
 The paper (Table 6) times `caffe time` over 10 iterations at batch 1 and 360x480, reads GPU memory
 with nvidia-smi at training batch 4 and inference batch 1, and gives the Caffe model's size on disk.
 Here, for each network built from `conf/model/<name>.yaml`:
 
 * **forward / backward ms**: median over about `runs` calls (after one warm-up; `segbench.benchmarks.timing`) of
-  the forward pass with the loss, and of `loss.backward()` through one graph, in training mode, batch 1, 360x480 —
-  never a smaller input;
+  the forward pass with the loss, and of `loss.backward()` through one graph, in training mode, batch 1, 360x480
+  (or `--size`: a grid trained at a smaller size is costed at its own);
   slow networks get fewer repetitions instead;
 * **training / inference memory (MB)**: peak resident memory of a fresh process that builds the
   network and runs one SGD step at batch 4 (inference: one forward pass at batch 1 without
@@ -51,23 +52,26 @@ NETWORKS = (
 TRAINING_BATCH, INFERENCE_BATCH = 4, 1
 
 
-def _batch(size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    images = torch.rand(size, 3, NATIVE_HEIGHT, NATIVE_WIDTH, device=device) * 255
-    labels = torch.randint(0, NUM_CLASSES, (size, NATIVE_HEIGHT, NATIVE_WIDTH), device=device)
+NATIVE = (NATIVE_HEIGHT, NATIVE_WIDTH)
+
+
+def _batch(size: int, device: str, shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    images = torch.rand(size, 3, *shape, device=device) * 255
+    labels = torch.randint(0, NUM_CLASSES, (size, *shape), device=device)
     return images, labels
 
 
-def measure_in_this_process(name: str, what: str, runs: int, device: str) -> dict:
+def measure_in_this_process(name: str, what: str, runs: int, device: str, shape: tuple[int, int] = NATIVE) -> dict:
     """One measurement (`times`, `training_memory`, `inference_memory`) of network `name`."""
     torch.manual_seed(0)
     before = resident_mb()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     net = compose_model(name).to(device)
-    row: dict = {"model": name, "measure": what}
+    row: dict = {"model": name, "measure": what, "input": list(shape)}
     if what == "times":
         net.train()
-        images, labels = _batch(1, device)
+        images, labels = _batch(1, device, shape)
         net.zero_grad(set_to_none=True)
         forward_timing = time_calls(lambda: F.cross_entropy(net(images), labels), runs)
         loss = F.cross_entropy(net(images), labels)
@@ -85,13 +89,13 @@ def measure_in_this_process(name: str, what: str, runs: int, device: str) -> dic
     elif what == "training_memory":
         net.train()
         optimizer = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
-        images, labels = _batch(TRAINING_BATCH, device)
+        images, labels = _batch(TRAINING_BATCH, device, shape)
         F.cross_entropy(net(images), labels).backward()
         optimizer.step()
         row["training_mb"] = _used_mb(device, before)
     elif what == "inference_memory":
         net.eval()
-        images, _ = _batch(INFERENCE_BATCH, device)
+        images, _ = _batch(INFERENCE_BATCH, device, shape)
         with torch.no_grad():
             net(images)
         row["inference_mb"] = _used_mb(device, before)
@@ -106,7 +110,7 @@ def _used_mb(device: str, before: float) -> float:
     return peak_resident_mb() - before
 
 
-def measure(name: str, runs: int, device: str, threads: int | None) -> dict:
+def measure(name: str, runs: int, device: str, threads: int | None, shape: tuple[int, int] = NATIVE) -> dict:
     """Every Table 6 column of one network, each measurement in a fresh process."""
     row = {"model": name}
     for what in ("times", "training_memory", "inference_memory"):
@@ -121,6 +125,8 @@ def measure(name: str, runs: int, device: str, threads: int | None) -> dict:
             str(runs),
             "--device",
             device,
+            "--size",
+            *map(str, shape),
         ]
         if threads:
             command += ["--threads", str(threads)]
@@ -138,16 +144,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed iterations after one warm-up (Caffe: 10)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--size", nargs=2, type=int, default=list(NATIVE), metavar=("H", "W"), help="input size")
     parser.add_argument("--jsonl", type=Path, help="append one JSON line per network here")
     parser.add_argument("--one", nargs=2, metavar=("MODEL", "MEASURE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.one:
-        print(json.dumps(measure_in_this_process(*args.one, runs=args.runs, device=args.device)), flush=True)
+        row = measure_in_this_process(*args.one, runs=args.runs, device=args.device, shape=tuple(args.size))
+        print(json.dumps(row), flush=True)
         return
     for name in args.models:
-        row = measure(name, args.runs, args.device, args.threads)
+        row = measure(name, args.runs, args.device, args.threads, tuple(args.size))
         line = json.dumps(row)
         print(line, flush=True)
         if args.jsonl:

@@ -16,7 +16,7 @@ from typing import Any
 from segbench.errors import SegbenchError
 from segbench.paper import BALANCINGS, table3_row
 from segbench.record.provenance import lines_measured_on
-from segbench.reporting import conclusions, grid_plots, grid_summary, grid_tables, qualitative, uncertainty
+from segbench.reporting import conclusions, grid_plots, grid_summary, grid_tables, qualitative, table6, uncertainty
 from segbench.reporting.departures import table3_departures
 from segbench.reporting.grid_runs import (
     Run,
@@ -273,9 +273,11 @@ def write_report(
     title: str | None = None,
     fig4_images: int = 4,
     summary: Path | None = None,
+    costs: Path | None = None,
 ) -> Report:
     """Read every results.json under `paths` and write the report's files into `out_dir`, and the grid's
-    one-page result into `summary` when given."""
+    one-page result into `summary` when given; `costs`: Table 6's measurements at the grid's size (JSON lines of
+    segbench.benchmarks.table6_resources), shown with Table 3."""
     runs = find_runs(paths)
     measured = read_efficiency(efficiency) if efficiency is not None else None
     table3_runs = [run for run in runs if run.model.startswith("table3/") or table3_row(run.record.paper_name)]
@@ -328,7 +330,8 @@ def write_report(
         judge3 = conclusions.NoiseJudge.of(cells3, scores3)
         ours3 = conclusions.run_scores(cells3, scores3)
         checked3 = conclusions.conclusions_section(ours3, judge=judge3, claims=conclusions.SECTION_4)
-        table = [grid_tables.table3_markdown(rows3), "", *checked3]
+        cost = [*table6.cost_section(costs), ""] if costs else []
+        table = [grid_tables.table3_markdown(rows3), "", *checked3, "", *cost]
         at_a_glance += (["## Table 3", ""] if rows1 else []) + [*_found(shown3), "", TABLE3_INTRO, "", *table, ""]
         at_a_glance += [*departs, ""] if departs else []
         heading = f"{title} (Table 3)" if title else "Table 3, ours beside the paper"

@@ -44,11 +44,12 @@ def table6_rows(lines: list[dict], paper_names: dict[str, str | None] | None = N
     return rows
 
 
-def write_table6(jsonl: Path, out_stem: Path, command: str) -> list[dict]:
-    lines = [json.loads(text) for text in jsonl.read_text().splitlines() if text.strip()]
-    rows = table6_rows(lines)
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(frame(rows), out_stem.with_suffix(".csv"))
+def _read(jsonl: Path) -> list[dict]:
+    return [json.loads(text) for text in jsonl.read_text().splitlines() if text.strip()]
+
+
+def _shown(rows: list[dict]) -> list[dict]:
+    """Each row as displayed: ours (÷ SegNet) beside Table 6's (÷ its SegNet), per measure."""
     shown = []
     for row in rows:
         cells = {"network": row["paper_name"] or row["model"], "params": f"{row['params']:,}"}
@@ -59,8 +60,37 @@ def write_table6(jsonl: Path, out_stem: Path, command: str) -> list[dict]:
                 f"{paper:,} ({row[f'paper_{measure}_ratio']})" if paper != "" else "—"
             )
         shown.append(cells)
+    return shown
+
+
+def _size(lines: list[dict]) -> str:
+    # Lines from before the size was recorded were measured at the paper's 360x480.
+    return " / ".join(dict.fromkeys("x".join(map(str, line.get("input", [360, 480]))) for line in lines))
+
+
+def cost_section(jsonl: Path) -> list[str]:
+    """A grid report's section: Table 6's columns measured at the grid's size into `jsonl`, whose report beside it
+    (`write_table6`) names the command."""
+    lines = _read(jsonl)
+    return [
+        f"## Cost: Table 6's columns at {_size(lines)}",
+        "",
+        f"Measured into `{jsonl}` in one session (its command: `{jsonl.with_suffix('.md')}`): forward and "
+        "backward ms of one training step at batch 1, peak memory of an SGD step at batch 4 and of inference at "
+        "batch 1, the fp32 model's size; each in brackets as a ratio to SegNet's of the same session, beside "
+        f"Table 6's (Titan GPU, 360x480). {lines_measured_on(lines, jsonl)}",
+        "",
+        markdown(frame(_shown(table6_rows(lines)))),
+    ]
+
+
+def write_table6(jsonl: Path, out_stem: Path, command: str, title: str = "Table 6, measured") -> list[dict]:
+    lines = _read(jsonl)
+    rows = table6_rows(lines)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(frame(rows), out_stem.with_suffix(".csv"))
     first = lines[0]
-    text = f"""# Table 6, measured
+    text = f"""# {title}
 
 Written by `{command}` (do not edit by hand); the measurements are in `{jsonl.name}` beside this file.
 {lines_measured_on(lines, jsonl)} Device: {first["device"]}.
@@ -68,13 +98,13 @@ Each figure in brackets is the ratio to
 SegNet (VGG16) of the same session, or of the paper's Table 6: absolute CPU times mean little across machines.
 
 - *forward / backward ms*: median of {first["runs"]} iterations after a warm-up, training mode, batch 1,
-  360x480 (the paper: `caffe time`, 10 iterations, Titan GPU);
+  {_size(lines)} (the paper: `caffe time`, 10 iterations, Titan GPU, 360x480);
 - *training / inference memory*: peak resident memory of a fresh process running one SGD step at batch 4
-  (inference: one forward pass at batch 1, no gradients), minus its memory after importing torch — weights,
+  (inference: one forward pass at batch 1, no gradients) at that size, minus its memory after importing torch — weights,
   activations, gradients and momentum (the paper: nvidia-smi on the GPU);
 - *model MB*: the saved fp32 state dict (the paper: the Caffe model on disk). SegNet-Basic is Table 1's network.
 
-{markdown(frame(shown))}
+{markdown(frame(_shown(rows)))}
 """
     out_stem.with_suffix(".md").write_text(text)
     return rows
@@ -84,9 +114,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("jsonl", type=Path, help="JSON lines written by segbench.benchmarks.table6_resources")
     parser.add_argument("--out", type=Path, default=Path("docs/results/table6"), help="output path without suffix")
+    parser.add_argument("--title", default="Table 6, measured", help="the document's heading")
     parser.add_argument("--command", default="make bench-table6", help="the command named in the document")
     args = parser.parse_args()
-    write_table6(args.jsonl, args.out, args.command)
+    write_table6(args.jsonl, args.out, args.command, args.title)
     print(args.out.with_suffix(".md"))
 
 
