@@ -138,7 +138,7 @@ SCALE ?= cpu
 # Not $(MAKE): make -n would run every recipe line naming it, the training before it included.
 REPORT_AGAIN := make --no-print-directory report
 TRAIN_ARGS ?= $(if $(filter paper,$(SCALE)),,hydra/launcher=parallel threads=1)
-# Table 3 at SCALE=cpu is experiment=table3_cpu: its own budget for the VGG16 networks (the pilot below fixed it).
+# Table 3 at SCALE=cpu is experiment=table3_cpu: its own budget for the VGG16 networks (the pilot below checks it).
 table1 table3: install
 	$(BIN)/python src/train.py --multirun experiment=$(if $(filter table3-cpu,$@-$(SCALE)),table3_cpu,$@) scale=$(SCALE) \
 		finished_runs=[docs/results/$@-camvid-$(SCALE)/runs] $(TRAIN_ARGS); status=$$?; \
@@ -150,7 +150,7 @@ table1 table3: install
 REFINE_DEEPLAB = $(BIN)/python -m segbench.refined_runs logs/table3 --where scale=$(SCALE) \
 	--network table3/deeplab_largefov --refine densecrf --as table3/deeplab_largefov_densecrf
 
-# The pilot that fixed the CPU Table 3 grid's budget (Sec. 4's recipe from He initialisation may barely move in a
+# The pilot that fixes the CPU Table 3 grid's budget (Sec. 4's recipe from He initialisation may barely move in a
 # short one): SegNet and FCN on a quarter of experiment=table3_cpu's epochs; the budget stands once both reach
 # validation G >= 70 (docs/results/table3-camvid-cpu-pilot.md, make report). PILOT_ARGS: e.g. task.optimizer.lr=1e-2.
 TABLE3_PILOT := experiment=table3_cpu model=table3/segnet,table3/fcn trainer.max_epochs=4 milestones=[] \
