@@ -369,7 +369,7 @@ def test_fc6_as_a_matrix_product_computes_the_convolution_and_its_gradients(kern
     torch.manual_seed(0)
     fc6 = FullyConnectedConv(8, 16, kernel_size, padding=dilation * (kernel_size // 2), dilation=dilation, bias=bias)
     x = torch.randn(2, 8, 4, 5, requires_grad=True)
-    as_gemm = fc6(x)
+    as_gemm = fc6.as_matrix_product(x)
     as_conv = nn.Conv2d.forward(fc6, x)
     assert as_gemm.shape == as_conv.shape == (2, 16, 4, 5) and torch.allclose(as_gemm, as_conv, atol=1e-5)
     wanted = [x, *fc6.parameters()]
@@ -378,6 +378,11 @@ def test_fc6_as_a_matrix_product_computes_the_convolution_and_its_gradients(kern
     ):
         assert torch.allclose(gemm_grad, conv_grad, rtol=1e-4, atol=1e-4)
     assert len(wanted) == 2 + bias
+    # what training on a CPU runs: the product for an undilated fc6, the library's convolution for a dilated one
+    calls = []
+    fc6.as_matrix_product = lambda t: calls.append(t) or as_conv
+    fc6(x)
+    assert len(calls) == (dilation == 1)
 
 
 # --- Sec. 4's recipe ---

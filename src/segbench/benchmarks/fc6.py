@@ -52,7 +52,7 @@ def measure(runs: int) -> list[dict]:
                 layer = FullyConnectedConv(512, width, kernel, padding=dilation * (kernel // 2), dilation=dilation)
                 times = {}
                 library_conv = functools.partial(nn.Conv2d.forward, layer)
-                for way, forward in (("library_conv", library_conv), ("gemm", layer)):
+                for way, forward in (("library_conv", library_conv), ("gemm", layer.as_matrix_product)):
                     label = f"{network} fc6, {scale}, {way}"
                     timing = time_calls(_step(layer, forward, x), runs, progress=progress, label=label)
                     times[way] = timing.median_ms if timing else None
@@ -90,9 +90,10 @@ Written by `{command}` (do not edit by hand) from `{source.name}` beside this fi
 {provenance.lines_measured_on(lines, source)} Threads: {lines[0]["threads"]}.
 
 One training step (forward, backward to input and weight) of each Table 3 network's fc6 alone, on the maps pool5
-gives it at the CPU grid's input size and at the paper's; median of the timed calls. The networks train fc6 as
-im2col + GEMM on a CPU (`FullyConnectedConv`): the same numbers (a test checks outputs and gradients), not the
-same time where the library's backward pass is slow for wide kernels on small maps.
+gives it at the CPU grid's input size and at the paper's; median of the timed calls. The networks train an
+undilated fc6 as im2col + GEMM on a CPU (`FullyConnectedConv`; DeepLab-LargeFOV's dilated one keeps the library's
+convolution): the same numbers (a test checks outputs and gradients), not the same time where the library's
+backward pass is slow for wide kernels on small maps.
 
 {table.to_markdown(index=False, floatfmt=",.1f")}
 """

@@ -22,16 +22,20 @@ from segbench.models.layers import conv_bn
 
 
 class FullyConnectedConv(nn.Conv2d):
-    """fc6: a k x k convolution computed, when training on a CPU, as im2col and one matrix product.
+    """fc6 and fc7: a convolution computed, when training on a CPU without dilation, as im2col and one matrix product.
 
     oneDNN's backward pass of a wide convolution on the small maps after pool5 (FCN's 512 -> 4,096 7x7 fc6 on a 4x5
     map) can be tens of times slower than the same product as a GEMM (`make bench-fc6`, docs/results/fc6-training.md);
-    inference and other devices keep the library's convolution. Same parameters and state-dict keys as `nn.Conv2d`.
+    a dilated one (DeepLab-LargeFOV's rate-12 fc6), inference and other devices keep the library's convolution, which
+    the benchmark finds as fast or faster there. Same parameters and state-dict keys as `nn.Conv2d`.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu" or not torch.is_grad_enabled() or self.groups != 1:
-            return super().forward(x)
+        gemm = x.device.type == "cpu" and torch.is_grad_enabled() and self.groups == 1 and self.dilation == (1, 1)
+        return self.as_matrix_product(x) if gemm else super().forward(x)
+
+    def as_matrix_product(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution as im2col (`F.unfold`) and one matrix product: the same numbers, other kernels."""
         columns = F.unfold(x, self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride)
         out = self.weight.flatten(1) @ columns  # (N, out_channels, L)
         if self.bias is not None:
