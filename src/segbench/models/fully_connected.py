@@ -26,8 +26,8 @@ class FullyConnectedConv(nn.Conv2d):
 
     oneDNN's backward pass of a wide convolution on the small maps after pool5 (FCN's 512 -> 4,096 7x7 fc6 on a 4x5
     map) can be tens of times slower than the same product as a GEMM (`make bench-fc6`, docs/results/fc6-training.md);
-    a dilated one (DeepLab-LargeFOV's rate-12 fc6), inference and other devices keep the library's convolution, which
-    the benchmark finds as fast or faster there. Same parameters and state-dict keys as `nn.Conv2d`.
+    a dilated one (DeepLab-LargeFOV's rate-12 fc6: no consistent gain either way in the benchmark), inference and other
+    devices keep the library's convolution. Same parameters and state-dict keys as `nn.Conv2d`.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
