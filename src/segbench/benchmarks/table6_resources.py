@@ -110,8 +110,11 @@ def _used_mb(device: str, before: float) -> float:
     return peak_resident_mb() - before
 
 
-def measure(name: str, runs: int, device: str, threads: int | None, shape: tuple[int, int] = NATIVE) -> dict:
-    """Every Table 6 column of one network, each measurement in a fresh process."""
+def measure(
+    name: str, runs: int, device: str, threads: int | None, shape: tuple[int, int] = NATIVE, origin: dict | None = None
+) -> dict:
+    """Every Table 6 column of one network, each measurement in a fresh process; `origin`: the session's provenance
+    (taken once before the first line is written: the file it appends to would count as a change to the checkout)."""
     row = {"model": name}
     for what in ("times", "training_memory", "inference_memory"):
         command = [
@@ -134,7 +137,7 @@ def measure(name: str, runs: int, device: str, threads: int | None, shape: tuple
         if done.returncode != 0:
             raise RuntimeError(f"{name} {what} failed: {done.stderr.strip().splitlines()[-1:]}")
         row.update({k: v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items() if k != "measure"})
-    row.update(device=device, provenance=provenance.collect(device=device).model_dump())
+    row.update(device=device, provenance=origin or provenance.collect(device=device).model_dump())
     return row
 
 
@@ -154,8 +157,9 @@ def main(argv: list[str] | None = None) -> None:
         row = measure_in_this_process(*args.one, runs=args.runs, device=args.device, shape=tuple(args.size))
         print(json.dumps(row), flush=True)
         return
+    origin = provenance.collect(device=args.device).model_dump()
     for name in args.models:
-        row = measure(name, args.runs, args.device, args.threads, tuple(args.size))
+        row = measure(name, args.runs, args.device, args.threads, tuple(args.size), origin)
         line = json.dumps(row)
         print(line, flush=True)
         if args.jsonl:
