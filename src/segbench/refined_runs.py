@@ -31,7 +31,7 @@ from segbench.callbacks.milestones import milestone_checkpoints
 from segbench.errors import SegbenchError
 from segbench.models.config import model_meta, network_config
 from segbench.record.run import EvalRecord, RunRecord, read_record, write_record
-from segbench.reporting.grid_runs import Run, find_runs, saved_hydra_file
+from segbench.reporting.grid_runs import Run, chosen, find_runs, parse_where, saved_hydra_file
 from segbench.utils.config import CONF_DIR
 
 EVAL_SCRIPT = CONF_DIR.parent / "src" / "eval.py"
@@ -133,13 +133,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         config, paper_name = refined_network(args.network, args.refine, args.refined)
-        if bad := [w for w in args.where if "=" not in w]:
-            raise SegbenchError(f"--where {bad[0]}: expected GROUP=CHOICE, e.g. --where scale=cpu")
-        wanted = dict(w.split("=", 1) for w in [*args.where, f"model={args.network}"])
-        runs = [
-            run for run in find_runs(args.runs)
-            if run.record.refined_from is None and all(str(run.record.choices.get(k)) == v for k, v in wanted.items())
-        ]  # fmt: skip
+        wanted = {**parse_where(args.where), "model": args.network}
+        runs = [run for run in find_runs(args.runs) if run.record.refined_from is None and chosen(run, wanted)]
         if not (complete := [run for run in runs if run.complete]):
             where = ", ".join(f"{k}={v}" for k, v in wanted.items())
             raise SegbenchError(f"no complete run with {where} below {', '.join(map(str, args.runs))}")

@@ -28,7 +28,7 @@ from segbench.errors import SegbenchError
 from segbench.record.migrate import migrate_run
 from segbench.record.per_image import PER_IMAGE_FILE
 from segbench.record.run import read_record, write_record
-from segbench.reporting.grid_runs import Run, find_runs, varying_settings
+from segbench.reporting.grid_runs import Run, chosen, find_runs, parse_where, varying_settings
 
 # Relative globs of what a run folder keeps that reports read; all of it small text, PNG or the compressed per-image
 # record (tens of kB).
@@ -40,7 +40,7 @@ def collect(paths: list[Path], out: Path, where: dict[str, str] | None = None) -
     returns the copies, one per name (the newest run wins)."""
     wanted = {key: str(value) for key, value in (where or {}).items()}
     found = find_runs(paths)
-    runs = [run for run in found if all(str(run.record.choices.get(k)) == v for k, v in wanted.items())]
+    runs = [run for run in found if chosen(run, wanted)]
     if not runs:
         condition = f" with {wanted}" if wanted else ""
         raise SegbenchError(f"no results.json{condition} below {', '.join(map(str, paths))}")
@@ -98,9 +98,7 @@ def main() -> None:
     parser.add_argument("--where", action="append", default=[], help="GROUP=CHOICE: only runs with that choice")
     args = parser.parse_args()
     try:
-        if bad := [w for w in args.where if "=" not in w]:
-            raise SegbenchError(f"--where {bad[0]}: expected GROUP=CHOICE, e.g. --where scale=cpu")
-        copies = collect(args.runs, args.out, dict(w.split("=", 1) for w in args.where))
+        copies = collect(args.runs, args.out, parse_where(args.where))
     except SegbenchError as error:
         raise SystemExit(f"error: {error}") from None
     for copy in copies:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,18 @@ def read_json_object(file: Path) -> dict[str, Any]:
 def load_run(file: Path) -> Run:
     """A results.json, read as a typed record: a bad file stops the report with one line naming it and the field."""
     return Run(file.parent, read_record(file))
+
+
+def parse_where(conditions: Sequence[str]) -> dict[str, str]:
+    """`--where GROUP=CHOICE` options as {group: choice}; one line naming a malformed one."""
+    if bad := [condition for condition in conditions if "=" not in condition]:
+        raise SegbenchError(f"--where {bad[0]}: expected GROUP=CHOICE, e.g. --where scale=cpu")
+    return dict(condition.split("=", 1) for condition in conditions)
+
+
+def chosen(run: Run, where: Mapping[str, object]) -> bool:
+    """Whether the run's config choices are those of `where` (e.g. {"scale": "cpu"})."""
+    return all(str(run.record.choices.get(key)) == str(value) for key, value in where.items())
 
 
 def varying_choices(runs: Sequence[Run]) -> list[str]:
