@@ -39,13 +39,6 @@ def check_at_sizes(model: str, sizes: list[tuple[int, int]], tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_onnxruntime_computes_segnet_basic_at_any_size(tmp_path):
-    """One graph of free sizes, at CamVid's, the CPU recipe's and an odd one (every config is checked at one size
-    by the conformance suite, tests/conformance)."""
-    check_at_sizes("segnet_basic", SIZES, tmp_path)
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("model", ["table3/segnet", "table3/deconvnet"])
 def test_onnxruntime_computes_the_table3_networks_that_unpool(model, tmp_path):
     """VGG16's five levels (Sec. 4), at smaller sizes: an odd one, then one of 3x4 at the fifth pooling."""
@@ -76,6 +69,7 @@ def last_line(result) -> str:
         ((), "error: ckpt_path is required: python src/export.py ckpt_path=/path/to/checkpoint.ckpt"),
         (("model=segnet_basic", "format=tflite"), "error: format=tflite: segbench exports onnx"),
         (("ckpt_path=missing.ckpt",), "error: ckpt_path=missing.ckpt is not a file"),
+        (("model=segnet_basic", "size=[45]"), "error: size=[45]: give the one image size the graph takes as [height,"),
         (
             ("model=table3/deeplab_largefov_densecrf",),
             "error: model=table3/deeplab_largefov_densecrf: its test-time DenseCRF (DeepLab-LargeFOV-denseCRF's CRF, "
@@ -90,7 +84,8 @@ def test_export_errors_are_one_line(tmp_path, overrides, expected):
 
 @pytest.mark.slow
 def test_export_py_writes_a_checkpoints_network_that_onnxruntime_runs_at_any_size(tmp_path):
-    """train.py one epoch -> export.py ckpt_path=... -> the .onnx beside the checkpoint -> onnxruntime = PyTorch."""
+    """train.py one epoch -> export.py ckpt_path=... -> the .onnx beside the checkpoint -> onnxruntime = PyTorch
+    at any size."""
     check(
         run(
             "train.py",
@@ -119,7 +114,9 @@ def test_export_py_writes_a_checkpoints_network_that_onnxruntime_runs_at_any_siz
     reference = export_onnx(LogitsAndIndices(net).eval(), tmp_path / "with_indices.onnx", output_names=names)
     with_indices = onnxruntime.InferenceSession(str(reference), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(0)
-    for shape in ((1, 3, 48, 64), (3, 3, 101, 77), (1, 3, 180, 240)):
+    # one graph of free sizes at CamVid's, the CPU recipe's and an odd one (partial windows), batch 1, 1, 3
+    # (every config is checked at one size by the conformance suite, tests/conformance)
+    for shape in ((1, 3, *SIZES[0]), (1, 3, *SIZES[1]), (3, 3, *SIZES[2])):
         image = torch.rand(*shape, generator=generator) * 255
         (logits,) = session.run(["logits"], {"image": image.numpy()})
         assert logits.shape == (shape[0], 11, *shape[2:])
@@ -129,12 +126,17 @@ def test_export_py_writes_a_checkpoints_network_that_onnxruntime_runs_at_any_siz
 
 
 @pytest.mark.slow
-def test_export_py_takes_the_shipped_weights_file(tmp_path):
-    """The demo's model (a weights-only .pt, not a Lightning checkpoint) exports, and onnxruntime computes it."""
+def test_export_py_takes_the_shipped_weights_file_and_fixes_the_size_on_request(tmp_path):
+    """The demo's model (a weights-only .pt, not a Lightning checkpoint) exports, here as a graph of one size,
+    and onnxruntime computes it at that size and refuses any other."""
     shipped = shipped_weights()
     out = tmp_path / "segnet_basic_camvid.onnx"
-    overrides = (f"ckpt_path={shipped}", f"out={out}", "check_size=[45,61]", f"hydra.run.dir={tmp_path}/run")
+    overrides = (f"ckpt_path={shipped}", f"out={out}", "size=[45,61]", f"hydra.run.dir={tmp_path}/run")
     check(run("export.py", tmp_path, *overrides))
     record = json.loads((tmp_path / "run" / "export.json").read_text())
     assert record["source"] == f"ckpt_path={shipped}" and record["onnx"] == str(out) and out.is_file()
-    assert record["onnxruntime_check"]["argmax_agreement"] > 0.999
+    assert record["input_shape"] == [1, 3, 45, 61] and record["onnxruntime_check"]["argmax_agreement"] > 0.999
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 3, 45, 61]
+    with pytest.raises(Exception, match="(?i)dimension|shape"):
+        session.run(["logits"], {"image": torch.zeros(1, 3, 46, 61).numpy()})

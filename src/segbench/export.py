@@ -156,7 +156,7 @@ def _model_choice() -> str | None:
 
 
 def export(cfg: DictConfig) -> Path:
-    """`python src/export.py ckpt_path=... [format=onnx] [out=...]`, or `model=<name>` (random weights)."""
+    """`python src/export.py ckpt_path=... [format=onnx] [out=...] [size=[H,W]]`, or `model=<name>` (random weights)."""
     if cfg.format not in FORMATS:
         raise SegbenchError(f"format={cfg.format}: segbench exports {', '.join(FORMATS)}")
     model = _model_choice()
@@ -177,22 +177,36 @@ def export(cfg: DictConfig) -> Path:
             "(or model=<name> for random weights)"
         )
     net = exportable(net, name, cfg.drop_refine)
-    path = export_onnx(net, cfg.out or default_out)
+    size = list(cfg.size) if cfg.get("size") else None
+    if size is None:
+        path = export_onnx(net, cfg.out or default_out)
+    else:
+        if len(size) != 2 or min(size) < 2:
+            raise SegbenchError(f"size={size}: give the one image size the graph takes as [height, width], each >= 2")
+        path = export_onnx(net, cfg.out or default_out, example_shape=(1, 3, *size), dynamic=False)
     log.info("%s: wrote %s (%.1f MB)", name, path, path.stat().st_size / 1e6)
+    # a fixed-size graph runs at its own size only
+    check_size = (size if size is not None else list(cfg.check_size)) if cfg.check_size else None
     check = None
-    if cfg.check_size:
-        check = onnxruntime_check(net, path, (1, 3, *cfg.check_size))
+    if check_size:
+        check = onnxruntime_check(net, path, (1, 3, *check_size))
         if check is None:
             log.info("onnxruntime is not installed: the exported model was not run")
         else:
             log.info(
                 "onnxruntime at %s: max |logit difference| %.2e, argmax agreement %.4f%%",
-                "x".join(map(str, cfg.check_size)),
+                "x".join(map(str, check_size)),
                 check["max_abs_logit_difference"],
                 100 * check["argmax_agreement"],
             )
     # beside the job's config: what was written and how it ran (a sweep's closing check counts the job done by it)
-    record = {"source": name, "onnx": str(path), "bytes": path.stat().st_size, "onnxruntime_check": check}
+    record = {
+        "source": name,
+        "onnx": str(path),
+        "bytes": path.stat().st_size,
+        "input_shape": ["batch", 3, "height", "width"] if size is None else [1, 3, *size],
+        "onnxruntime_check": check,
+    }
     write_done_file(cfg, "export.json", record)
     print(path, flush=True)
     return path
