@@ -21,7 +21,7 @@ from segbench.data.camvid import CLASS_NAMES, COLOURS
 from segbench.inference import predict_labels
 from segbench.models import count_parameters
 from segbench.predict import colour_overlay, predict_image
-from segbench.pretrained import load_predictor, load_weights, save_weights
+from segbench.pretrained import load_predictor, load_weights, save_weights, shipped_weights
 from segbench.pretrained import main as pretrained_main
 from segbench.utils.config import CONF_DIR, compose_model
 
@@ -141,6 +141,21 @@ def test_a_predict_sweep_ends_with_each_jobs_record_and_exit_status_0(weights, t
     for job in ("0", "1"):
         record = json.loads((sweep / job / "predict.json").read_text())
         assert record["labels"] == ["a_labels.png"] and (sweep / job / "a_labels.png").is_file()
+
+
+def test_predict_py_segments_with_the_shipped_file_named_or_by_default(tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    image = np.random.default_rng(2).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    Image.fromarray(image).save(inputs / "a.png")
+    shipped = shipped_weights()
+    overrides = (f"inputs={inputs}", f"ckpt_path=null,{shipped}", "progress=false")
+    check(run("predict.py", tmp_path, "--multirun", *overrides))
+    (sweep,) = (tmp_path / "logs" / "predict" / "multiruns").iterdir()
+    expected = predict_image(load_predictor(None), image).labels
+    for job in ("0", "1"):
+        assert np.array_equal(np.asarray(Image.open(sweep / job / "a_labels.png")), expected)
+    assert json.loads((sweep / "1" / "predict.json").read_text())["network"] == str(shipped)
 
 
 def test_predict_py_without_images_is_one_line(tmp_path):
