@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from segbench.data.camvid import CLASS_NAMES, VOID_INDEX
-from segbench.pretrained import shipped_weights
+from segbench.pretrained import load_weights, shipped_weights
 from segbench.record.run import EvalRecord, read_record
 from segbench.refined_runs import main as refined_main
 from segbench.refined_runs import refine_run, refined_network
@@ -246,6 +246,25 @@ def test_eval_scores_the_shipped_weights_file(uninterrupted):
     evaluated = json.loads((out / "eval.json").read_text())
     assert evaluated["ckpt_path"] == str(shipped) and evaluated["input_resolution"] == [120, 160]
     assert sum(map(sum, evaluated["confusion"])) == labelled_pixels(workdir, "test") and "test/BF" in evaluated
+
+
+@pytest.mark.slow
+def test_a_run_starts_from_the_weights_init_from_names_and_refuses_another_networks(tmp_path):
+    """Fine-tuning the shipped SegNet-Basic: at learning rate 0 its parameters come out as they went in; FCN-Basic
+    cannot start from them."""
+    shipped = shipped_weights()
+    frozen = ("task.optimizer.lr=0", "trainer.max_epochs=1", "trainer.precision=32-true", f"init_from={shipped}")
+    check(run("train.py", tmp_path, *TINY_SYNTHETIC, *QUIET_TRAINING, *frozen, f"hydra.run.dir={tmp_path}/run"))
+    trained = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    started = dict(load_weights(shipped).net.named_parameters())
+    assert len(started) == 26  # 8 conv + BN layers (weight, BN scale, BN shift), the 1x1 head (weight, bias)
+    for name, parameter in started.items():
+        assert torch.equal(trained["state_dict"][f"net.{name}"], parameter), name
+    other = ("model=fcn_basic", f"init_from={shipped}", f"hydra.run.dir={tmp_path}/fcn")
+    result = run("train.py", tmp_path, *TINY_SYNTHETIC, *other)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"error: init_from={shipped}: its network is not this run's model (")
 
 
 def test_a_runs_checkpoints_scored_with_a_crf_become_a_run_of_the_refined_network(tmp_path, monkeypatch, uninterrupted):

@@ -24,7 +24,7 @@ from segbench.inference import evenly_spaced, predict_labels, save_label_map
 from segbench.models import count_parameters
 from segbench.models.config import build_network, model_meta, network_yaml
 from segbench.precision import Choice, choose_for_trainer, resolve_compute_path
-from segbench.pretrained import weights_task
+from segbench.pretrained import start_from, weights_task
 from segbench.record import provenance
 from segbench.record.per_image import PER_IMAGE_FILE
 from segbench.record.run import EvalRecord, RunRecord, read_record, write_record
@@ -60,6 +60,8 @@ def build_task(cfg: DictConfig) -> tuple[pl.LightningDataModule, SegmentationTas
         [round(w, 4) for w in class_weights.tolist()],
     )
     net = build_network(cfg.model)
+    if cfg.get("init_from"):
+        start_from(net, cfg.init_from)
     # YAML text, not a dict: instantiate() would otherwise build a second network from it.
     model_config = network_yaml(cfg.model)
     resolution = list(datamodule.resolution) if datamodule.resolution else None

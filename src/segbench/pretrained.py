@@ -109,6 +109,24 @@ def load_predictor(ckpt_path: str | Path | None) -> Predictor:
     )
 
 
+def start_from(net: nn.Module, path: str | Path) -> None:
+    """`init_from=`: copy into `net` the weights of a checkpoint or weights file of the same network, e.g. to
+    fine-tune the shipped model at a larger resolution (the optimiser and schedule start afresh)."""
+    if not Path(path).is_file():
+        raise SegbenchError(f"init_from={path}: no such file")
+    theirs = load_predictor(path).net.state_dict()
+    ours = net.state_dict()
+    differing = [name for name in ours.keys() | theirs.keys() if name not in ours or name not in theirs]
+    differing += [name for name in ours.keys() & theirs.keys() if ours[name].shape != theirs[name].shape]
+    if differing:
+        raise SegbenchError(
+            f"init_from={path}: its network is not this run's model ({len(differing)} tensors differ, e.g. "
+            f"{sorted(differing)[0]})"
+        )
+    net.load_state_dict(theirs)
+    log.info("init_from=%s: %d tensors copied into the network", path, len(theirs))
+
+
 def weights_task(path: str | Path) -> SegmentationTask:
     """A weights file as the task eval.py scores (a checkpoint's, without its optimizer state)."""
     predictor = load_weights(path)
