@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import shlex
@@ -173,7 +174,11 @@ def test_the_shipped_weights_are_segnet_basic_trained_on_camvid():
 
 @pytest.mark.slow
 def test_ship_writes_bfloat16_weights_and_a_card_scored_from_the_file_itself(tmp_path, monkeypatch):
-    check(run("train.py", tmp_path, *TINY_SYNTHETIC, "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"))
+    """Here as the shipped model would be bettered: a run fine-tuned from the shipped file, whose card then names
+    the file it started from."""
+    shipped = shipped_weights()
+    fine_tuned = ("trainer.max_epochs=1", f"init_from={shipped}", f"hydra.run.dir={tmp_path}/run")
+    check(run("train.py", tmp_path, *TINY_SYNTHETIC, *fine_tuned))
     monkeypatch.setenv("SEGBENCH_ROOT", str(tmp_path))  # the run's data, for the scoring eval.py
     monkeypatch.chdir(tmp_path)
     (tmp_path / "committed").mkdir()
@@ -183,6 +188,11 @@ def test_ship_writes_bfloat16_weights_and_a_card_scored_from_the_file_itself(tmp
     assert "python -m segbench.pretrained ship " + str(tmp_path / "run") + " --run-files committed`" in card
     assert "committed in `committed/` (its checkpoints are not)" in card
     assert f"{(tmp_path / 'shipped' / 'net.pt').stat().st_size:,} bytes." in card
+    digest = hashlib.sha256(shipped.read_bytes()).hexdigest()[:12]
+    (started,) = re.findall(
+        r"- Fine-tuned: the run started from the weights of `(.*)` \(`init_from`; sha256 (\w+)…", card
+    )
+    assert started == (str(shipped), digest)
     # The card's command scores the file on the data the run trained on; run here, it gives the card's numbers.
     (command,) = re.findall(r"`(python src/eval.py ckpt_path=shipped/net.pt [^`]*)`", card)
     assert "dataset=synthetic" in command and "dataset.generator.height=48" in command

@@ -12,8 +12,10 @@ the demo use it when no checkpoint is given.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -190,8 +192,33 @@ def score_weights(weights: Path, data: list[str], workdir: Path) -> dict:
     return dump(read_record(workdir / "eval.json", EvalRecord))
 
 
+def started_from(run_dir: Path) -> str:
+    """The card's line on the weights a fine-tuned run started from (`init_from`), or "": read before `ship` may
+    replace that very file, and naming the commit that holds it (whose card says how that file was trained)."""
+    source = OmegaConf.load(run_dir / ".hydra" / "config.yaml").get("init_from")
+    if not source:
+        return ""
+    path = Path(source)
+    if not path.is_file():
+        raise SegbenchError(f"{run_dir}: the run started from init_from={source}, which is no longer there")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    # The last commit that changed the file, when it is committed unchanged (ship replaces the shipped file).
+    git = ["git", "-C", str(path.resolve().parent)]
+    changed = subprocess.run([*git, "status", "--porcelain", "--", path.name], capture_output=True, text=True)
+    last = subprocess.run([*git, "log", "-1", "--format=%h", "--", path.name], capture_output=True, text=True)
+    commit = last.stdout.strip() if changed.returncode == 0 and not changed.stdout.strip() else ""
+    held = f", the file of commit {commit}, whose card there says how it was trained" if commit else ""
+    return f"\n- Fine-tuned: the run started from the weights of `{source}` (`init_from`; sha256 {digest}…{held})."
+
+
 def model_card(
-    run_dir: Path, data: list[str], weights: Path, evaluation: dict, command: str, run_files: Path | None = None
+    run_dir: Path,
+    data: list[str],
+    weights: Path,
+    evaluation: dict,
+    command: str,
+    run_files: Path | None = None,
+    lineage: str = "",
 ) -> str:
     """The shipped model's card: how it was trained (the run's results.json) and what the file itself scores
     on `data`; `run_files`: where the run's small files are committed (its own folder is on the machine that
@@ -233,7 +260,7 @@ Written by `{command}` (do not edit by hand) from the run's results.json and the
   {weights.stat().st_size:,} bytes.
 - Trained with `{train_command}` on CamVid's 367 training images at {height}x{width},
   {record.global_step:,} iterations at batch 12; the checkpoint with the best validation G
-  ({Path(record.best_checkpoint or "").stem}).{committed}
+  ({Path(record.best_checkpoint or "").stem}).{lineage}{committed}
 - Predicting: images are resized to {height}x{width} and the logits upsampled bilinearly to the image's own size,
   as its scores below were computed (on the native {"x".join(map(str, evaluation["scoring_resolution"]))} labels).
 
@@ -252,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     record = read_record(args.run_dir / "results.json")
     if not record.best_checkpoint:
         raise SegbenchError(f"{args.run_dir / 'results.json'} names no selected checkpoint")
+    lineage = started_from(args.run_dir)  # before the file it names may be replaced
     weights = save_weights(record.best_checkpoint, args.out)
     data = [*training_data(args.run_dir), *SCORED_IN]
     with tempfile.TemporaryDirectory() as workdir:
@@ -261,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         if not (args.run_files / "results.json").is_file():
             raise SegbenchError(f"--run-files {args.run_files}: no results.json there")
         command += f" --run-files {args.run_files}"
-    card = model_card(args.run_dir, data, weights, evaluation, command, args.run_files)
+    card = model_card(args.run_dir, data, weights, evaluation, command, args.run_files, lineage)
     weights.with_suffix(".md").write_text(card)
     print(weights)
 
