@@ -66,8 +66,10 @@ def test_benchmark_measures_every_path_and_the_report_gives_ratios_to_the_roofli
         ("fcn_basic", "inference", "32-true, channels-last"),
     ]
     for row in results["auto"]:  # the pick's benchmark time over the fastest benchmark time
-        measured = {label: ms for label, ms in row["ms"].items() if ms is not None}
-        assert row["pick_over_best"] == pytest.approx(row["ms"]["32-true, channels-last"] / min(measured.values()))
+        measured = [ms for ms in row["ms"].values() if ms is not None]
+        # the benchmark times the machine for real: on a loaded one it may stop the (injected) pick as too slow
+        picked = row["ms"]["32-true, channels-last"]
+        assert row["pick_over_best"] == (None if picked is None else pytest.approx(picked / min(measured)))
     assert [(row["model"], row["measure"], row["after_path"]) for row in results["peak_memory_mb"]] == [
         ("segnet_basic", "inference", "32-true, channels-last"),
         ("segnet_basic", "training", "32-true, channels-last"),
