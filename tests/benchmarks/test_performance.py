@@ -43,6 +43,8 @@ def injected_probe(net, shape, training, paths):
 
 def test_benchmark_measures_every_path_and_the_report_gives_ratios_to_the_roofline(monkeypatch):
     monkeypatch.setattr(precision, "probe", injected_probe)
+    # peak memory in this process, not a fresh one per measurement (eight interpreters; one is tested below)
+    monkeypatch.setattr(performance, "_peak_memory", performance.peak_memory_in_this_process)
     results = measure(runs=1, compile_paths=False, settings=TOY)
     inference = results["inference"][0]
     assert inference["setting"] == [2, 24, 32] and inference["auto_pick"] == "32-true, channels-last"
@@ -84,6 +86,13 @@ def test_benchmark_measures_every_path_and_the_report_gives_ratios_to_the_roofli
     text = performance_markdown(results, "performance.json", "make bench-perf")
     assert "### Inference, SegNet-Basic, 24x32 batch 2" in text and "make bench-perf" in text
     assert "auto's pick within 1.05x of the fastest measured path in every case" in text
+
+
+def test_peak_memory_is_measured_in_a_fresh_process():
+    """A training step of SegNet-Basic at batch 2, 48x64 keeps, among others, its eight 64-channel activations
+    and their gradients: 16 maps of 2 x 64 x 48 x 64 fp32 (or half-size) values, 6.3 MB, at least."""
+    grown = performance._peak_memory("segnet_basic", "training", "32-true, contiguous", (2, 48, 64))
+    assert 6.3 < grown < 1000
 
 
 def test_a_path_far_slower_than_the_naive_one_is_stopped_at_its_warm_up():

@@ -153,7 +153,8 @@ def performance_markdown(results: dict, source: str, command: str, epochs: tuple
             "batch, size": "{}, {}x{}".format(*row["setting"]),
             "before MB": f"{row['before']:.0f}",
             "after MB (path)": f"{row['after']:.0f} ({row['after_path']})",
-            "after ÷ before": f"{row['after'] / row['before']:.2f}",
+            # a pass at a tiny size may not grow the peak at all
+            "after ÷ before": f"{row['after'] / row['before']:.2f}" if row["before"] > 0 else "—",
         }
         for row in results["peak_memory_mb"]
     )
