@@ -110,10 +110,10 @@ bench-perf: install
 	$(BIN)/python -m segbench.benchmarks.performance --json docs/results/performance.json $(BENCH_PERF_ARGS)
 	$(PERF_REPORT)
 
-# fc6 of FCN, DeconvNet and DeepLab-LargeFOV in training: the library's convolution against im2col + GEMM, which the
-# networks use on a CPU (segbench.models.fully_connected) -> docs/results/fc6-training.{md,json}.
+# fc6 of FCN, DeconvNet and DeepLab-LargeFOV, training and inference: the library's convolution against im2col + GEMM,
+# which the networks use on a CPU (segbench.models.fully_connected) -> docs/results/fc6.{md,json}.
 bench-fc6: install
-	$(BIN)/python -m segbench.benchmarks.fc6 --json docs/results/fc6-training.json --out docs/results/fc6-training.md
+	$(BIN)/python -m segbench.benchmarks.fc6 --json docs/results/fc6.json --out docs/results/fc6.md
 
 # Table 6's columns for the CPU Table 3 grid, measured at its 120x160 input in one session (the report shows them
 # with Table 3) -> docs/results/table3-camvid-cpu/table6.{md,csv,jsonl}.

@@ -9,10 +9,10 @@ from segbench.record import provenance
 def test_the_fc6_report_sets_the_library_convolution_beside_the_matrix_product(tmp_path):
     origin = provenance.collect(device="cpu").model_dump()
     lines = [
-        {"network": "FCN", "scale": "CPU grid", "fc6": "512->4096 7x7", "input": [5, 512, 4, 5],
-         "library_conv_ms": 55_000.0, "gemm_ms": 1_250.0, "threads": 1, "provenance": origin},
-        {"network": "DeepLab-LargeFOV", "scale": "paper", "fc6": "512->1024 3x3 rate 12", "input": [1, 512, 45, 60],
-         "library_conv_ms": 700.0, "gemm_ms": 700.0, "threads": 1, "provenance": origin},
+        {"network": "FCN", "scale": "CPU grid", "pass": "training step", "fc6": "512->4096 7x7",
+         "input": [5, 512, 4, 5], "library_conv_ms": 55_000.0, "gemm_ms": 1_250.0, "threads": 1, "provenance": origin},
+        {"network": "DeepLab-LargeFOV", "scale": "paper", "pass": "inference", "fc6": "512->1024 3x3 rate 12",
+         "input": [1, 512, 45, 60], "library_conv_ms": 700.0, "gemm_ms": 700.0, "threads": 1, "provenance": origin},
     ]  # fmt: skip
     out = tmp_path / "fc6.md"
     write_report(lines, tmp_path / "fc6.json", out, "make bench-fc6")
@@ -20,6 +20,6 @@ def test_the_fc6_report_sets_the_library_convolution_beside_the_matrix_product(t
     assert "Written by `make bench-fc6`" in text and "Threads: 1." in text
     rows = [line for line in text.splitlines() if line.startswith("| FCN") or line.startswith("| DeepLab")]
     assert [cell.strip() for cell in rows[0].strip("|").split("|")] == [
-        "FCN", "512->4096 7x7", "CPU grid: 5 x 4x5 maps", "55,000.0", "1,250.0", "44.0"
+        "FCN", "512->4096 7x7", "training step", "CPU grid: 5 x 4x5 maps", "55,000.0", "1,250.0", "44.0"
     ]  # fmt: skip
-    assert rows[1].rstrip(" |").endswith("1.0")
+    assert "| inference " in rows[1] and rows[1].rstrip(" |").endswith("1.0")

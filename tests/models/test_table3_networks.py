@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 import torch
@@ -378,11 +379,17 @@ def test_fc6_as_a_matrix_product_computes_the_convolution_and_its_gradients(kern
     ):
         assert torch.allclose(gemm_grad, conv_grad, rtol=1e-4, atol=1e-4)
     assert len(wanted) == 2 + bias
-    # what training on a CPU runs: the product for an undilated fc6, the library's convolution for a dilated one
+    # what a CPU runs, training or not: the product for an undilated fc6, the library's convolution for a dilated one
+    # and in a graph being exported (ONNX has no im2col)
     calls = []
     fc6.as_matrix_product = lambda t: calls.append(t) or as_conv
     fc6(x)
-    assert len(calls) == (dilation == 1)
+    with torch.no_grad():
+        fc6(x)
+    assert len(calls) == 2 * (dilation == 1)
+    with patch.object(torch.compiler, "is_exporting", return_value=True):
+        fc6(x)
+    assert len(calls) == 2 * (dilation == 1)
 
 
 # --- Sec. 4's recipe ---

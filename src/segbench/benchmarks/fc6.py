@@ -1,17 +1,19 @@
-"""fc6 of the Table 3 networks in training: the library's convolution against the same layer as im2col + one matrix
-product (`segbench.models.fully_connected.FullyConnectedConv`, what the networks use on a CPU) — `make bench-fc6`.
+"""fc6 of the Table 3 networks: the library's convolution against the same layer as im2col + one matrix product
+(`segbench.models.fully_connected.FullyConnectedConv`, what the networks use on a CPU) — `make bench-fc6`.
 
-    python -m segbench.benchmarks.fc6 --json docs/results/fc6-training.json --out docs/results/fc6-training.md
+    python -m segbench.benchmarks.fc6 --json docs/results/fc6.json --out docs/results/fc6.md
 
-One training step of the layer alone (forward, backward to its input and weight) at the input size of the CPU Table 3
-grid (120x160, batch 5) and of the paper (360x480, batch 1), each way, in this process's threads; with the ratio of
-the two measured in the same run. Beyond the paper: it is why FCN trains at a CPU scale at all.
+One training step of the layer alone (forward, backward to its input and weight) and one inference pass (forward
+without gradients) at the input size of the CPU Table 3 grid (120x160, batch 5) and of the paper (360x480, batch 1),
+each way, in this process's threads; with the ratio of the two measured in the same run. Beyond the paper: it is why
+FCN trains at a CPU scale at all.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 from pathlib import Path
 
@@ -33,13 +35,20 @@ FC6 = (
 SIZES = (("CPU grid", 5, 120, 160), ("paper", 1, 360, 480))
 
 
-def _step(layer: nn.Conv2d, forward, x: torch.Tensor):
-    def step() -> None:
+PASSES = ("training step", "inference")
+
+
+def _step(layer: nn.Conv2d, forward, x: torch.Tensor, what: str):
+    def training_step() -> None:
         layer.zero_grad(set_to_none=True)
         x.grad = None
         forward(x).sum().backward()
 
-    return step
+    def inference() -> None:
+        with torch.no_grad():
+            forward(x)
+
+    return training_step if what == "training step" else inference
 
 
 def measure(runs: int) -> list[dict]:
@@ -47,19 +56,20 @@ def measure(runs: int) -> list[dict]:
     origin = provenance.collect(device="cpu").model_dump()
     with Progress(transient=True) as progress:
         for network, width, kernel, dilation, stride in FC6:
-            for scale, batch, height, width_px in SIZES:
+            for (scale, batch, height, width_px), what in itertools.product(SIZES, PASSES):
                 x = torch.randn(batch, 512, -(-height // stride), -(-width_px // stride), requires_grad=True)
                 layer = FullyConnectedConv(512, width, kernel, padding=dilation * (kernel // 2), dilation=dilation)
                 times = {}
                 library_conv = functools.partial(nn.Conv2d.forward, layer)
                 for way, forward in (("library_conv", library_conv), ("gemm", layer.as_matrix_product)):
-                    label = f"{network} fc6, {scale}, {way}"
-                    timing = time_calls(_step(layer, forward, x), runs, progress=progress, label=label)
+                    label = f"{network} fc6, {scale}, {what}, {way}"
+                    timing = time_calls(_step(layer, forward, x, what), runs, progress=progress, label=label)
                     times[way] = timing.median_ms if timing else None
                 lines.append(
                     {
                         "network": network,
                         "scale": scale,
+                        "pass": what,
                         "fc6": f"{512}->{width} {kernel}x{kernel}" + (f" rate {dilation}" if dilation > 1 else ""),
                         "input": [batch, 512, *x.shape[2:]],
                         "library_conv_ms": times["library_conv"],
@@ -76,6 +86,7 @@ def write_report(lines: list[dict], source: Path, out: Path, command: str) -> No
         {
             "network": [line["network"] for line in lines],
             "fc6": [line["fc6"] for line in lines],
+            "pass": [line["pass"] for line in lines],
             "size": [
                 f"{line['scale']}: {line['input'][0]} x {line['input'][2]}x{line['input'][3]} maps" for line in lines
             ],
@@ -84,16 +95,16 @@ def write_report(lines: list[dict], source: Path, out: Path, command: str) -> No
         }
     )
     table["library ÷ GEMM"] = table["library conv ms"] / table["im2col + GEMM ms"]
-    text = f"""# fc6 in training: the library's convolution or one matrix product
+    text = f"""# fc6: the library's convolution or one matrix product
 
 Written by `{command}` (do not edit by hand) from `{source.name}` beside this file.
 {provenance.lines_measured_on(lines, source)} Threads: {lines[0]["threads"]}.
 
-One training step (forward, backward to input and weight) of each Table 3 network's fc6 alone, on the maps pool5
-gives it at the CPU grid's input size and at the paper's; median of the timed calls. The networks train an
-undilated fc6 as im2col + GEMM on a CPU (`FullyConnectedConv`; DeepLab-LargeFOV's dilated one keeps the library's
-convolution): the same numbers (a test checks outputs and gradients), not the same time where the library's
-backward pass is slow for wide kernels on small maps.
+One training step (forward, backward to input and weight) and one inference pass (forward without gradients) of each
+Table 3 network's fc6 alone, on the maps pool5 gives it at the CPU grid's input size and at the paper's; median of
+the timed calls. The networks run an undilated fc6 as im2col + GEMM on a CPU, training or not (`FullyConnectedConv`;
+DeepLab-LargeFOV's dilated one keeps the library's convolution): the same numbers (a test checks outputs and
+gradients), not the same time where the library's kernels are slow for wide kernels on small maps.
 
 {table.to_markdown(index=False, floatfmt=",.1f")}
 """

@@ -22,16 +22,18 @@ from segbench.models.layers import conv_bn
 
 
 class FullyConnectedConv(nn.Conv2d):
-    """fc6 and fc7: a convolution computed, when training on a CPU without dilation, as im2col and one matrix product.
+    """fc6 and fc7: a convolution computed, on a CPU without dilation, as im2col and one matrix product.
 
     oneDNN's backward pass of a wide convolution on the small maps after pool5 (FCN's 512 -> 4,096 7x7 fc6 on a 4x5
-    map) can be tens of times slower than the same product as a GEMM (`make bench-fc6`, docs/results/fc6-training.md);
-    a dilated one (DeepLab-LargeFOV's rate-12 fc6: no consistent gain either way in the benchmark), inference and other
-    devices keep the library's convolution. Same parameters and state-dict keys as `nn.Conv2d`.
+    map) can be tens of times slower than the same product as a GEMM, and its forward pass slower too (`make
+    bench-fc6`, docs/results/fc6.md); a dilated one (DeepLab-LargeFOV's rate-12 fc6: no consistent gain either way in
+    the benchmark), other devices and a graph being exported or compiled keep the library's convolution. Same
+    parameters and state-dict keys as `nn.Conv2d`.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gemm = x.device.type == "cpu" and torch.is_grad_enabled() and self.groups == 1 and self.dilation == (1, 1)
+        traced = torch.compiler.is_compiling() or torch.compiler.is_exporting()
+        gemm = x.device.type == "cpu" and not traced and self.groups == 1 and self.dilation == (1, 1)
         return self.as_matrix_product(x) if gemm else super().forward(x)
 
     def as_matrix_product(self, x: torch.Tensor) -> torch.Tensor:
