@@ -35,6 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--costs", type=Path, help="Table 6's columns for the Table 3 networks at the grid's size (table6_resources)"
     )
+    parser.add_argument(
+        "--reference",
+        default="segnet_basic",
+        help="the model (config name) each variant's test scores are compared with, paired (default segnet_basic)",
+    )
     return parser.parse_args(argv)
 
 
@@ -52,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         fig4_images=args.fig4_images,
         summary=args.summary,
         costs=args.costs,
+        reference=args.reference,
     )
     for note in report.notes:
         print(f"note: {note}")

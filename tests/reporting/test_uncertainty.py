@@ -219,3 +219,29 @@ def test_section_4s_claims_are_judged_against_the_noise_where_the_networks_kept_
     assert said["SegNet and DeconvNet achieve the highest scores in all the metrics"][1] == (
         "not checked: no complete run of SegNet (NF), FCN (learnt deconv) (NF), DeconvNet (NF)"
     )
+
+
+def test_each_variant_is_read_against_the_reference_paired_on_the_test_images(tmp_path):
+    """Against SegNet-Basic (20 images at 50%): a decoder at 80% is higher by 30 [30, 30], one at 50% is within
+    noise at 0 [0, 0], one at 20% lower; a variant the paper lacks is read like the paper's; `--reference` picks
+    another model."""
+    runs = tmp_path / "runs"
+    for index, (model, right) in enumerate(
+        (("segnet_basic", 50), ("my_decoder", 80), ("fcn_basic", 50), ("bilinear_interpolation", 20))
+    ):
+        write_recorded(runs / str(index), model, "median_frequency", per_image([right] * 20))
+    out = tmp_path / "report"
+    run_report(runs, "--out", out, "--summary", tmp_path / "summary.md")
+    for text in ((out / "table1.md").read_text(), (tmp_path / "summary.md").read_text()):
+        section = text.split("## Each variant against SegNet-Basic\n")[1].split("\n## ")[0]
+        header, *body = markdown_rows(section)
+        assert header[:3] == ["Variant", "Balancing", "Δ test G"]
+        rows = {row[0]: row[2] for row in body}
+        assert rows == {
+            "Bilinear-Interpolation": "-30.0 [-30.0, -30.0] lower",
+            "FCN-Basic": "+0.0 [+0.0, +0.0] within noise",
+            "my_decoder": "+30.0 [+30.0, +30.0] higher",
+        }
+    run_report(runs, "--out", out, "--reference", "fcn_basic")
+    text = (out / "table1.md").read_text()
+    assert "## Each variant against FCN-Basic" in text and "| SegNet-Basic " in text

@@ -400,3 +400,45 @@ def conclusions_section(
         "",
         markdown_from([claims.says, claims.paper_table, "Ours", "Ours fails at"], rows),
     ]
+
+
+def against_reference_section(cells: Mapping[tuple[str, str], CellScores], reference: str) -> list[str]:
+    """Every cell against the `reference` model's cell of the same balancing, paired on the same test images (a
+    study's reading beyond Sec. 3.3's claims: how far each decoder is from the reference, and whether the noise
+    allows a difference at all); [] without the reference's per-image records."""
+    rows = []
+    for (model, balancing), scores in sorted(cells.items(), key=lambda item: _reading_order(item[1])):
+        base = cells.get((reference, balancing))
+        if model == reference or base is None or not base.records or not scores.records:
+            continue
+        if not np.array_equal(scores.records[0].names, base.records[0].names):
+            continue  # scored on other test images: nothing to pair
+        differences = compare_measures(scores.records, base.records)
+        cells_shown = []
+        for metric in TEST:
+            difference, decimals = differences[metric], table1_decimals(metric)
+            word = {"holds": "higher", "reversed": "lower"}.get(difference.verdict, difference.verdict)
+            cells_shown.append(
+                f"{difference.value:+.{decimals}f} [{difference.low:+.{decimals}f}, {difference.high:+.{decimals}f}] "
+                f"{word}"
+            )
+        rows.append([scores.runs[0].record.variant_name, BALANCING_SHORT.get(balancing, balancing), *cells_shown])
+    if not rows:
+        return []
+    name = next(scores.runs[0].record.variant_name for (model, _), scores in cells.items() if model == reference)
+    return [
+        f"## Each variant against {name}",
+        "",
+        f"Test score of each cell minus {name}'s of the same balancing, in points, on the same bootstrap resamples of "
+        "the test images (paired; `segbench.stats.bootstrap.compare`), with its 95% interval: *higher* or *lower* "
+        "when the interval leaves out zero, else *within noise*.",
+        "",
+        markdown_from(["Variant", "Balancing", *(f"Δ test {metric}" for metric in TEST)], rows),
+    ]
+
+
+def _reading_order(scores: CellScores) -> tuple:
+    """The paper's variants as Table 1 lists them, then the others by name; each variant's balancings together."""
+    record = scores.runs[0].record
+    order = paper_order(record.paper_name)
+    return (order is None, order or (0, 0), record.variant_name, scores.runs[0].balancing)

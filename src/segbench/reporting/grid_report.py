@@ -274,10 +274,12 @@ def write_report(
     fig4_images: int = 4,
     summary: Path | None = None,
     costs: Path | None = None,
+    reference: str = "segnet_basic",
 ) -> Report:
     """Read every results.json under `paths` and write the report's files into `out_dir`, and the grid's
     one-page result into `summary` when given; `costs`: Table 6's measurements at the grid's size (JSON lines of
-    segbench.benchmarks.table6_resources), shown with Table 3."""
+    segbench.benchmarks.table6_resources), shown with Table 3; `reference`: the model every Table 1-style cell is
+    compared with, paired on the test images."""
     runs = find_runs(paths)
     measured = read_efficiency(efficiency) if efficiency is not None else None
     table3_runs = [run for run in runs if run.model.startswith("table3/") or table3_row(run.record.paper_name)]
@@ -317,8 +319,10 @@ def write_report(
         judge = conclusions.NoiseJudge.of(cells1, scores1)
         checked = conclusions.conclusions_section(conclusions.run_scores(cells1, scores1), judge=judge)
         compact = grid_summary.compact_table1(rows1)
-        at_a_glance += [*found, "", SUMMARY_TABLE1_INTRO, *noise, "", compact, "", *checked, ""]
-        table = [grid_tables.table1_markdown(rows1), "", *checked]
+        reading = conclusions.against_reference_section(scores1, reference)
+        reading += [""] if reading else []
+        at_a_glance += [*found, "", SUMMARY_TABLE1_INTRO, *noise, "", compact, "", *reading, *checked, ""]
+        table = [grid_tables.table1_markdown(rows1), "", *reading, *checked]
         runs1 = runs_section(table1_runs, counted1)
         document = _document(title or "Table 1, ours beside the paper", intro, table, figures1, runs1, report.notes)
         _write_table(report, "table1", rows1, grid_tables.table1_tex(rows1, command), document)
