@@ -47,6 +47,7 @@ def claims(text: str) -> dict[str, list[str]]:
 
 
 def table1_cells(text: str, variant: str) -> dict[str, str]:
+    text = text.split("\n## ")[0]  # Table 1 itself, before the sections that read it
     (header,) = markdown_rows(text, "Variant")[:1]
     (row,) = markdown_rows(text, variant)
     return dict(zip(header, row))

@@ -334,8 +334,8 @@ def write_report(
         judge3 = conclusions.NoiseJudge.of(cells3, scores3)
         ours3 = conclusions.run_scores(cells3, scores3)
         checked3 = conclusions.conclusions_section(ours3, judge=judge3, claims=conclusions.SECTION_4)
-        cost = [*table6.cost_section(costs), ""] if costs else []
-        table = [grid_tables.table3_markdown(rows3), "", *checked3, "", *cost]
+        cost = ["", *table6.cost_section(costs)] if costs else []
+        table = [grid_tables.table3_markdown(rows3), "", *checked3, *cost]
         at_a_glance += (["## Table 3", ""] if rows1 else []) + [*_found(shown3), "", TABLE3_INTRO, "", *table, ""]
         at_a_glance += [*departs, ""] if departs else []
         heading = f"{title} (Table 3)" if title else "Table 3, ours beside the paper"
