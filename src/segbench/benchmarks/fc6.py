@@ -61,9 +61,11 @@ def measure(runs: int) -> list[dict]:
                 layer = FullyConnectedConv(512, width, kernel, padding=dilation * (kernel // 2), dilation=dilation)
                 times = {}
                 library_conv = functools.partial(nn.Conv2d.forward, layer)
+                # an inference pass costs a fraction of a step (and its times spread wider): ten times the calls
+                calls = runs if what == "training step" else 10 * runs
                 for way, forward in (("library_conv", library_conv), ("gemm", layer.as_matrix_product)):
                     label = f"{network} fc6, {scale}, {what}, {way}"
-                    timing = time_calls(_step(layer, forward, x, what), runs, progress=progress, label=label)
+                    timing = time_calls(_step(layer, forward, x, what), calls, progress=progress, label=label)
                     times[way] = timing.median_ms if timing else None
                 lines.append(
                     {
@@ -75,6 +77,7 @@ def measure(runs: int) -> list[dict]:
                         "library_conv_ms": times["library_conv"],
                         "gemm_ms": times["gemm"],
                         "threads": torch.get_num_threads(),
+                        "runs": runs,
                         "provenance": origin,
                     }
                 )
@@ -102,9 +105,10 @@ Written by `{command}` (do not edit by hand) from `{source.name}` beside this fi
 
 One training step (forward, backward to input and weight) and one inference pass (forward without gradients) of each
 Table 3 network's fc6 alone, on the maps pool5 gives it at the CPU grid's input size and at the paper's; median of
-the timed calls. The networks run an undilated fc6 as im2col + GEMM on a CPU, training or not (`FullyConnectedConv`;
-DeepLab-LargeFOV's dilated one keeps the library's convolution): the same numbers (a test checks outputs and
-gradients), not the same time where the library's kernels are slow for wide kernels on small maps.
+the timed calls (about {lines[0]["runs"]} steps, {10 * lines[0]["runs"]} inference passes). The networks run an
+undilated fc6 as im2col + GEMM on a CPU, training or not (`FullyConnectedConv`; DeepLab-LargeFOV's dilated one keeps
+the library's convolution): the same numbers (a test checks outputs and gradients), not the same time where the
+library's kernels are slow for wide kernels on small maps.
 
 {table.to_markdown(index=False, floatfmt=",.1f")}
 """
