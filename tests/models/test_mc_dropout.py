@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, check, run
+from test_entry_points import PINNED_PRECISION, QUIET_TRAINING, TINY_SYNTHETIC, check, run
 from torch import nn
 
 from segbench.models import count_parameters
@@ -72,6 +72,7 @@ def test_eval_with_mc_samples_reports_both_passes_and_the_entropy_of_right_and_w
                 "eval.py",
                 tmp_path,
                 *TINY_SYNTHETIC,
+                *PINNED_PRECISION["eval.py"],
                 f"ckpt_path={checkpoint}",
                 "mc_samples=4",
                 f"hydra.run.dir={folder}/eval",
