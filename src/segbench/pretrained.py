@@ -204,9 +204,12 @@ def started_from(run_dir: Path) -> str:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     # The last commit that changed the file, when it is committed unchanged (ship replaces the shipped file).
     git = ["git", "-C", str(path.resolve().parent)]
-    changed = subprocess.run([*git, "status", "--porcelain", "--", path.name], capture_output=True, text=True)
-    last = subprocess.run([*git, "log", "-1", "--format=%h", "--", path.name], capture_output=True, text=True)
-    commit = last.stdout.strip() if changed.returncode == 0 and not changed.stdout.strip() else ""
+    try:
+        changed = subprocess.run([*git, "status", "--porcelain", "--", path.name], capture_output=True, text=True)
+        last = subprocess.run([*git, "log", "-1", "--format=%h", "--", path.name], capture_output=True, text=True)
+        commit = last.stdout.strip() if changed.returncode == 0 and not changed.stdout.strip() else ""
+    except FileNotFoundError:  # no git on this machine: the digest alone names the file
+        commit = ""
     held = f", the file of commit {commit}, whose card there says how it was trained" if commit else ""
     return f"\n- Fine-tuned: the run started from the weights of `{source}` (`init_from`; sha256 {digest}…{held})."
 

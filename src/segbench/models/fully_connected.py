@@ -25,7 +25,7 @@ class FullyConnectedConv(nn.Conv2d):
     """fc6 and fc7: a convolution computed, on a CPU without dilation, as im2col and one matrix product.
 
     oneDNN's backward pass of a wide convolution on the small maps after pool5 (FCN's 512 -> 4,096 7x7 fc6 on a 4x5
-    map) can be tens of times slower than the same product as a GEMM, and its forward pass slower too (`make
+    map) can be tens of times slower than the same product as a GEMM, and its forward pass, less so, too (`make
     bench-fc6`, docs/results/fc6.md); a dilated one (DeepLab-LargeFOV's rate-12 fc6: no consistent gain either way in
     the benchmark), other devices and a graph being exported or compiled keep the library's convolution. Same
     parameters and state-dict keys as `nn.Conv2d`.
