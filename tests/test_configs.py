@@ -120,3 +120,16 @@ def test_trainer_logger_and_callbacks_instantiate(trainer, logger, tmp_path):
         concrete = "32-true" if cfg.trainer.precision == "auto" else cfg.trainer.precision
         built = instantiate(cfg.trainer, precision=concrete, callbacks=callbacks, logger=loggers or False)
         assert built.loggers == loggers and built.checkpoint_callbacks == [best, last, every_n_steps]
+
+
+def test_a_grid_globs_a_groups_top_level_configs_as_hydra_does(tmp_path):
+    """Hydra's sweeper `glob(...)` matches a group's top-level option names: a subfolder's configs are not options."""
+    for name in ("model/segnet_basic", "model/segnet_tiny", "model/fcn_basic", "model/zoo/segnet_zoo"):
+        (tmp_path / f"{name}.yaml").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"{name}.yaml").write_text("{}\n")
+    everything = ["fcn_basic", "segnet_basic", "segnet_tiny"]
+    (tmp_path / "experiment").mkdir()
+    for pattern, expected in (("segnet*", ["segnet_basic", "segnet_tiny"]), ("zoo/*", []), ("*", everything)):
+        sweep = f"hydra:\n  sweeper:\n    params:\n      model: glob({pattern})\n"
+        (tmp_path / "experiment" / "grid.yaml").write_text(sweep)
+        assert variants("grid", tmp_path) == expected

@@ -11,6 +11,7 @@ variants up in by their `meta.paper_name`, never the list of what exists, is tes
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,12 @@ def _sweep_params(experiment: str, conf_dir: Path) -> dict[str, Any]:
 
 
 def _values(setting: str, group_dir: Path) -> list[str]:
-    """A sweeper value as Hydra reads it: "a,b,c", or `glob(pattern)` over the group's top-level configs."""
+    """A sweeper value as Hydra reads it: "a,b,c", or `glob(pattern)` over the group's top-level configs (Hydra's
+    glob does not look into a subfolder: `glob(zoo/*)` selects nothing)."""
     setting = str(setting).strip()
     if setting.startswith("glob(") and setting.endswith(")"):
         pattern = setting[len("glob(") : -1]
-        return sorted(file.stem for file in group_dir.glob(f"{pattern}.yaml"))
+        return sorted(file.stem for file in group_dir.glob("*.yaml") if fnmatch.fnmatchcase(file.stem, pattern))
     return [value.strip() for value in setting.split(",") if value.strip()]
 
 

@@ -111,7 +111,8 @@ def method_lines(cells: Mapping[Key, CellScores]) -> list[str]:
         several = any(scores.n > 1 for scores in with_records.values())
         seeds = (
             " A cell of several seeds (its run column names them) shows their mean, and its interval also "
-            "draws the seeds with replacement (seeds and images); a one-seed cell's is over test images only."
+            "draws the seeds with replacement (seeds and images; crude with as few as three seeds); a one-seed "
+            "cell's is over test images only."
             if several
             else " Each cell has one seed: its interval is over test images only, not training randomness."
         )
