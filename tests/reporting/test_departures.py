@@ -34,8 +34,11 @@ def write_run(folder: Path, model: str, scale: str, lr: float = 1e-3, **record) 
 def test_a_cpu_scale_grid_names_each_departure_with_its_own_numbers(tmp_path):
     write_run(tmp_path / "segnet", "table3/segnet", "cpu")
     write_run(tmp_path / "fcn", "table3/fcn", "cpu", lr=0.01)
+    crf = {"_target_": "segbench.models.DenseCRF", "iterations": 10, "bilateral_weight": 4.0}
+    refined = {"refined_from": "deeplab", "refine": crf}
+    write_run(tmp_path / "deeplab+densecrf", "table3/deeplab_largefov_densecrf", "cpu", lr=0.5, **refined)
     lines = table3_departures(find_runs([tmp_path]))
-    assert lines[0] == "Where this grid departs from Sec. 4:" and len(lines) == 7
+    assert lines[0] == "Where this grid departs from Sec. 4:" and len(lines) == 8
     assert lines[2].startswith("- **Initialisation**: He initialisation") and "model.encoder.pretrained=" in lines[2]
     assert lines[3].startswith("- **Training set**: CamVid's 367 training images, not the 3,433 road scenes")
     assert lines[4] == (
@@ -44,6 +47,10 @@ def test_a_cpu_scale_grid_names_each_departure_with_its_own_numbers(tmp_path):
     )
     assert lines[5] == "- **Resolution**: 120x160 inputs, not 360x480; scored on the 360x480 label files."
     assert lines[6] == "- **Learning rate**: 0.01 / 0.001 with schedule=poly, not the paper's fixed 0.001."
+    assert lines[7] == (  # the refined run, not trained, counts only here
+        "- **Dense CRF**: its kernels stated, not grid-searched on training images as Sec. 4's were: iterations 10, "
+        "bilateral_weight 4.0."
+    )
 
 
 def test_a_smoke_grid_or_an_imagenet_start_says_no_more_than_it_must(tmp_path):

@@ -72,4 +72,14 @@ def table3_departures(runs: Sequence[Run]) -> list[str]:
             f"**Learning rate**: {' / '.join(rates) or 'not recorded'} with schedule={' / '.join(schedules)}, not "
             f"the paper's fixed {PAPER_LR:g}."
         )
+    refined = [run for run in runs if run.complete and run.record.refined_from and run.record.refine]
+    for kernels in _values(refined, lambda run: _kernels(run.record.refine)):
+        items.append(
+            f"**Dense CRF**: its kernels stated, not grid-searched on training images as Sec. 4's were: {kernels}."
+        )
     return ["Where this grid departs from Sec. 4:", "", *(f"- {item}" for item in items)] if items else []
+
+
+def _kernels(refine: dict[str, Any]) -> str:
+    """`iterations 10, bilateral_weight 4.0, ...`: a refinement's settings as its config names them."""
+    return ", ".join(f"{name} {value}" for name, value in refine.items() if not name.startswith("_"))
