@@ -117,15 +117,11 @@ def start_from(net: nn.Module, path: str | Path) -> None:
     if not Path(path).is_file():
         raise SegbenchError(f"init_from={path}: no such file")
     theirs = load_predictor(path).net.state_dict()
-    ours = net.state_dict()
-    differing = [name for name in ours.keys() | theirs.keys() if name not in ours or name not in theirs]
-    differing += [name for name in ours.keys() & theirs.keys() if ours[name].shape != theirs[name].shape]
-    if differing:
-        raise SegbenchError(
-            f"init_from={path}: its network is not this run's model ({len(differing)} tensors differ, e.g. "
-            f"{sorted(differing)[0]})"
-        )
-    net.load_state_dict(theirs)
+    try:  # strict: every tensor by name and shape, or the library's account of what differs
+        net.load_state_dict(theirs)
+    except RuntimeError as error:  # its message lists what differs over many lines: one line, cut
+        differs = " ".join(str(error).split())[:300]
+        raise SegbenchError(f"init_from={path}: its network is not this run's model ({differs})") from None
     log.info("init_from=%s: %d tensors copied into the network", path, len(theirs))
 
 

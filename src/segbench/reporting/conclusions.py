@@ -29,6 +29,7 @@ from segbench.reporting.grid_tables import shown_score, table1_decimals
 from segbench.reporting.labels import BALANCING_SHORT
 from segbench.reporting.tables import markdown_from
 from segbench.reporting.uncertainty import CellScores
+from segbench.reporting.variants import variant_order
 from segbench.stats.bootstrap import Difference, compare_measures
 
 TEST = ("G", "C", "mIoU", "BF")
@@ -76,10 +77,7 @@ class Comparison:
         """`A − B: −1.0 [−2.1, +0.3] within noise`: the difference in points with its interval (95%; 90% for "as
         well as", the two one-sided tests) and the verdict, spelt out against the margin for "as well as"."""
         decimals = table1_decimals(self.better.metric)
-        shown = (
-            f"{self.better.label()} − {self.worse.label()}: {difference.value:+.{decimals}f} "
-            f"[{difference.low:+.{decimals}f}, {difference.high:+.{decimals}f}]"
-        )
+        shown = f"{self.better.label()} − {self.worse.label()}: {difference.shown(decimals)}"
         if self.within is None:
             return f"{shown} {difference.verdict}"
         if difference.verdict == "reversed":
@@ -407,7 +405,12 @@ def against_reference_section(cells: Mapping[tuple[str, str], CellScores], refer
     study's reading beyond Sec. 3.3's claims: how far each decoder is from the reference, and whether the noise
     allows a difference at all); [] without the reference's per-image records."""
     rows = []
-    for (model, balancing), scores in sorted(cells.items(), key=lambda item: _reading_order(item[1])):
+
+    def order(item: tuple[tuple[str, str], CellScores]) -> tuple:
+        (model, balancing), scores = item
+        return (*variant_order(scores.runs[0].record.paper_name, model), balancing)
+
+    for (model, balancing), scores in sorted(cells.items(), key=order):
         base = cells.get((reference, balancing))
         if model == reference or base is None or not base.records or not scores.records:
             continue
@@ -416,12 +419,9 @@ def against_reference_section(cells: Mapping[tuple[str, str], CellScores], refer
         differences = compare_measures(scores.records, base.records)
         cells_shown = []
         for metric in TEST:
-            difference, decimals = differences[metric], table1_decimals(metric)
+            difference = differences[metric]
             word = {"holds": "higher", "reversed": "lower"}.get(difference.verdict, difference.verdict)
-            cells_shown.append(
-                f"{difference.value:+.{decimals}f} [{difference.low:+.{decimals}f}, {difference.high:+.{decimals}f}] "
-                f"{word}"
-            )
+            cells_shown.append(f"{difference.shown(table1_decimals(metric))} {word}")
         rows.append([scores.runs[0].record.variant_name, BALANCING_SHORT.get(balancing, balancing), *cells_shown])
     if not rows:
         return []
@@ -435,10 +435,3 @@ def against_reference_section(cells: Mapping[tuple[str, str], CellScores], refer
         "",
         markdown_from(["Variant", "Balancing", *(f"Δ test {metric}" for metric in TEST)], rows),
     ]
-
-
-def _reading_order(scores: CellScores) -> tuple:
-    """The paper's variants as Table 1 lists them, then the others by name; each variant's balancings together."""
-    record = scores.runs[0].record
-    order = paper_order(record.paper_name)
-    return (order is None, order or (0, 0), record.variant_name, scores.runs[0].balancing)

@@ -178,6 +178,10 @@ class Difference:
     high: float
     verdict: str
 
+    def shown(self, decimals: int = 1) -> str:
+        """`-1.0 [-2.1, +0.3]`: the difference and its interval, signed."""
+        return f"{self.value:+.{decimals}f} [{self.low:+.{decimals}f}, {self.high:+.{decimals}f}]"
+
 
 def compare(
     better: Sequence[PerImageRecord],
