@@ -550,3 +550,24 @@ def test_runs_in_different_precisions_are_named_and_flagged(tmp_path):
         "**Mixed precisions:** these runs computed in 2 different precisions or layouts "
         "(32-true, contiguous; bf16-mixed, channels-last; per run in its saved `.hydra/config.yaml`)"
     ) in text
+    assert "Mixed machines" not in text and "Mixed torch" not in text  # neither run recorded its machine
+
+
+def test_runs_from_two_machines_and_torch_releases_are_flagged(tmp_path):
+    """Anchors reused from another grid must match the new runs' machine and torch: the report says where not."""
+    scores = {"G": 0.8, "C": 0.6, "mIoU": 0.5, "BF": 0.4}
+    sweep = tmp_path / "sweep"
+    for name, model, cpu, torch_release in (
+        ("0", "segnet_basic", "AMD EPYC (no bf16 units)", "2.13.0+cpu"),
+        ("1", "fcn_basic", "Intel Xeon (AMX)", "2.13.0+cpu"),
+        ("2", "bilinear_interpolation", "Intel Xeon (AMX)", "2.14.1+cu128"),
+    ):
+        provenance = measured_provenance(cpu=cpu, versions={"torch": torch_release})
+        write_run(sweep / name, complete(model, "median_frequency", scores, scores, provenance=provenance))
+    run_report(sweep, "--out", tmp_path / "report")
+    text = (tmp_path / "report" / "table1.md").read_text()
+    assert (
+        "**Mixed machines:** these runs trained on 2 machines (AMD EPYC (no bf16 units); Intel Xeon (AMX)): "
+        "their fit and inference times compare only within one machine."
+    ) in text
+    assert "**Mixed torch releases:** these runs trained with torch 2.13.0+cpu, 2.14.1+cu128:" in text

@@ -21,7 +21,7 @@ from segbench.reporting.departures import table3_departures
 from segbench.reporting.grid_runs import (
     Run,
     find_runs,
-    mixed_precisions,
+    unlike_runs,
     place,
     read_efficiency,
     seeds,
@@ -110,8 +110,8 @@ def _found(runs: Sequence[Run]) -> list[str]:
     lines = [f"Found in the runs: {'; '.join(found)}."] if found else []
     if any(run.record.choices.get("scale") == "smoke" for run in runs):
         lines += ["", SMOKE_WARNING]
-    if mixed := mixed_precisions([run for run in runs if run.complete]):
-        lines += ["", *mixed]
+    for warning in unlike_runs([run for run in runs if run.complete]):
+        lines += ["", warning]
     return lines
 
 

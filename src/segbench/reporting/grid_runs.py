@@ -18,6 +18,7 @@ import yaml
 
 from segbench.errors import SegbenchError, first_line
 from segbench.record.per_image import PerImageRecord
+from segbench.record.provenance import NOT_RECORDED
 from segbench.record.run import RunRecord, read_record
 
 EFFICIENCY_KEYS = ("model", "params", "storage_multiplier", "stored_bytes", "infer_ms_fp32")
@@ -250,16 +251,31 @@ def percent(fraction: float | None, decimals: int) -> float | None:
     return fraction * 100 if math.isnan(fraction) else round(fraction * 100, decimals)
 
 
-def mixed_precisions(runs: Sequence[Run]) -> list[str]:
-    """A warning when the runs computed in more than one precision or layout (`precision: auto` decides per machine
-    and network): their times, and to a lesser degree their scores, are then not alike."""
+def unlike_runs(runs: Sequence[Run]) -> list[str]:
+    """A warning for each thing the runs differ in that the decoder study does not vary: the precision or layout
+    (`precision: auto` decides per machine and network), the machine and the torch release. Their times are then not
+    alike, nor, to a lesser degree, their scores: a reuse of runs from elsewhere (a grid's anchors) shows here."""
     paths = sorted({run.compute_path for run in runs if run.compute_path})
-    if len(paths) < 2:
-        return []
-    return [
-        f"**Mixed precisions:** these runs computed in {len(paths)} different precisions or layouts "
-        f"({'; '.join(paths)}; per run in its saved `.hydra/config.yaml`): compare their times with care."
-    ]
+    lines = []
+    if len(paths) > 1:
+        lines.append(
+            f"**Mixed precisions:** these runs computed in {len(paths)} different precisions or layouts "
+            f"({'; '.join(paths)}; per run in its saved `.hydra/config.yaml`): compare their times with care."
+        )
+    provenances = [run.record.provenance for run in runs]
+    machines = sorted({p.gpu if p.gpu not in (None, NOT_RECORDED) else p.cpu for p in provenances} - {NOT_RECORDED})
+    if len(machines) > 1:
+        lines.append(
+            f"**Mixed machines:** these runs trained on {len(machines)} machines ({'; '.join(machines)}): their fit "
+            "and inference times compare only within one machine."
+        )
+    torches = sorted({p.versions.get("torch", NOT_RECORDED) for p in provenances} - {NOT_RECORDED})
+    if len(torches) > 1:
+        lines.append(
+            f"**Mixed torch releases:** these runs trained with torch {', '.join(torches)}: kernels, and so times "
+            "and low-order digits, differ between releases."
+        )
+    return lines
 
 
 def settings(runs: Sequence[Run]) -> list[str]:
