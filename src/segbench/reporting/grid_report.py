@@ -21,12 +21,12 @@ from segbench.reporting.departures import table3_departures
 from segbench.reporting.grid_runs import (
     Run,
     find_runs,
-    unlike_runs,
     place,
     read_efficiency,
     seeds,
     settings,
     train_command,
+    unlike_runs,
 )
 from segbench.reporting.labels import BALANCING_SHORT
 from segbench.reporting.tables import frame, markdown_from, write_csv
