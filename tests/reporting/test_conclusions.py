@@ -3,7 +3,12 @@ Table 3."""
 
 from __future__ import annotations
 
-from segbench.reporting.conclusions import CONCLUSIONS, SECTION_4, paper_scores, verdict
+import json
+
+from conftest import measured_provenance
+
+from segbench.reporting.conclusions import CONCLUSIONS, SECTION_4, paper_scores, verdict, with_costs
+from segbench.reporting.table6 import measured_by_paper_name
 
 
 def test_the_papers_own_table_1_supports_its_conclusions_mostly_not_always():
@@ -52,13 +57,37 @@ def test_a_score_missing_from_a_grid_leaves_its_comparisons_waiting():
 
 
 def test_the_papers_own_table_3_supports_section_4s_claims_but_two_comparisons():
-    counted = [verdict(conclusion, SECTION_4.paper) for conclusion in SECTION_4.conclusions]
+    counted = [verdict(conclusion, SECTION_4.paper, "not in it") for conclusion in SECTION_4.conclusions]
     assert [text for text, _ in counted] == [
         "partly (31/32)",
         "holds (1/1)",
         "holds (2/2)",
         "holds (1/1)",
         "partly (3/4)",
+        "holds (6/6), 2 comparisons not in it",  # Table 6 did not measure FCN with bilinear upsampling
+        "holds (3/3)",
     ]
     assert counted[0][1] == ["DeconvNet NF G 89.6 ≤ DeepLab-LargeFOV-denseCRF NF G 89.7"]
     assert counted[4][1] == ["FCN (learnt deconv) NF G 83.1 ≤ FCN NF G 83.3"]
+
+
+def test_section_4s_cost_claims_compare_the_costs_measured_at_the_grids_size(tmp_path):
+    """Table 6's columns measured for the grid (table6_resources lines, keyed by model) decide the cost claims by
+    value; a network not measured leaves its comparisons waiting."""
+    measured = {  # model: model MB, forward ms, backward ms, training memory MB
+        "table3/segnet": (112.5, 270.0, 530.0, 670.0),
+        "table3/deeplab_largefov": (78.3, 170.0, 320.0, 530.0),
+        "table3/deconvnet": (960.0, 350.0, 400.0, 2100.0),  # DeconvNet's step faster than SegNet's here
+    }
+    lines = [
+        {"model": model, "params": 1, "model_mb": size, "forward_ms": forward, "backward_ms": backward,
+         "training_mb": training, "inference_mb": 100.0, "runs": 3, "provenance": measured_provenance()}
+        for model, (size, forward, backward, training) in measured.items()
+    ]  # fmt: skip
+    costs = tmp_path / "table6.jsonl"
+    costs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    ours = with_costs(lambda *cell: None, measured_by_paper_name(costs))
+    smallest_and_fastest, dearer = SECTION_4.conclusions[5], SECTION_4.conclusions[6]
+    assert verdict(smallest_and_fastest, ours) == ("holds (4/4), 4 comparisons await measurements", [])
+    assert verdict(dearer, ours) == ("partly (2/3)", ["SegNet training ms 800.0 ≥ DeconvNet training ms 750.0"])
+    assert verdict(dearer, with_costs(ours, {})) == ("not checked: no measured cost of SegNet, DeconvNet", [])

@@ -317,6 +317,32 @@ def test_table3_pairs_milestones_and_the_selected_checkpoint_with_the_paper(swee
     assert len(tex[tex.index(r"\midrule") + 1 : tex.index(r"\bottomrule")]) == 4
 
 
+def test_table3s_cost_claims_are_judged_on_the_costs_given_with_the_grid(sweep, tmp_path):
+    costs = tmp_path / "table6.jsonl"
+    common = {"params": 1, "inference_mb": 100.0, "runs": 3, "input": [120, 160], "device": "cpu"}
+    lines = [
+        {"model": "table3/segnet", "model_mb": 112.5, "forward_ms": 270.0, "backward_ms": 530.0, "training_mb": 670.0},
+        {"model": "table3/deeplab_largefov", "model_mb": 78.3, "forward_ms": 170.0, "backward_ms": 320.0,
+         "training_mb": 530.0},
+    ]  # fmt: skip
+    costs.write_text(
+        "".join(json.dumps({**line, **common, "provenance": measured_provenance()}) + "\n" for line in lines)
+    )
+    out = tmp_path / "report"
+    run_report(sweep, "--out", out, "--costs", costs)
+    text = (out / "table3.md").read_text()
+    claim = "DeepLab-LargeFOV is the smallest model and the fastest to train (Table 6: model size, forward + backward)"
+    assert markdown_rows(text, claim) == [
+        [
+            claim,
+            "holds (6/6), 2 comparisons not in the paper's tables",
+            "holds (2/2), 6 comparisons await measurements",
+            "",
+        ]
+    ]
+    assert "## Cost: Table 6's columns at 120x160" in text
+
+
 def test_no_table3_report_without_table3_runs(sweep, tmp_path, capsys):
     out = tmp_path / "report"
     run_report(sweep, "--out", out)

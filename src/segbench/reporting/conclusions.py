@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from segbench.errors import SegbenchError
-from segbench.paper import BALANCINGS, paper_order, table1_row, table3_row
+from segbench.paper import BALANCINGS, paper_order, table1_row, table3_row, table6_row
 from segbench.record.per_image import PerImageRecord
 from segbench.reporting.grid_runs import Run, percent
 from segbench.reporting.grid_tables import shown_score, table1_decimals
@@ -34,6 +34,14 @@ from segbench.stats.bootstrap import Difference, compare_measures
 
 TEST = ("G", "C", "mIoU", "BF")
 TRAIN = ("G", "C", "mIoU")
+# Table 6's columns as claims use them, by the key each has in Table 6 and in a cost measurement (table6_resources):
+# Table 6 has no parameter count, so "smallest" is the stored model's size, as the paper measured it.
+COST = "cost"
+COST_MEASURES = {
+    "model MB": ("model_mb",),
+    "training ms": ("forward_ms", "backward_ms"),
+    "training memory MB": ("training_mb",),
+}
 # "As well as": the paper calls SegNet-Basic and FCN-Basic equal with gaps of up to 2.3 points (MF BF).
 EQUAL_WITHIN = 2.5
 
@@ -49,27 +57,33 @@ class Cell:
     metric: str
 
     def label(self) -> str:
+        if self.split == COST:  # measured once per network, whatever it was trained with
+            return f"{self.variant} {self.metric}"
         split = "" if self.split == "test" else f"{self.split} "
         return f"{self.variant} {BALANCING_SHORT[self.balancing]} {split}{self.metric}"
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """`better` scores higher than `worse`; or, with `within`, the two are no more than `within` points apart."""
+    """`better` scores higher than `worse` (with `lower`, a cost: has the smaller value); or, with `within`, the two
+    are no more than `within` points apart."""
 
     better: Cell
     worse: Cell
     within: float | None = None
+    lower: bool = False
 
     def holds(self, scores: Scores) -> bool | None:
         a, b = (scores(c.variant, c.balancing, c.split, c.metric) for c in (self.better, self.worse))
         if a is None or b is None:
             return None
-        return abs(a - b) <= self.within if self.within is not None else a > b
+        if self.within is not None:
+            return abs(a - b) <= self.within
+        return a < b if self.lower else a > b
 
     def describe(self, scores: Scores) -> str:
         a, b = (scores(c.variant, c.balancing, c.split, c.metric) for c in (self.better, self.worse))
-        relation = f"not within {self.within:g} of" if self.within is not None else "≤"
+        relation = f"not within {self.within:g} of" if self.within is not None else "≥" if self.lower else "≤"
         decimals = table1_decimals(self.better.metric)
         return f"{self.better.label()} {a:.{decimals}f} {relation} {self.worse.label()} {b:.{decimals}f}"
 
@@ -208,6 +222,25 @@ def _section4_conclusions() -> tuple[Conclusion, ...]:
             "FCN with learnt deconvolution is clearly better than with fixed bilinear upsampling",
             _beats(FCN_DECONV, FCN, balancings=natural),
         ),
+        Conclusion(
+            "DeepLab-LargeFOV is the smallest model and the fastest to train (Table 6: model size, forward + backward)",
+            tuple(
+                comparison
+                for other in (SEGNET, DECONVNET, FCN, FCN_DECONV)
+                for comparison in _costs_below(DEEPLAB, other, ("model MB", "training ms"))
+            ),
+        ),
+        Conclusion(
+            "DeconvNet matches SegNet at a much larger computational cost (Table 6: model size, time, training memory)",
+            _costs_below(SEGNET, DECONVNET, tuple(COST_MEASURES)),
+        ),
+    )
+
+
+def _costs_below(cheaper: str, dearer: str, measures: Sequence[str]) -> tuple[Comparison, ...]:
+    return tuple(
+        Comparison(Cell(cheaper, "natural", COST, measure), Cell(dearer, "natural", COST, measure), lower=True)
+        for measure in measures
     )
 
 
@@ -219,9 +252,26 @@ def paper_scores(variant: str, balancing: str, split: str, metric: str) -> float
 
 
 def table3_paper_scores(network: str, balancing: str, split: str, metric: str) -> float | None:
-    """Table 3's "> 80 K" test scores (its networks trained without class balancing)."""
+    """Table 3's "> 80 K" test scores (its networks trained without class balancing), and its Table 6 costs."""
+    if split == COST:
+        return cost(table6_row(network), metric)
     row = table3_row(network)
     return row["beyond_80k"][metric] if row and balancing == "natural" and split == "test" else None
+
+
+def cost(measured: Mapping[str, float] | None, measure: str) -> float | None:
+    """One of COST_MEASURES from a row of Table 6 or a cost measurement (its keys), None without one."""
+    return round(sum(measured[key] for key in COST_MEASURES[measure]), 1) if measured else None
+
+
+def with_costs(scores: Scores, costs: Mapping[str, Mapping[str, float]]) -> Scores:
+    """`scores`, and the costs measured of each network by its paper name (`costs`: Table 6's columns measured at
+    the grid's size, a `table6_resources` line each) for the claims that compare costs."""
+
+    def combined(variant: str, balancing: str, split: str, metric: str) -> float | None:
+        return cost(costs.get(variant), metric) if split == COST else scores(variant, balancing, split, metric)
+
+    return combined
 
 
 @dataclass(frozen=True)
@@ -263,24 +313,27 @@ def _unscored(conclusion: Conclusion, scores: Scores) -> str:
         for cell in (comparison.better, comparison.worse):
             if scores(cell.variant, cell.balancing, cell.split, cell.metric) is None:
                 shorts = missing.setdefault(cell.variant, [])
-                if BALANCING_SHORT[cell.balancing] not in shorts:
+                if cell.split != COST and BALANCING_SHORT[cell.balancing] not in shorts:
                     shorts.append(BALANCING_SHORT[cell.balancing])
     ordered = sorted(missing, key=lambda variant: paper_order(variant) or (0, 0))
-    return ", ".join(f"{variant} ({', '.join(sorted(missing[variant]))})" for variant in ordered)
+    return ", ".join(f"{name} ({', '.join(sorted(missing[name]))})" if missing[name] else name for name in ordered)
 
 
-def verdict(conclusion: Conclusion, scores: Scores) -> tuple[str, list[str]]:
-    """'holds (n/n)', 'partly (k/n)' or 'does not hold (0/n)', with how many comparisons still wait for runs, or
-    'not checked' naming the cells without a score when no comparison has both; and the comparisons that fail,
-    described with their numbers."""
+def verdict(conclusion: Conclusion, scores: Scores, unscored: str | None = None) -> tuple[str, list[str]]:
+    """'holds (n/n)', 'partly (k/n)' or 'does not hold (0/n)', with how many comparisons still wait for runs (or
+    what else `unscored` says of those without both scores), or 'not checked' naming the cells without a score when
+    no comparison has both; and the comparisons that fail, described with their numbers."""
+    costs_only = all(comparison.better.split == COST for comparison in conclusion.comparisons)
+    unscored = unscored or ("await measurements" if costs_only else "await runs")
     outcomes = [(comparison, comparison.holds(scores)) for comparison in conclusion.comparisons]
     decided = [(comparison, held) for comparison, held in outcomes if held is not None]
     waiting = len(outcomes) - len(decided)
     if not decided:
-        return f"not checked: no complete run of {_unscored(conclusion, scores)}", []
+        wanted = "measured cost" if costs_only else "complete run"
+        return f"not checked: no {wanted} of {_unscored(conclusion, scores)}", []
     held = sum(held for _, held in decided)
     word = "holds" if held == len(decided) else "does not hold" if held == 0 else "partly"
-    text = f"{word} ({held}/{len(decided)})" + (f", {waiting} comparisons await runs" if waiting else "")
+    text = f"{word} ({held}/{len(decided)})" + (f", {waiting} comparisons {unscored}" if waiting else "")
     return text, [comparison.describe(scores) for comparison, ok in decided if not ok]
 
 
@@ -291,6 +344,8 @@ def run_scores(cells: dict[tuple[str, str], Run], seeds: Mapping[tuple[str, str]
     named = _named(cells)
 
     def scores(variant: str, balancing: str, split: str, metric: str) -> float | None:
+        if split == COST:
+            return None  # measured apart from the runs (with_costs)
         run = named.get((variant, balancing))
         cell = seeds.get((run.model, run.balancing)) if seeds and run is not None else None
         if cell is not None:
@@ -372,7 +427,7 @@ def conclusions_section(
     `judge` has both cells' per-image records), and where ours fails."""
     rows = []
     for conclusion in claims.conclusions:
-        paper, _ = verdict(conclusion, claims.paper)
+        paper, _ = verdict(conclusion, claims.paper, unscored="not in the paper's tables")
         our_verdict, failures = verdict(conclusion, ours) if judge is None else noise_verdict(conclusion, ours, judge)
         listed = "; ".join(failures[:shown_failures])
         if len(failures) > shown_failures:

@@ -333,6 +333,8 @@ def write_report(
         intro = [f"{written_by} {TABLE3_INTRO}", *noise3, "", *_found(shown3), *([""] if departs else []), *departs]
         judge3 = conclusions.NoiseJudge.of(cells3, scores3)
         ours3 = conclusions.run_scores(cells3, scores3)
+        if costs:
+            ours3 = conclusions.with_costs(ours3, table6.measured_by_paper_name(costs))
         checked3 = conclusions.conclusions_section(ours3, judge=judge3, claims=conclusions.SECTION_4)
         cost = ["", *table6.cost_section(costs)] if costs else []
         table = [grid_tables.table3_markdown(rows3), "", *checked3, *cost]

@@ -48,6 +48,11 @@ def _read(jsonl: Path) -> list[dict]:
     return [json.loads(text) for text in jsonl.read_text().splitlines() if text.strip()]
 
 
+def measured_by_paper_name(jsonl: Path) -> dict[str, dict]:
+    """Each measured network's row (its MEASURES) by the paper's name for it: what Sec. 4's cost claims compare."""
+    return {row["paper_name"]: row for row in table6_rows(_read(jsonl)) if row["paper_name"]}
+
+
 def _shown(rows: list[dict]) -> list[dict]:
     """Each row as displayed: ours (÷ SegNet) beside Table 6's (÷ its SegNet), per measure."""
     shown = []
