@@ -173,7 +173,7 @@ def test_the_shipped_weights_are_segnet_basic_trained_on_camvid():
 
 
 @pytest.mark.slow
-def test_ship_writes_bfloat16_weights_and_a_card_scored_from_the_file_itself(tmp_path, monkeypatch):
+def test_ship_writes_bfloat16_weights_and_a_card_scored_from_the_file_itself(tmp_path, monkeypatch, capsys):
     """Here as the shipped model would be bettered: a run fine-tuned from the shipped file, whose card then names
     the file it started from."""
     shipped = shipped_weights()
@@ -183,8 +183,17 @@ def test_ship_writes_bfloat16_weights_and_a_card_scored_from_the_file_itself(tmp
     monkeypatch.chdir(tmp_path)
     (tmp_path / "committed").mkdir()
     (tmp_path / "committed" / "results.json").write_text((tmp_path / "run" / "results.json").read_text())
+    # A file the run beats on validation G: the shipped network with every weight zeroed (one class everywhere).
+    zeroed = torch.load(shipped, map_location="cpu", weights_only=True)
+    zeroed["state_dict"] = {
+        k: torch.zeros_like(v) if v.is_floating_point() else v for k, v in zeroed["state_dict"].items()
+    }
+    (tmp_path / "shipped").mkdir()
+    torch.save(zeroed, tmp_path / "shipped" / "net.pt")
     pretrained_main(["ship", str(tmp_path / "run"), "--out", "shipped/net.pt", "--run-files", "committed"])
     card = (tmp_path / "shipped" / "net.md").read_text()
+    (before, after) = re.findall(r"- It replaced a file of validation G (\d+\.\d) with its own (\d+\.\d)", card)[0]
+    assert float(after) > float(before)
     assert "python -m segbench.pretrained ship " + str(tmp_path / "run") + " --run-files committed`" in card
     assert "committed in `committed/` (its checkpoints are not)" in card
     assert f"{(tmp_path / 'shipped' / 'net.pt').stat().st_size:,} bytes." in card
@@ -204,3 +213,12 @@ def test_ship_writes_bfloat16_weights_and_a_card_scored_from_the_file_itself(tmp
     assert run_row[0] == "its training run's selected checkpoint, as trained (32-true)" and scored.returncode == 0
     stored = torch.load(tmp_path / "shipped" / "net.pt", map_location="cpu", weights_only=True)["state_dict"]
     assert {t.dtype for t in stored.values() if t.is_floating_point()} == {torch.bfloat16}
+    # The same run again does not beat the file it would replace on validation G: refused, the file kept.
+    shipped_bytes = (tmp_path / "shipped" / "net.pt").read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        pretrained_main(["ship", str(tmp_path / "run"), "--out", "shipped/net.pt"])
+    refusal = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exited.value.code == 2
+    assert re.fullmatch(r"error: not shipped: validation G (\d+\.\d) does not beat shipped/net.pt's \1 \(.*\)", refusal)
+    assert (tmp_path / "shipped" / "net.pt").read_bytes() == shipped_bytes

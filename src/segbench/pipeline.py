@@ -223,8 +223,9 @@ def _fit_and_score(cfg: DictConfig, output_dir: Path, job: Job) -> RunRecord:
     return record
 
 
-def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Score a checkpoint on the test split of `dataset`; print a table and write eval.json."""
+def _scoring(cfg: DictConfig) -> tuple[SegmentationTask, pl.LightningDataModule, pl.Trainer, Choice]:
+    """The checkpoint or weights file `cfg.ckpt_path` as eval.py scores it: its task, the data set at its training
+    resolution (unless dataset.resolution says otherwise), a trainer in the chosen compute path, and that choice."""
     if not cfg.get("ckpt_path"):
         raise SegbenchError("ckpt_path is required: python src/eval.py ckpt_path=/path/to/checkpoint.ckpt")
     # a Lightning checkpoint, or a weights-only file (.pt) such as the shipped one
@@ -255,7 +256,20 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     log.info(compute_path.summary())
     cfg.trainer.precision = compute_path.path.precision
     task.use_memory_format(compute_path.path.memory_format)
-    trainer = make_trainer(cfg)
+    return task, datamodule, make_trainer(cfg), compute_path
+
+
+def validation_scores(cfg: DictConfig) -> dict[str, float]:
+    """G, C, mIoU of `cfg.ckpt_path` on the validation split, scored as eval.py scores the test split: how a
+    candidate for the shipped model is compared with the file it would replace (`segbench.pretrained ship`)."""
+    task, datamodule, trainer, _ = _scoring(cfg)
+    with finishing_loggers(trainer):
+        return score(trainer, task, datamodule, ("val",))["val"]
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Score a checkpoint on the test split of `dataset`; print a table and write eval.json."""
+    task, datamodule, trainer, compute_path = _scoring(cfg)
     with finishing_loggers(trainer):
         scores = score(trainer, task, datamodule, ("test",))["test"]
     if not trainer.is_global_zero:  # every process holds the same synced scores; one reports them

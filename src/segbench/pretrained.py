@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -175,17 +176,42 @@ def training_data(run_dir: Path) -> list[str]:
 SCORED_IN = ("trainer.precision=32-true",)
 
 
+def _eval_config(weights: Path, data: list[str], workdir: Path):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        return compose("eval", overrides=[f"ckpt_path={weights}", *data, f"paths.output_dir={workdir}"])
+
+
 def score_weights(weights: Path, data: list[str], workdir: Path) -> dict:
     """The weights file scored on the test split as `python src/eval.py ckpt_path=<weights> <data>` scores it, on
     the data set the run trained on (`data`: its `training_data` overrides, and SCORED_IN): its eval.json."""
-    from hydra import compose, initialize_config_dir
-
     from segbench.pipeline import evaluate
 
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose("eval", overrides=[f"ckpt_path={weights}", *data, f"paths.output_dir={workdir}"])
-    evaluate(cfg)
+    evaluate(_eval_config(weights, data, workdir))
     return dump(read_record(workdir / "eval.json", EvalRecord))
+
+
+def validation_g(weights: Path, data: list[str], workdir: Path) -> float:
+    """The weights file's G on the validation split of `data`, scored as `score_weights` scores the test split."""
+    from segbench.pipeline import validation_scores
+
+    return validation_scores(_eval_config(weights, data, workdir))["val/G"]
+
+
+def better_than_shipped(candidate: Path, shipped: Path, data: list[str], workdir: Path) -> str:
+    """The card's line on the file `candidate` replaces, once it beats it on validation G (issue 28: select on
+    validation only); a SegbenchError naming both scores when it does not."""
+    ours, theirs = (validation_g(file, data, workdir / name) for file, name in ((candidate, "new"), (shipped, "old")))
+    if ours <= theirs:
+        raise SegbenchError(
+            f"not shipped: validation G {100 * ours:.1f} does not beat {shipped}'s {100 * theirs:.1f} "
+            "(both scored in fp32 on the run's validation split; --even-if-not-better ships it anyway)"
+        )
+    return (
+        f"\n- It replaced a file of validation G {100 * theirs:.1f} with its own {100 * ours:.1f} (both scored in fp32 "
+        "on the run's validation split when shipped)."
+    )
 
 
 def started_from(run_dir: Path) -> str:
@@ -269,25 +295,36 @@ Written by `{command}` (do not edit by hand) from the run's results.json and the
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a run's selected checkpoint as the shipped weights")
+    parser = argparse.ArgumentParser(
+        description="Write a run's selected checkpoint as the shipped weights, if it beats them on validation G"
+    )
     parser.add_argument("command", choices=["ship"])
     parser.add_argument("run_dir", type=Path, help="a finished training run (its results.json names the checkpoint)")
     parser.add_argument("--out", type=Path, default=shipped_weights())
     parser.add_argument("--run-files", type=Path, help="where the run's small files are committed, for the card")
+    parser.add_argument(
+        "--even-if-not-better",
+        action="store_true",
+        help="replace --out even when the run does not beat it on validation G (by default it is refused)",
+    )
     args = parser.parse_args(argv)
     record = read_record(args.run_dir / "results.json")
     if not record.best_checkpoint:
         raise SegbenchError(f"{args.run_dir / 'results.json'} names no selected checkpoint")
+    if args.run_files is not None and not (args.run_files / "results.json").is_file():
+        raise SegbenchError(f"--run-files {args.run_files}: no results.json there")
     lineage = started_from(args.run_dir)  # before the file it names may be replaced
-    weights = save_weights(record.best_checkpoint, args.out)
     data = [*training_data(args.run_dir), *SCORED_IN]
     with tempfile.TemporaryDirectory() as workdir:
-        evaluation = score_weights(weights, data, Path(workdir))
+        candidate = save_weights(record.best_checkpoint, Path(workdir) / args.out.name)
+        if args.out.is_file() and not args.even_if_not_better:
+            lineage += better_than_shipped(candidate, args.out, data, Path(workdir))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        weights = Path(shutil.move(candidate, args.out))
+        evaluation = score_weights(weights, data, Path(workdir) / "test")
     command = f"python -m segbench.pretrained ship {args.run_dir}"
-    if args.run_files is not None:
-        if not (args.run_files / "results.json").is_file():
-            raise SegbenchError(f"--run-files {args.run_files}: no results.json there")
-        command += f" --run-files {args.run_files}"
+    command += f" --run-files {args.run_files}" if args.run_files is not None else ""
+    command += " --even-if-not-better" if args.even_if_not_better else ""
     card = model_card(args.run_dir, data, weights, evaluation, command, args.run_files, lineage)
     weights.with_suffix(".md").write_text(card)
     print(weights)
