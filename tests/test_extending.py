@@ -1,15 +1,20 @@
 """docs/extending.md's example, run from a folder outside src/ and conf/: a user's part and variant train, report
-beside nothing else with "—" for the paper, and pass the conformance suite; a part breaking its contract is refused."""
+beside a built-in variant with "—" for the paper, and pass the conformance suite as `make conformance CONF=` runs it;
+a part breaking its contract is refused."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import markdown_rows
-from test_entry_points import QUIET_TRAINING, TINY_SYNTHETIC, check, run
+from test_entry_points import QUIET_TRAINING, REPO_ROOT, TINY_SYNTHETIC, check, run
 
 from segbench import conformance
 
@@ -22,10 +27,11 @@ def example(tmp_path: Path) -> Path:
     return Path(shutil.copytree(EXAMPLE, tmp_path / "my_decoder"))
 
 
-def user_run(example: Path, workdir: Path, *overrides: str):
+def user_run(example: Path, workdir: Path, *overrides: str, multirun: bool = False):
     return run(
         "train.py",
         workdir,
+        *(["--multirun"] if multirun else []),
         f"hydra.searchpath=[file://{example / 'conf'}]",
         *overrides,
         *TINY_SYNTHETIC,
@@ -35,26 +41,30 @@ def user_run(example: Path, workdir: Path, *overrides: str):
 
 
 @pytest.mark.slow
-def test_a_users_variant_trains_and_is_reported_without_the_paper(example, tmp_path):
-    check(user_run(example, tmp_path, "model=my_variant", "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}/run"))
-    record = json.loads((tmp_path / "run" / "results.json").read_text())
+def test_a_users_variant_trains_and_is_reported_beside_a_built_in_one(example, tmp_path):
+    sweep = ("model=my_variant,segnet_basic", "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}/sweep")
+    check(user_run(example, tmp_path, *sweep, multirun=True))
+    record = json.loads((tmp_path / "sweep" / "0" / "results.json").read_text())
     assert record["choices"]["model"] == "my_variant" and record["paper_name"] is None
     assert record["params"] == 1_428_555  # the example's pin
-    check(run("report.py", tmp_path, str(tmp_path / "run"), "--out", str(tmp_path / "report")))
-    row = markdown_rows((tmp_path / "report" / "table1.md").read_text(), "my_variant")[0]
-    assert row[1] == "1.429 / —"  # params (M): ours / the paper's, which has no such variant
+    check(run("report.py", tmp_path, str(tmp_path / "sweep"), "--out", str(tmp_path / "report")))
+    table = (tmp_path / "report" / "table1.md").read_text()
+    # params (M): ours / the paper's, which has no such variant
+    assert markdown_rows(table, "my_variant")[0][1] == "1.429 / —"
+    assert markdown_rows(table, "SegNet-Basic")[0][1] == "1.416 / 1.425"
 
 
-def test_a_users_variant_passes_every_conformance_check(example, tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(example))
-    variant = next(v for v in conformance.variants([example / "conf"]) if v.name == "my_variant")
-    assert variant.file == str(example / "conf" / "model" / "my_variant.yaml")
-    for name, check_variant in conformance.CHECKS.items():
-        if name == "onnx":
-            pytest.importorskip("onnxruntime")
-            check_variant(variant, tmp_path)
-        else:
-            check_variant(variant)
+def test_make_conformance_checks_a_users_config_folder(example):
+    """`make conformance CONF=<their conf>`'s suite, as the Makefile runs it, on the user's variant: every check."""
+    environment = {**os.environ, "SEGBENCH_CONFORMANCE_ALL": "1", "SEGBENCH_CONF": str(example / "conf")}
+    environment["PYTHONPATH"] = os.pathsep.join([str(example), environment.get("PYTHONPATH", "")])
+    suite = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/conformance", "-k", "my_variant"]
+    done = subprocess.run(suite, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:]
+    summary = done.stdout.strip().splitlines()[-1]
+    passed = int(re.search(r"(\d+) passed", summary).group(1))
+    skipped = int(m.group(1)) if (m := re.search(r"(\d+) skipped", summary)) else 0
+    assert passed + skipped == len(conformance.CHECKS) and skipped <= 1, summary  # onnx without onnxruntime
 
 
 def test_a_variant_without_its_pin_fails_with_the_count_to_write(example, monkeypatch):
