@@ -196,6 +196,23 @@ def test_an_interrupted_job_is_pending_with_its_step_and_no_machine_path(sweep, 
     assert "/home/someone" not in text
 
 
+def test_a_grid_of_one_balancing_awaits_only_its_own_jobs(tmp_path):
+    """The decoder zoo trains median-frequency jobs only: its unfinished jobs are counted in that balancing alone."""
+    scores = {"G": 0.8, "C": 0.6, "mIoU": 0.5, "BF": 0.4}
+    sweep = tmp_path / "sweep"
+    write_run(sweep / "0", complete("segnet_basic", "median_frequency", scores, scores))
+    write_run(sweep / "1", complete("fcn_basic", "median_frequency", scores, scores))
+    interrupted = {"status": "interrupted", "error": "interrupted at step 300", "global_step": 300}
+    write_run(sweep / "2", interrupted | {"choices": {"model": "zoo/resize_conv", "balancing": "median_frequency"}})
+    run_report(sweep, "--out", tmp_path / "report")
+    text = (tmp_path / "report" / "table1.md").read_text()
+    pending = next(line for line in text.splitlines() if line.startswith("Not finished yet"))
+    assert pending == (
+        "Not finished yet (1 of the 3 jobs of the variants with a run, in balancing MF): "
+        "zoo/resize_conv (MF interrupted at step 300)."
+    )
+
+
 def test_table1_puts_the_paper_and_the_difference_beside_ours(sweep, efficiency, tmp_path, capsys):
     out = tmp_path / "report"
     run_report(sweep, "--out", out, "--efficiency", efficiency, "--command", "make report")

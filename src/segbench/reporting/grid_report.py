@@ -116,9 +116,9 @@ def _found(runs: Sequence[Run]) -> list[str]:
 
 
 def _not_run(cells: dict[tuple[str, str], Run]) -> list[str]:
-    """The jobs with no finished run yet of the variants the runs have, each in both balancings (a grid trained over
-    several sittings). A variant with no job run at all is not known here, so the count is of these variants' jobs,
-    not of the grid's.
+    """The jobs with no finished run yet of the variants the runs have, each in the balancings the runs have (a grid
+    trained over several sittings; the decoder zoo's grid has median-frequency jobs only). A variant or balancing with
+    no job run at all is not known here, so the count is of these jobs, not of the grid's.
 
     A failed job is finished (its cell shows the error); an interrupted one is not, and says where it stopped.
     """
@@ -133,19 +133,19 @@ def _not_run(cells: dict[tuple[str, str], Run]) -> list[str]:
         return None
 
     variants = grid_tables.variants(cells)
+    balancings = {b: short for b, short in BALANCING_SHORT.items() if any(run.balancing == b for run in cells.values())}
     missing = {
         grid_tables.paper_name(runs.values()) or model: [
-            state
-            for balancing, short in BALANCING_SHORT.items()
-            if (state := pending(model, balancing, short)) is not None
+            state for balancing, short in balancings.items() if (state := pending(model, balancing, short)) is not None
         ]
         for model, runs in variants.items()
     }
     listed = [f"{name} ({', '.join(states)})" for name, states in missing.items() if states]
     if not listed:
         return []
-    count, jobs = sum(len(states) for states in missing.values()), len(BALANCINGS) * len(variants)
-    of = f"{count} of the {jobs} jobs of the variants with a run, in both balancings"
+    count, jobs = sum(len(states) for states in missing.values()), len(balancings) * len(variants)
+    among = "both balancings" if len(balancings) == 2 else f"balancing {', '.join(balancings.values())}"
+    of = f"{count} of the {jobs} jobs of the variants with a run, in {among}"
     return ["", f"Not finished yet ({of}): {'; '.join(listed)}."]
 
 
