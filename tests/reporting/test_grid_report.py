@@ -610,7 +610,7 @@ def test_runs_from_two_machines_and_torch_releases_are_flagged(tmp_path):
     run_report(sweep, "--out", tmp_path / "report")
     text = (tmp_path / "report" / "table1.md").read_text()
     assert (
-        "**Mixed machines:** these runs trained on 2 machines (AMD EPYC (no bf16 units); Intel Xeon (AMX)): "
+        "**Mixed machines:** these runs trained on 2 kinds of machine (AMD EPYC (no bf16 units); Intel Xeon (AMX)): "
         "their fit and inference times compare only within one machine."
     ) in text
     assert "**Mixed torch releases:** these runs trained with torch 2.13.0+cpu, 2.14.1+cu128:" in text

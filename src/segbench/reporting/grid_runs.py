@@ -252,7 +252,7 @@ def percent(fraction: float | None, decimals: int) -> float | None:
 
 
 def unlike_runs(runs: Sequence[Run]) -> list[str]:
-    """A warning for each thing the runs differ in that the decoder study does not vary: the precision or layout
+    """A warning for each thing the runs differ in that a grid does not mean to vary: the precision or layout
     (`precision: auto` decides per machine and network), the machine and the torch release. Their times are then not
     alike, nor, to a lesser degree, their scores: a reuse of runs from elsewhere (a grid's anchors) shows here."""
     paths = sorted({run.compute_path for run in runs if run.compute_path})
@@ -266,7 +266,7 @@ def unlike_runs(runs: Sequence[Run]) -> list[str]:
     machines = sorted({p.gpu if p.gpu not in (None, NOT_RECORDED) else p.cpu for p in provenances} - {NOT_RECORDED})
     if len(machines) > 1:
         lines.append(
-            f"**Mixed machines:** these runs trained on {len(machines)} machines ({'; '.join(machines)}): their fit "
+            f"**Mixed machines:** these runs trained on {len(machines)} kinds of machine ({'; '.join(machines)}): their fit "
             "and inference times compare only within one machine."
         )
     torches = sorted({p.versions.get("torch", NOT_RECORDED) for p in provenances} - {NOT_RECORDED})
