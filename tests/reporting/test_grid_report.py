@@ -149,7 +149,8 @@ def sweep(tmp_path: Path) -> Path:
 @pytest.fixture
 def efficiency(tmp_path: Path) -> Path:
     lines = [
-        {"model": "segnet_basic", "params": 1_416_075, "storage_multiplier": 1, "stored_bytes": 22_118_400,
+        {"model": "segnet_basic", "paper_name": "SegNet-Basic", "params": 1_416_075, "storage_multiplier": 1,
+         "stored_bytes": 22_118_400,
          "infer_ms_fp32": 745.71, "infer_ms_bf16_channels_last": 342.2, "device": "cpu"},
         {"model": "fcn_basic", "params": 645_956, "storage_multiplier": 11, "stored_bytes": 1_900_800,
          "infer_ms_fp32": 268.4, "infer_ms_bf16_channels_last": None, "device": "cpu"},  # bf16 not run
@@ -211,6 +212,20 @@ def test_a_grid_of_one_balancing_awaits_only_its_own_jobs(tmp_path):
         "Not finished yet (1 of the 3 jobs of the variants with a run, in balancing MF): "
         "zoo/resize_conv (MF interrupted at step 300)."
     )
+
+
+def test_a_study_without_segnet_basic_runs_times_against_its_measured_line_in_its_balancing(efficiency, tmp_path):
+    """A summary of median-frequency runs that reuse no SegNet-Basic run: its time ratio comes from SegNet-Basic's
+    efficiency line, and the natural-balancing columns, which no run has, are left out."""
+    scores = {"G": 0.8, "C": 0.6, "mIoU": 0.5, "BF": 0.4}
+    sweep = tmp_path / "sweep"
+    write_run(sweep / "0", complete("fcn_basic", "median_frequency", scores, scores))
+    summary = tmp_path / "summary.md"
+    run_report(sweep, "--out", tmp_path / "report", "--efficiency", efficiency, "--summary", summary)
+    header, fcn = markdown_rows(summary.read_text())[:2]
+    assert header == ["Variant", "Stored bytes", "Time ÷ SegNet-Basic (paper)", "MF test G", "MF test C",
+                      "MF test mIoU", "MF test BF"]  # fmt: skip
+    assert fcn[:3] == ["FCN-Basic", "1,900,800", "0.36 (0.46)"]  # 268.4 / 745.71 ms; the paper's 0.46
 
 
 def test_table1_puts_the_paper_and_the_difference_beside_ours(sweep, efficiency, tmp_path, capsys):

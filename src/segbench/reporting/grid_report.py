@@ -318,7 +318,7 @@ def write_report(
         intro = [f"{written_by} {TABLE1_INTRO}", "", *found, "", _efficiency_line(efficiency, measured), *noise]
         judge = conclusions.NoiseJudge.of(cells1, scores1)
         checked = conclusions.conclusions_section(conclusions.run_scores(cells1, scores1), judge=judge)
-        compact = grid_summary.compact_table1(rows1)
+        compact = grid_summary.compact_table1(rows1, measured)
         reading = conclusions.against_reference_section(scores1, reference)
         reading += [""] if reading else []
         at_a_glance += [*found, "", SUMMARY_TABLE1_INTRO, *noise, "", compact, "", *reading, *checked, ""]

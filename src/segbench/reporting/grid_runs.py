@@ -266,8 +266,8 @@ def unlike_runs(runs: Sequence[Run]) -> list[str]:
     machines = sorted({p.gpu if p.gpu not in (None, NOT_RECORDED) else p.cpu for p in provenances} - {NOT_RECORDED})
     if len(machines) > 1:
         lines.append(
-            f"**Mixed machines:** these runs trained on {len(machines)} kinds of machine ({'; '.join(machines)}): their fit "
-            "and inference times compare only within one machine."
+            f"**Mixed machines:** these runs trained on {len(machines)} kinds of machine ({'; '.join(machines)}): "
+            "their fit and inference times compare only within one machine."
         )
     torches = sorted({p.versions.get("torch", NOT_RECORDED) for p in provenances} - {NOT_RECORDED})
     if len(torches) > 1:

@@ -8,7 +8,7 @@ balancings) and Table 3 (deep networks at iteration points).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from segbench.paper import BALANCINGS, table1_row
@@ -44,21 +44,27 @@ def _ratio(ours: float | None, reference: float | None) -> str:
     return "–" if ours is None or not reference else f"{ours / reference:.2f}"
 
 
-def compact_table1(rows: Sequence[dict]) -> str:
+def compact_table1(rows: Sequence[dict], measured: Mapping[str, Mapping] | None = None) -> str:
     """Stored bytes, inference time relative to SegNet-Basic (ours and the paper's) and each balancing's test
     scores as `ours ±interval (paper)`: the columns Sec. 3.3 argues from, without Table 1's train and run columns. A
-    variant the paper does not have shows "—" for the paper's."""
-    reference = next((row for row in rows if row["paper_name"] == REFERENCE_VARIANT), None)
+    variant the paper does not have shows "—" for the paper's. SegNet-Basic's time is its row's, or its line among
+    the efficiency measurements `measured` when it has no run (a study reusing no SegNet-Basic run); a balancing no
+    run has gets no columns (the decoder zoo is median-frequency only)."""
+    reference = next((row["infer_ms_fp32"] for row in rows if row["paper_name"] == REFERENCE_VARIANT), None)
+    if reference is None and measured:
+        lines = (line for line in measured.values() if line.get("paper_name") == REFERENCE_VARIANT)
+        reference = next((line.get("infer_ms_fp32") for line in lines), None)
     paper_reference = table1_row(REFERENCE_VARIANT)["infer_ms"]
+    balancings = [b for b in BALANCINGS if any(row[f"{b}_test_G"] is not None for row in rows)] or list(BALANCINGS)
     header = ["Variant", "Stored bytes", "Time ÷ SegNet-Basic (paper)"]
-    header += [f"{BALANCING_SHORT[b]} test {metric}" for b in BALANCINGS for metric in TEST_METRICS]
+    header += [f"{BALANCING_SHORT[b]} test {metric}" for b in balancings for metric in TEST_METRICS]
     body = []
     for row in rows:
         stored = "–" if row["stored_bytes"] is None else f"{row['stored_bytes']:,}"
-        ours_time = _ratio(row["infer_ms_fp32"], reference and reference["infer_ms_fp32"])
+        ours_time = _ratio(row["infer_ms_fp32"], reference)
         paper_time = NOT_IN_PAPER if row["paper_infer_ms"] is None else _ratio(row["paper_infer_ms"], paper_reference)
         cells = [variant_cell(row), stored, f"{ours_time} ({paper_time})"]
-        for balancing in BALANCINGS:
+        for balancing in balancings:
             for metric in TEST_METRICS:
                 key = f"{balancing}_test_{metric}"
                 ours, paper = row[key], row[f"{key}_paper"]
