@@ -74,23 +74,31 @@ sweeps: install
 # Each half alone: make bench-table1 (a few minutes), make bench-table6 (the VGG16 networks: longer).
 bench: bench-table1 bench-table6
 
+# Each benchmark measures into logs/bench/ (ignored) and its file is moved into docs/results/ after: a committed file
+# removed or rewritten while measuring would mark the measurements' own provenance "uncommitted changes".
+FRESH = mkdir -p logs/bench && rm -f logs/bench/$(notdir $(1))
+MEASURED = logs/bench/$(notdir $(1))
+
 bench-table1: install
-	rm -f docs/results/table1-efficiency.jsonl
+	$(call FRESH,table1-efficiency.jsonl)
 	$(BIN)/python src/bench.py --multirun model=$$($(BIN)/python -m segbench.study variants table1 | paste -sd,) \
-		jsonl=$(CURDIR)/docs/results/table1-efficiency.jsonl progress=false
+		jsonl=$(CURDIR)/$(call MEASURED,table1-efficiency.jsonl) progress=false
+	mv $(call MEASURED,table1-efficiency.jsonl) docs/results/table1-efficiency.jsonl
 	$(BIN)/python -m segbench.reporting.efficiency_table docs/results/table1-efficiency.jsonl --out docs/results/table1-efficiency --command "make bench-table1"
 
 # The decoder zoo's networks and its anchors timed in one session -> docs/results/decoder-zoo-efficiency.{md,csv,jsonl}
 bench-zoo: install
-	rm -f docs/results/decoder-zoo-efficiency.jsonl
+	$(call FRESH,decoder-zoo-efficiency.jsonl)
 	$(BIN)/python src/bench.py --multirun model=$$($(BIN)/python -m segbench.study variants decoder_zoo | paste -sd,) \
-		jsonl=$(CURDIR)/docs/results/decoder-zoo-efficiency.jsonl progress=false
+		jsonl=$(CURDIR)/$(call MEASURED,decoder-zoo-efficiency.jsonl) progress=false
+	mv $(call MEASURED,decoder-zoo-efficiency.jsonl) docs/results/decoder-zoo-efficiency.jsonl
 	$(BIN)/python -m segbench.reporting.efficiency_table docs/results/decoder-zoo-efficiency.jsonl \
 		--out docs/results/decoder-zoo-efficiency --command "make bench-zoo"
 
 bench-table6: install
-	rm -f docs/results/table6.jsonl
-	$(BIN)/python -m segbench.benchmarks.table6_resources --jsonl docs/results/table6.jsonl
+	$(call FRESH,table6.jsonl)
+	$(BIN)/python -m segbench.benchmarks.table6_resources --jsonl $(call MEASURED,table6.jsonl)
+	mv $(call MEASURED,table6.jsonl) docs/results/table6.jsonl
 	$(BIN)/python -m segbench.reporting.table6 docs/results/table6.jsonl --out docs/results/table6 --command "make bench-table6"
 
 # Exact and approximate BF over the CamVid test labels -> docs/results/bf-benchmark.md
@@ -119,9 +127,10 @@ bench-fc6: install
 # with Table 3) -> docs/results/table3-camvid-cpu/table6.{md,csv,jsonl}.
 TABLE3_COSTS := docs/results/table3-camvid-cpu/table6.jsonl
 bench-table3-cost: install
-	rm -f $(TABLE3_COSTS)
-	$(BIN)/python -m segbench.benchmarks.table6_resources --size 120 160 --jsonl $(TABLE3_COSTS) \
+	$(call FRESH,table3-costs.jsonl)
+	$(BIN)/python -m segbench.benchmarks.table6_resources --size 120 160 --jsonl $(call MEASURED,table3-costs.jsonl) \
 		--models table3/segnet table3/deeplab_largefov table3/fcn table3/fcn_learnt_deconv table3/deconvnet
+	mv $(call MEASURED,table3-costs.jsonl) $(TABLE3_COSTS)
 	$(BIN)/python -m segbench.reporting.table6 $(TABLE3_COSTS) --out $(basename $(TABLE3_COSTS)) \
 		--command "make bench-table3-cost" --title "Table 6 at the CPU Table 3 grid's input size"
 
