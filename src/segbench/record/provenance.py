@@ -48,11 +48,15 @@ class Provenance(BaseModel):
             return "segbench commit not recorded"
         return f"segbench {self.git_commit[:10]}{' (uncommitted changes)' if self.git_dirty is True else ''}"
 
+    @property
+    def machine(self) -> str:
+        """The device that computed: the GPU's name when one did, else the CPU's (or "not recorded")."""
+        return self.gpu if self.gpu not in (None, NOT_RECORDED) else self.cpu
+
     def summary(self) -> str:
         """One line for a report: the code, the machine and the libraries (what was recorded of them)."""
         parts = [self.code] if self.git_commit != NOT_RECORDED else []
-        machine = self.gpu if self.gpu not in (None, NOT_RECORDED) else self.cpu
-        where = [machine] if machine != NOT_RECORDED else []
+        where = [self.machine] if self.machine != NOT_RECORDED else []
         where += [f"{self.threads} threads"] if self.threads != NOT_RECORDED else []
         if where:
             parts.append(", ".join(where))

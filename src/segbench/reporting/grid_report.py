@@ -133,7 +133,7 @@ def _not_run(cells: dict[tuple[str, str], Run]) -> list[str]:
         return None
 
     variants = grid_tables.variants(cells)
-    balancings = {b: short for b, short in BALANCING_SHORT.items() if any(run.balancing == b for run in cells.values())}
+    balancings = {b: short for b, short in BALANCING_SHORT.items() if b in {balancing for _, balancing in cells}}
     missing = {
         grid_tables.paper_name(runs.values()) or model: [
             state for balancing, short in balancings.items() if (state := pending(model, balancing, short)) is not None

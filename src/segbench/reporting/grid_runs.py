@@ -263,7 +263,7 @@ def unlike_runs(runs: Sequence[Run]) -> list[str]:
             f"({'; '.join(paths)}; per run in its saved `.hydra/config.yaml`): compare their times with care."
         )
     provenances = [run.record.provenance for run in runs]
-    machines = sorted({p.gpu if p.gpu not in (None, NOT_RECORDED) else p.cpu for p in provenances} - {NOT_RECORDED})
+    machines = sorted({provenance.machine for provenance in provenances} - {NOT_RECORDED})
     if len(machines) > 1:
         lines.append(
             f"**Mixed machines:** these runs trained on {len(machines)} kinds of machine ({'; '.join(machines)}): "
