@@ -161,12 +161,15 @@ REFINE_DEEPLAB = $(BIN)/python -m segbench.refined_runs logs/table3 --where scal
 
 # The pilot that fixes the CPU Table 3 grid's budget (Sec. 4's recipe from He initialisation may barely move in a
 # short one): SegNet and FCN on a quarter of experiment=table3_cpu's epochs; the budget stands once both reach
-# validation G >= 70 (docs/results/table3-camvid-cpu-pilot.md, make report). PILOT_ARGS: e.g. task.optimizer.lr=1e-2.
+# validation G >= 70 (docs/results/table3-camvid-cpu-pilot.md, make report). A second pilot of another recipe gets a
+# name of its own, so its runs and report stand beside the first's rather than among them: e.g.
+# make table3-pilot PILOT=pilot-lr1e-2 PILOT_ARGS=task.optimizer.lr=1e-2 -> docs/results/table3-camvid-cpu-pilot-lr1e-2.md
+PILOT ?= pilot
 TABLE3_PILOT := experiment=table3_cpu model=table3/segnet,table3/fcn trainer.max_epochs=4 milestones=[] \
-	task_name=table3_pilot resume=true
+	task_name=table3_$(PILOT) resume=true
 table3-pilot: install
 	$(BIN)/python src/train.py --multirun $(TABLE3_PILOT) $(PILOT_ARGS) hydra/launcher=parallel threads=1; status=$$?; \
-	$(BIN)/python -m segbench.reporting.collect logs/table3_pilot --out docs/results/table3-camvid-cpu-pilot/runs \
+	$(BIN)/python -m segbench.reporting.collect logs/table3_$(PILOT) --out docs/results/table3-camvid-cpu-$(PILOT)/runs \
 		&& $(REPORT_AGAIN); exit $$status
 
 # The CPU Table 1 grid trained again (seed 0, with per-image records), collected as its jobs finish: make report

@@ -411,7 +411,7 @@ def test_plots_and_fig4_panel(sweep, efficiency, camvid, tmp_path, capsys):
             assert image.format == "PNG" and min(image.size) > 100
     # Only run 2 has a CSV log: the others are named in a note, and Table 3's curve plot is skipped.
     unlogged = ", ".join(str(sweep / name) for name in "301")  # Table 1 order; the failed job 1 too
-    assert f"note: no CSV log (csv/version_*/metrics.csv) for Table 1 variants curves: {unlogged}\n" in printed
+    assert f"note: no CSV log (csv/version_*/metrics.csv) for decoder variants curves: {unlogged}\n" in printed
     assert "note: skipped table3-val-curves.png" in printed
     assert not (out / "table3-val-curves.png").exists()
     # As the paper's Fig. 4: 2 images across; input, ground truth and the 4 runs with predictions down;

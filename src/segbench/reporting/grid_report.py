@@ -49,7 +49,7 @@ OUTPUTS = (
 FIGURE_CAPTIONS = {
     "table1-vs-stored-bytes.png": "Test mIoU and BF against the memory kept for the decoder at inference",
     "table1-vs-infer-time.png": "Test mIoU and BF against inference time",
-    "table1-val-curves.png": "Validation G and mIoU per evaluation (Table 1 variants)",
+    "table1-val-curves.png": "Validation G and mIoU per evaluation (decoder variants, Table 1-style)",
     "table3-val-curves.png": "Validation G and mIoU per evaluation (Table 3 networks)",
     "fig4.png": "Test images, ground truth and each network's prediction (as the paper's Fig. 4)",
 }
@@ -203,7 +203,7 @@ def _plots(
     if shown1:
         for written, notes in (
             grid_plots.write_efficiency_plots(shown1, measured, report.out_dir, cells1),
-            grid_plots.write_curve_plot(shown1, report.out_dir / "table1-val-curves.png", "Table 1 variants"),
+            grid_plots.write_curve_plot(shown1, report.out_dir / "table1-val-curves.png", "decoder variants"),
         ):
             figures1 += written
             report.notes += notes
