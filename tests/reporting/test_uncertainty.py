@@ -13,6 +13,7 @@ from conftest import markdown_rows
 from test_grid_report import complete, error_of, run_report, write_run
 
 from segbench.record.per_image import PerImageRecord
+from segbench.reporting import conclusions
 
 
 def per_image(right: list[int], pixels: int = 100) -> PerImageRecord:
@@ -243,6 +244,23 @@ def test_each_variant_is_read_against_the_reference_paired_on_the_test_images(tm
             "FCN-Basic": "+0.0 [+0.0, +0.0] within noise",
             "my_decoder": "+30.0 [+30.0, +30.0] higher",
         }
+        words = section.split("In words, each against SegNet-Basic:\n\n")[1].strip().splitlines()
+        assert words == [
+            "- **Bilinear-Interpolation** (MF): lower on G, C and mIoU; within noise on BF.",
+            "- **FCN-Basic** (MF): within noise on G, C, mIoU and BF.",
+            "- **my_decoder** (MF): higher on G, C and mIoU; within noise on BF.",
+        ]  # every image's boundary pixels alike: BF the same for all
     run_report(runs, "--out", out, "--reference", "fcn_basic")
     text = (out / "table1.md").read_text()
     assert "## Each variant against FCN-Basic" in text and "| SegNet-Basic " in text
+
+
+def test_the_reading_in_words_says_what_a_decoder_keeps_beside_the_reference():
+    words = ["higher", "higher", "within noise", "lower"]
+    assert conclusions.in_words("U-Net", "MF", words, 6_000_000, 1_500_000) == (
+        "- **U-Net** (MF, keeping 6,000,000 bytes from the encoder, 4x the reference's): higher on G and C; "
+        "within noise on mIoU; lower on BF."
+    )
+    assert conclusions.in_words("Resize", "NF", ["lower"] * 4, 0, 1_500_000) == (
+        "- **Resize** (NF, keeping nothing from the encoder): lower on G, C, mIoU and BF."
+    )

@@ -456,11 +456,34 @@ def conclusions_section(
     ]
 
 
-def against_reference_section(cells: Mapping[tuple[str, str], CellScores], reference: str) -> list[str]:
+def _listed(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def in_words(variant: str, balancing: str, words: Sequence[str], stored: int | None, base_stored: int | None) -> str:
+    """One cell's reading against the reference: the measures grouped by verdict, after what the decoder keeps."""
+    by_word: dict[str, list[str]] = {}
+    for metric, word in zip(TEST, words, strict=True):
+        by_word.setdefault(word, []).append(metric)
+    said = "; ".join(f"{word} on {_listed(metrics)}" for word, metrics in by_word.items())
+    keeps = ""
+    if stored == 0:
+        keeps = ", keeping nothing from the encoder"
+    elif stored is not None:
+        ratio = f", {stored / base_stored:.2g}x the reference's" if base_stored else ""
+        keeps = f", keeping {stored:,} bytes from the encoder{ratio}"
+    return f"- **{variant}** ({balancing}{keeps}): {said}."
+
+
+def against_reference_section(
+    cells: Mapping[tuple[str, str], CellScores], reference: str, stored: Mapping[str, int | None] | None = None
+) -> list[str]:
     """Every cell against the `reference` model's cell of the same balancing, paired on the same test images (a
     study's reading beyond Sec. 3.3's claims: how far each decoder is from the reference, and whether the noise
-    allows a difference at all); [] without the reference's per-image records."""
-    rows = []
+    allows a difference at all), as a table and in words beside what each decoder keeps from the encoder (`stored`,
+    bytes by model: the memory side of Sec. 3.3's argument); [] without the reference's per-image records."""
+    stored = stored or {}
+    rows, readings = [], []
 
     def order(item: tuple[tuple[str, str], CellScores]) -> tuple:
         (model, balancing), scores = item
@@ -473,12 +496,13 @@ def against_reference_section(cells: Mapping[tuple[str, str], CellScores], refer
         if not np.array_equal(scores.records[0].names, base.records[0].names):
             continue  # scored on other test images: nothing to pair
         differences = compare_measures(scores.records, base.records)
-        cells_shown = []
-        for metric in TEST:
-            difference = differences[metric]
-            word = {"holds": "higher", "reversed": "lower"}.get(difference.verdict, difference.verdict)
-            cells_shown.append(f"{difference.shown(table1_decimals(metric))} {word}")
-        rows.append([scores.runs[0].record.variant_name, BALANCING_SHORT.get(balancing, balancing), *cells_shown])
+        words = [
+            {"holds": "higher", "reversed": "lower"}.get(differences[m].verdict, differences[m].verdict) for m in TEST
+        ]
+        shown = [f"{differences[m].shown(table1_decimals(m))} {word}" for m, word in zip(TEST, words, strict=True)]
+        variant, short = scores.runs[0].record.variant_name, BALANCING_SHORT.get(balancing, balancing)
+        rows.append([variant, short, *shown])
+        readings.append(in_words(variant, short, words, stored.get(model), stored.get(reference)))
     if not rows:
         return []
     name = next(scores.runs[0].record.variant_name for (model, _), scores in cells.items() if model == reference)
@@ -490,4 +514,8 @@ def against_reference_section(cells: Mapping[tuple[str, str], CellScores], refer
         "when the interval leaves out zero, else *within noise*.",
         "",
         markdown_from(["Variant", "Balancing", *(f"Δ test {metric}" for metric in TEST)], rows),
+        "",
+        f"In words, each against {name}:",
+        "",
+        *readings,
     ]

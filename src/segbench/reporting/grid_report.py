@@ -319,7 +319,9 @@ def write_report(
         judge = conclusions.NoiseJudge.of(cells1, scores1)
         checked = conclusions.conclusions_section(conclusions.run_scores(cells1, scores1), judge=judge)
         compact = grid_summary.compact_table1(rows1, measured)
-        reading = conclusions.against_reference_section(scores1, reference)
+        reading = conclusions.against_reference_section(
+            scores1, reference, {row["model"]: row["stored_bytes"] for row in rows1}
+        )
         reading += [""] if reading else []
         at_a_glance += [*found, "", SUMMARY_TABLE1_INTRO, *noise, "", compact, "", *reading, *checked, ""]
         table = [grid_tables.table1_markdown(rows1), "", *reading, *checked]
