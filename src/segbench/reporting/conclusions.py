@@ -456,6 +456,10 @@ def conclusions_section(
     ]
 
 
+# A difference's verdict as said of a cell against the reference ("within noise" stays as it is).
+AGAINST_REFERENCE = {"holds": "higher", "reversed": "lower"}
+
+
 def _listed(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
@@ -496,9 +500,7 @@ def against_reference_section(
         if not np.array_equal(scores.records[0].names, base.records[0].names):
             continue  # scored on other test images: nothing to pair
         differences = compare_measures(scores.records, base.records)
-        words = [
-            {"holds": "higher", "reversed": "lower"}.get(differences[m].verdict, differences[m].verdict) for m in TEST
-        ]
+        words = [AGAINST_REFERENCE.get(differences[m].verdict, differences[m].verdict) for m in TEST]
         shown = [f"{differences[m].shown(table1_decimals(m))} {word}" for m, word in zip(TEST, words, strict=True)]
         variant, short = scores.runs[0].record.variant_name, BALANCING_SHORT.get(balancing, balancing)
         rows.append([variant, short, *shown])
